@@ -1,0 +1,38 @@
+"""satsim: statistics-first simulation of weight initialization and neuron saturation.
+
+The facade exposes the compute modules as sub-namespaces (``satsim.init``,
+``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``) and the most used
+names directly.  Importing satsim never imports matplotlib: plotting and reports
+live in separate modules that depend on compute, never the reverse.
+"""
+
+from __future__ import annotations
+
+from satsim import init, inputs, montecarlo, theory
+from satsim._warnings import (
+    DegenerateDistributionWarning,
+    MonteCarloPrecisionWarning,
+    SatsimWarning,
+)
+from satsim.init import Initializer, VarianceScaling
+from satsim.montecarlo import PreactivationResult, simulate
+from satsim.theory import PreactivationTheory, preactivation_moments
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DegenerateDistributionWarning",
+    "Initializer",
+    "MonteCarloPrecisionWarning",
+    "PreactivationResult",
+    "PreactivationTheory",
+    "SatsimWarning",
+    "VarianceScaling",
+    "__version__",
+    "init",
+    "inputs",
+    "montecarlo",
+    "preactivation_moments",
+    "simulate",
+    "theory",
+]
