@@ -18,7 +18,7 @@ T = TypeVar("T", bound=Callable)
 
 PARAMETERS: dict[str, str] = {
     "rng": """\
-rng : None, int, numpy.random.SeedSequence, numpy.random.BitGenerator or numpy.random.Generator, optional
+rng : None, int, SeedSequence, BitGenerator or Generator, optional
     Source of randomness (SPEC 7).  It is normalised once with
     :func:`numpy.random.default_rng`; independent streams are derived from it
     with ``SeedSequence.spawn``.  Pass an int for reproducible results.""",
@@ -62,7 +62,8 @@ def fill(obj: T) -> T:
             indent = ""
         text = PARAMETERS[key]
         first, *rest = text.splitlines()
-        return "\n".join([first, *(textwrap.indent(line, indent) if line else line for line in rest)])
+        rest = [textwrap.indent(line, indent) if line else line for line in rest]
+        return "\n".join([first, *rest])
 
     obj.__doc__ = _PLACEHOLDER.sub(replace, doc)
     return obj

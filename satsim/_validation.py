@@ -149,7 +149,7 @@ def check_array(
     if finite and not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"`{name}` must contain only finite values; found {arr[tuple(bad)]!r} "
+            f"`{name}` must contain only finite values; found {float(arr[tuple(bad)])!r} "
             f"at index {tuple(int(i) for i in bad)}"
         )
     return arr
@@ -164,7 +164,7 @@ def check_rng(rng: Any) -> np.random.Generator:
             "`rng` must be None, an int, a SeedSequence, a BitGenerator or a Generator; "
             "got a legacy numpy.random.RandomState (use numpy.random.default_rng instead)"
         )
-    if isinstance(rng, bool | np.bool_) or isinstance(rng, float):
+    if isinstance(rng, bool | np.bool_ | float):
         raise TypeError(f"`rng` must be None, an int seed or a Generator; got {_echo('rng', rng)}")
     try:
         return np.random.default_rng(rng)

@@ -29,9 +29,9 @@ realised variance is exactly scale/n — the Keras/JAX convention.
 
 The named presets (:func:`names`, :func:`get`) are thin constructors:
 
-==================  =====================================================  ============================
+==================  =====================================================  ========================
 preset              law of one weight                                      source
-==================  =====================================================  ============================
+==================  =====================================================  ========================
 standard_normal     N(0, 1)                                                Nielsen ch. 3 ("large")
 nielsen             N(0, 1/fan_in)                                         Nielsen ch. 3
 lecun_normal        N(0, 1/fan_in)                                         LeCun et al. 1998
@@ -47,7 +47,7 @@ normal, uniform     N(mean, std²), U(low, high)                            PyTo
 zeros, constant     the constant 0 / ``value`` (biases)                    PyTorch ``nn.init``
 sparse              N(0, std²) with a fraction ``sparsity`` of each        Martens 2010;
                     column set to zero                                     PyTorch ``sparse_``
-==================  =====================================================  ============================
+==================  =====================================================  ========================
 
 PyTorch vs Keras semantics.  The ``*_normal`` presets are *untruncated*, as in
 PyTorch's ``kaiming_normal_``/``xavier_normal_``; pass
@@ -569,7 +569,8 @@ class Orthogonal(Initializer):
     elementwise: ClassVar[bool] = False
 
     def __post_init__(self):
-        object.__setattr__(self, "gain", check_real("gain", self.gain, low=0.0, low_inclusive=False))
+        gain = check_real("gain", self.gain, low=0.0, low_inclusive=False)
+        object.__setattr__(self, "gain", gain)
 
     def _fill(self, out, fan_in, fan_out, rng):  # used only through the two methods below
         raise NotImplementedError

@@ -98,7 +98,8 @@ class Fixed(InputModel):
         object.__setattr__(self, "x", x)
 
     def __repr__(self) -> str:
-        return f"Fixed(n_in={self.n_in}, nonzero={int(np.count_nonzero(self.x))}, label={self.label!r})"
+        nonzero = int(np.count_nonzero(self.x))
+        return f"Fixed(n_in={self.n_in}, nonzero={nonzero}, label={self.label!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Fixed) and np.array_equal(self.x, other.vector)

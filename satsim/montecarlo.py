@@ -184,7 +184,8 @@ class PreactivationResult(Result):
         if self.theory_var == 0.0:
             return float(abs(self.theory_mean) > t)
         s = self.theory_std
-        return float(stats.norm.sf(t, self.theory_mean, s) + stats.norm.cdf(-t, self.theory_mean, s))
+        m = self.theory_mean
+        return float(stats.norm.sf(t, m, s) + stats.norm.cdf(-t, m, s))
 
     def histogram_frame(self) -> pd.DataFrame:
         """Tidy histogram: ``bin_left``, ``bin_right``, ``count``, ``density`` (per unit z,

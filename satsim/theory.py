@@ -27,8 +27,9 @@ Var z = 501 (std ≈ 22.38); N(0, 1/1000) weights give 500/1000 + 1 = 1.5 (std �
 
 For a fixed x and independent weight coordinates all cumulants add,
 :math:`\kappa_r(z) = \kappa_r(w) \sum_j x_j^r + \kappa_r(b)`, giving the exact
-skewness :math:`\kappa_3/\operatorname{Var}^{3/2}` and excess kurtosis :math:`\kappa_4(z)/\operatorname{Var}(z)^2` — the quantity whose decay with
-n_in measures how fast the CLT makes z Gaussian.  For an orthogonal row,
+skewness :math:`\kappa_3/\operatorname{Var}^{3/2}` and excess kurtosis
+:math:`\kappa_4(z)/\operatorname{Var}(z)^2` — the quantity whose decay with n_in
+measures how fast the CLT makes z Gaussian.  For an orthogonal row,
 :math:`w\cdot x = \text{gain}\,\lVert x\rVert\, u_1` with :math:`u_1` one coordinate of a
 uniform unit vector in :math:`\mathbb{R}^d`, so
 :math:`\kappa_4(w\cdot x) = \text{gain}^4 \lVert x\rVert^4 (3/(d(d+2)) - 3/d^2)`.
