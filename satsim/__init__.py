@@ -1,19 +1,23 @@
 """satsim: statistics-first simulation of weight initialization and neuron saturation.
 
 The facade exposes the compute modules as sub-namespaces (``satsim.init``,
-``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``) and the most used
-names directly.  Importing satsim never imports matplotlib: plotting and reports
+``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``, ``satsim.identities``,
+``satsim.components``, ``satsim.fit``) and the most used names directly.
+``satsim.testing`` (Hypothesis strategies) needs the ``test`` extra and is
+imported explicitly.  Importing satsim never imports matplotlib: plotting and reports
 live in separate modules that depend on compute, never the reverse.
 """
 
 from __future__ import annotations
 
-from satsim import init, inputs, montecarlo, theory
+from satsim import components, fit, identities, init, inputs, montecarlo, theory
 from satsim._warnings import (
     DegenerateDistributionWarning,
     MonteCarloPrecisionWarning,
     SatsimWarning,
 )
+from satsim.fit import fit_distribution, normality
+from satsim.identities import calibrate, check_sum_variance
 from satsim.init import Initializer, VarianceScaling
 from satsim.montecarlo import PreactivationResult, simulate
 from satsim.theory import PreactivationTheory, preactivation_moments
@@ -29,9 +33,16 @@ __all__ = [
     "SatsimWarning",
     "VarianceScaling",
     "__version__",
+    "calibrate",
+    "check_sum_variance",
+    "components",
+    "fit",
+    "fit_distribution",
+    "identities",
     "init",
     "inputs",
     "montecarlo",
+    "normality",
     "preactivation_moments",
     "simulate",
     "theory",

@@ -1,0 +1,245 @@
+r"""Component matrices for the variance identities: the standard cases.
+
+Every function returns an ``(n_draws, k)`` float64 array, one row per joint draw
+of :math:`(X_1, \dots, X_k)`, ready for
+:func:`satsim.identities.check_sum_variance`.
+
+Cases where Bienaymé's identity holds (uncorrelated components):
+
+* :func:`independent` — independent columns from frozen ``scipy.stats``
+  distributions with finite fourth moment (the asymptotic test needs it).
+* :func:`products` — :math:`X_j = w_j x_j` for an initializer and an input model,
+  with the randomness stated explicitly by ``over``:
+
+  - ``"weights"``: fixed input x (drawn once if the model is random), fresh weight
+    row per draw — the variance the initialization argument is about;
+  - ``"inputs"``: one fixed weight row, a fresh input per draw — holds when the
+    input coordinates are uncorrelated (i.i.d. models), fails for real pixels;
+  - ``"both"``: fresh weights and inputs per draw — holds when E[w] = 0 or the
+    inputs are uncorrelated.
+
+Counterexamples, where it must fail and the decomposition must find the covariance:
+
+* :func:`shared_component` — :math:`X_i = E_i + \lambda Y` with one common Y:
+  every pair has covariance :math:`\lambda^2`;
+* :func:`correlated_gaussian` — any covariance matrix;
+* :func:`correlated_pair` — two standard normals with correlation chosen so
+  Var(X_1 + X_2) is inflated by a given fraction (the power benchmark);
+* :func:`reused_weight` — one weight per draw reused for every input,
+  :math:`X_j = w x_j`: perfectly correlated columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from satsim._docstrings import fill
+from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
+from satsim.init import as_initializer
+from satsim.inputs import as_input_model
+
+__all__ = [
+    "correlated_gaussian",
+    "correlated_pair",
+    "independent",
+    "products",
+    "reused_weight",
+    "shared_component",
+]
+
+
+def _check_frozen(name: str, dist: Any) -> Any:
+    if isinstance(dist, stats.rv_continuous | stats.rv_discrete) and not dist.shapes:
+        dist = dist()  # e.g. rv_discrete(values=...): nothing to fix but the freeze
+    if not (hasattr(dist, "rvs") and hasattr(dist, "stats") and hasattr(dist, "dist")):
+        raise TypeError(
+            f"`{name}` must be a frozen scipy.stats distribution (e.g. scipy.stats.t(5)); "
+            f"got {name}={dist!r}"
+        )
+    kurt = float(dist.stats(moments="k"))
+    if not math.isfinite(kurt):
+        raise ValueError(
+            f"`{name}` must have a finite fourth moment (the variance test needs it); "
+            f"got {dist.dist.name} with args {dist.args} (excess kurtosis {kurt})"
+        )
+    return dist
+
+
+@fill
+def independent(
+    distributions: Any, n_draws: int, *, k: int | None = None, rng: Any = None
+) -> np.ndarray:
+    """Independent columns from frozen ``scipy.stats`` distributions.
+
+    Parameters
+    ----------
+    distributions : frozen distribution or sequence of them
+        One per column, or a single one repeated ``k`` times.
+    n_draws : int
+        Number of rows.
+    k : int, optional
+        Number of columns when a single distribution is given (default 2).
+    %(rng)s
+    """
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    if isinstance(distributions, Sequence) and not isinstance(distributions, str):
+        if k is not None:
+            raise ValueError("`k` must not be given with a sequence of distributions")
+        dists = [_check_frozen(f"distributions[{i}]", d) for i, d in enumerate(distributions)]
+        if not dists:
+            raise ValueError("`distributions` must not be empty")
+    else:
+        k = 2 if k is None else check_int("k", k, minimum=1)
+        dists = [_check_frozen("distributions", distributions)] * k
+    rng = check_rng(rng)
+    out = np.empty((n_draws, len(dists)))
+    for j, d in enumerate(dists):
+        out[:, j] = d.rvs(size=n_draws, random_state=rng)
+    return out
+
+
+@fill
+def products(
+    weights: Any,
+    inputs: Any,
+    n_draws: int,
+    *,
+    over: str = "weights",
+    fan_out: int | None = None,
+    rng: Any = None,
+) -> np.ndarray:
+    """Components :math:`X_j = w_j x_j` of one neuron's pre-activation.
+
+    Parameters
+    ----------
+    %(initializer)s
+    inputs : InputModel or 1-D array
+        Input model; ``k = inputs.n_in``.
+    n_draws : int
+        Number of rows.
+    over : {"weights", "inputs", "both"}
+        Which randomness the rows (and so the variances) are taken over; see the
+        module docstring.
+    fan_out : int, optional
+        Layer width for fan-dependent initializers (default ``n_in``).
+    %(rng)s
+    """
+    w_init = as_initializer(weights, param="weights")
+    model = as_input_model(inputs, param="inputs")
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    over = check_choice("over", over, ("weights", "inputs", "both"))
+    n_in = model.n_in
+    fan_out = n_in if fan_out is None else check_int("fan_out", fan_out, minimum=1)
+    rng = check_rng(rng)
+    if over == "weights":
+        x = model.x if model.fixed else model.sample(1, rng=rng)[0]
+        return w_init.sample_rows(n_draws, n_in, fan_out, rng=rng) * x
+    if over == "inputs":
+        w = w_init.sample_rows(1, n_in, fan_out, rng=rng)[0]
+        return model.sample(n_draws, rng=rng) * w
+    W = w_init.sample_rows(n_draws, n_in, fan_out, rng=rng)
+    return W * model.sample(n_draws, rng=rng)
+
+
+@fill
+def reused_weight(
+    weights: Any, inputs: Any, n_draws: int, *, fan_out: int | None = None, rng: Any = None
+) -> np.ndarray:
+    """The same weight reused for every input: :math:`X_j = w\\, x_j` with one w per draw.
+
+    Var(Σ X_j) = (Σ x_j)² Var(w) instead of Σ x_j² Var(w) — the identity fails as
+    badly as it can.  The input is fixed (drawn once if the model is random).
+
+    Parameters
+    ----------
+    %(initializer)s
+    inputs : InputModel or 1-D array
+    n_draws : int
+    fan_out : int, optional
+    %(rng)s
+    """
+    w_init = as_initializer(weights, param="weights")
+    model = as_input_model(inputs, param="inputs")
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    n_in = model.n_in
+    fan_out = n_in if fan_out is None else check_int("fan_out", fan_out, minimum=1)
+    rng = check_rng(rng)
+    x = model.x if model.fixed else model.sample(1, rng=rng)[0]
+    # one weight per draw, with the law of a weight of this layer
+    w = w_init.sample_rows(n_draws, n_in, fan_out, rng=rng)[:, :1]
+    return w * x
+
+
+@fill
+def shared_component(n_draws: int, k: int, *, loading: float = 0.5, rng: Any = None) -> np.ndarray:
+    """:math:`X_i = E_i + \\lambda Y` with i.i.d. N(0, 1) :math:`E_i` and one shared
+    N(0, 1) Y: Var X_i = 1 + λ², Cov(X_i, X_j) = λ².
+
+    Parameters
+    ----------
+    n_draws, k : int
+    loading : float, default 0.5
+        λ.
+    %(rng)s
+    """
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    k = check_int("k", k, minimum=1)
+    loading = check_real("loading", loading)
+    rng = check_rng(rng)
+    E = rng.standard_normal((n_draws, k))
+    Y = rng.standard_normal((n_draws, 1))
+    return E + loading * Y
+
+
+@fill
+def correlated_gaussian(
+    n_draws: int, cov: Any, *, mean: Any = None, rng: Any = None
+) -> np.ndarray:
+    """Multivariate normal rows with covariance ``cov`` (symmetric positive semi-definite).
+
+    Parameters
+    ----------
+    n_draws : int
+    cov : array_like, shape (k, k)
+    mean : array_like, shape (k,), optional
+    %(rng)s
+    """
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    C = check_array("cov", cov, ndim=2)
+    k = C.shape[0]
+    if C.shape != (k, k):
+        raise ValueError(f"`cov` must be a square (k, k) matrix; got shape {C.shape}")
+    if not np.allclose(C, C.T, rtol=1e-12, atol=1e-12):
+        raise ValueError("`cov` must be symmetric")
+    eig = np.linalg.eigvalsh(C)
+    if eig.min() < -1e-10 * max(1.0, eig.max()):
+        raise ValueError(
+            f"`cov` must be positive semi-definite; its smallest eigenvalue is {eig.min():.3g}"
+        )
+    mu = np.zeros(k) if mean is None else check_array("mean", mean, ndim=1)
+    if mu.shape != (k,):
+        raise ValueError(f"`mean` must have length k={k}; got {mu.shape[0]}")
+    rng = check_rng(rng)
+    return rng.multivariate_normal(mu, C, size=n_draws, method="eigh")
+
+
+@fill
+def correlated_pair(n_draws: int, *, inflation: float = 0.05, rng: Any = None) -> np.ndarray:
+    """Two N(0, 1) columns with correlation ρ = ``inflation``, so that
+    Var(X_1 + X_2) = 2(1 + inflation): the identity is off by that fraction.
+
+    Parameters
+    ----------
+    n_draws : int
+    inflation : float, default 0.05
+        In [−1, 1].
+    %(rng)s
+    """
+    inflation = check_real("inflation", inflation, low=-1.0, high=1.0)
+    cov = np.array([[1.0, inflation], [inflation, 1.0]])
+    return correlated_gaussian(n_draws, cov, rng=rng)

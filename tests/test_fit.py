@@ -1,0 +1,147 @@
+"""Tests for satsim.fit: MLE fits, the normality battery, theory comparison, CLT speed."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from satsim import fit, inputs
+from satsim.montecarlo import simulate
+
+
+@pytest.fixture(scope="module")
+def nielsen_runs():
+    x = inputs.nielsen(1000, 500)
+    return {
+        w: simulate(w, x, n_samples=20_000, keep=20_000, rng=seed)
+        for w, seed in [("standard_normal", 101), ("nielsen", 102)]
+    }
+
+
+# ------------------------------------------------------------------ fits
+def test_t5_sample_is_not_normal_and_t_wins(rng):
+    z = stats.t(5).rvs(size=100_000, random_state=rng)
+    assert fit.normality(z, rng=1).reject
+    res = fit.fit_distribution(z, candidates=("norm", "t", "logistic", "laplace"))
+    assert res.best == "t"
+    df = res.to_frame().set_index("distribution").loc["t", "params"]["df"]
+    # MLE of df at n = 1e5 has SE ≈ 0.1 around 5; ±0.6 is a wide seeded pin
+    assert df == pytest.approx(5.0, abs=0.6)
+
+
+@pytest.mark.parametrize("weights", ["standard_normal", "nielsen"])
+def test_nielsens_z_is_called_normal_and_matches_theory(nielsen_runs, weights):
+    res = nielsen_runs[weights]
+    assert not fit.normality(res.samples, rng=2).reject
+    fits = fit.fit_distribution(res.samples).to_frame().set_index("distribution")
+    # norm is nested in t and gennorm; with normal data it should be within 2 AIC units
+    assert fits.loc["norm", "delta"] <= 2.0
+    cmp = fit.compare_to_theory(res)
+    assert not cmp.reject and cmp.ci_low < cmp.theory_std < cmp.ci_high
+    assert cmp.ratio == pytest.approx(1.0, abs=0.03)
+
+
+def test_fit_table_invariants(nielsen_runs):
+    res = fit.fit_distribution(nielsen_runs["nielsen"].samples[:5000], criterion="bic")
+    frame = res.to_frame()
+    assert frame["akaike_weight"].sum() == pytest.approx(1.0)
+    assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
+    assert frame["delta"].iloc[0] == 0.0 and frame["distribution"].iloc[0] == res.best
+    assert (frame["bic"] - frame["aic"]).round(9).equals(
+        (frame["n_params"] * (math.log(5000) - 2)).round(9)
+    )
+    qq = res.qq()
+    assert list(qq.columns) == ["probability", "theoretical", "sample"]
+    assert qq["probability"].is_monotonic_increasing and qq["sample"].is_monotonic_increasing
+    # the norm fit's loc/scale are the sample mean and (ddof=0) std: exact MLE
+    norm = res.frozen("norm")
+    z = nielsen_runs["nielsen"].samples[:5000]
+    assert norm.mean() == pytest.approx(z.mean()) and norm.std() == pytest.approx(z.std())
+
+
+def test_normality_battery_frame_and_corrections(rng):
+    z = rng.standard_normal(3000)
+    holm = fit.normality(z, rng=3)
+    frame = holm.to_frame()
+    assert frame.test.tolist() == ["lilliefors", "anderson_darling", "cramer_von_mises_mc",
+                                   "shapiro_wilk", "jarque_bera", "dagostino_k2"]
+    assert (frame.p_adjusted >= frame.p_value - 1e-15).all()
+    raw = fit.normality(z, rng=3, correction="none")
+    np.testing.assert_array_equal(raw.p_adjusted, raw.p_value)
+    # Monte Carlo p-values are (k + 1)/(n + 1): never below 1/(n_mc_samples + 1)
+    mc = fit.normality(rng.exponential(size=500), rng=4, n_mc_samples=99).to_frame()
+    assert mc.set_index("test").loc["cramer_von_mises_mc", "p_value"] == pytest.approx(1 / 100)
+
+
+def test_shapiro_runs_on_a_subsample_for_large_n(rng):
+    res = fit.normality(rng.standard_normal(12_000), rng=5, max_shapiro=5000).to_frame()
+    row = res.set_index("test").loc["shapiro_wilk"]
+    assert row["n"] == 5000 and "subsample" in row["note"]
+
+
+@pytest.mark.slow
+def test_normality_family_wise_size_is_at_most_alpha():
+    # Holm keeps the family-wise error ≤ α; 200 normal samples of n = 300.
+    streams = np.random.default_rng(2024).spawn(200)
+    rejections = sum(
+        fit.normality(s.standard_normal(300), rng=s, n_mc_samples=199).reject for s in streams
+    )
+    # one-sided binomial test of "size > 0.05"; the 1e-3 floor as in the identity tests
+    assert stats.binomtest(rejections, 200, 0.05, alternative="greater").pvalue > 1e-3
+
+
+# ------------------------------------------------------------------ CLT speed
+def test_berry_esseen_holds_and_continuous_symmetric_sums_converge_faster():
+    ns = [1, 4, 16, 64]
+    uni = fit.clt_speed(stats.uniform(-1, 2), ns, n_samples=40_000, rng=7)
+    rad = fit.clt_speed(stats.rv_discrete(values=([-1, 1], [0.5, 0.5])), ns,
+                        n_samples=40_000, rng=8)
+    for res in (uni, rad):
+        # Berry–Esseen is a theorem: the observed distance is below the bound up to the
+        # (95%) DKW Monte Carlo half-width
+        assert np.all(res.distance <= res.bound + res.dkw_halfwidth)
+    # Rademacher: exact distance at n = 1 is Φ(1) − 1/2 = 0.3413 (the jump at ±1)
+    assert rad.distance[0] == pytest.approx(stats.norm.cdf(1) - 0.5, abs=rad.dkw_halfwidth[0])
+    # lattice sums stay near the bound (~0.4/√n); uniform sums fall far below it
+    assert np.all(rad.to_frame().ratio > 0.6)
+    assert uni.to_frame().ratio.iloc[2] < 0.2
+    # ρ/σ³ for U(−1, 1): (1/4)/(1/3)^{3/2} = 3√3/4
+    assert uni.rho_over_sigma3 == pytest.approx(3 * math.sqrt(3) / 4, rel=1e-6)
+
+
+@pytest.mark.parametrize("weights", ["lecun_uniform", "truncated_normal", "sparse"])
+def test_clt_speed_with_initializers(weights):
+    res = fit.clt_speed(weights, [10, 100], n_samples=20_000, fan_out=100, rng=9)
+    assert np.all(res.distance <= res.bound + res.dkw_halfwidth)
+    assert list(res.to_frame().columns) == ["weights", "n_in", "distance", "dkw_halfwidth",
+                                            "berry_esseen_bound", "ratio", "n"]
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: fit.fit_distribution(np.ones((5, 5))), ValueError, r"`z` must be a 1-D array"),
+        (lambda: fit.fit_distribution(np.arange(5.0)), ValueError, r"`z` must have at least 10"),
+        (lambda: fit.fit_distribution(np.r_[np.arange(20.0), np.nan]), ValueError, r"`z` must contain only finite"),
+        (lambda: fit.fit_distribution(np.arange(20.0), candidates=("norm", "gauss")), ValueError, r"`candidates` must name scipy.stats continuous distributions.*got 'gauss'"),
+        (lambda: fit.fit_distribution(np.arange(20.0), candidates=("poisson",)), ValueError, r"`candidates`"),
+        (lambda: fit.fit_distribution(np.arange(20.0), candidates="norm"), TypeError, r"`candidates` must be a non-empty sequence"),
+        (lambda: fit.fit_distribution(np.arange(20.0), criterion="hqic"), ValueError, r"`criterion` must be one of 'aic', 'bic'"),
+        (lambda: fit.normality(np.arange(10.0)), ValueError, r"`z` must have at least 20"),
+        (lambda: fit.normality(np.ones(50)), ValueError, r"`z` is constant"),
+        (lambda: fit.normality(np.arange(50.0), alpha=1.0), ValueError, r"`alpha` must be in \(0, 1\)"),
+        (lambda: fit.normality(np.arange(50.0), correction="tukey"), ValueError, r"`correction` must be one of"),
+        (lambda: fit.compare_to_theory(np.ones(10)), TypeError, r"`result` must be a PreactivationResult"),
+        (lambda: fit.clt_speed("orthogonal", [10]), ValueError, r"independent entries"),
+        (lambda: fit.clt_speed(stats.t, [10]), TypeError, r"\*frozen\*"),
+        (lambda: fit.clt_speed(stats.norm(), [0]), ValueError, r"`n_in\[0\]` must be a positive integer"),
+        (lambda: fit.clt_speed(stats.norm(), []), ValueError, r"`n_in` must contain at least one"),
+        (lambda: fit.clt_speed("zeros", [10]), ValueError, r"positive variance"),
+        (lambda: fit.clt_speed(stats.norm(), [3], n_samples=5), ValueError, r"`n_samples` must be an integer >= 10"),
+    ],
+)
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
