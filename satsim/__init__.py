@@ -2,7 +2,8 @@
 
 The facade exposes the compute modules as sub-namespaces (``satsim.init``,
 ``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``, ``satsim.identities``,
-``satsim.components``, ``satsim.fit``) and the most used names directly.
+``satsim.components``, ``satsim.fit``, ``satsim.activations``,
+``satsim.saturation``) and the most used names directly.
 ``satsim.testing`` (Hypothesis strategies) needs the ``test`` extra and is
 imported explicitly.  Importing satsim never imports matplotlib: plotting and reports
 live in separate modules that depend on compute, never the reverse.
@@ -10,7 +11,17 @@ live in separate modules that depend on compute, never the reverse.
 
 from __future__ import annotations
 
-from satsim import components, fit, identities, init, inputs, montecarlo, theory
+from satsim import (
+    activations,
+    components,
+    fit,
+    identities,
+    init,
+    inputs,
+    montecarlo,
+    saturation,
+    theory,
+)
 from satsim._warnings import (
     DegenerateDistributionWarning,
     MonteCarloPrecisionWarning,
@@ -33,6 +44,7 @@ __all__ = [
     "SatsimWarning",
     "VarianceScaling",
     "__version__",
+    "activations",
     "calibrate",
     "check_sum_variance",
     "components",
@@ -44,6 +56,7 @@ __all__ = [
     "montecarlo",
     "normality",
     "preactivation_moments",
+    "saturation",
     "simulate",
     "theory",
 ]

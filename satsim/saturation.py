@@ -1,0 +1,401 @@
+r"""The saturated-neuron fraction: measured (with honest CIs) and predicted.
+
+Measured — :func:`fraction`.  A pre-activation is *saturated* under a named
+criterion of :mod:`satsim.activations` (default for the sigmoid: output within
+1% of a bound, :math:`|z| > \ln 99`).  The input may be
+
+* a 1-D array (or an iterable of 1-D chunks, streamed) of independent z's: the
+  count is binomial and the interval is Wilson's (statsmodels
+  ``proportion_confint``; any of its methods can be named);
+* a 2-D array of shape ``(inputs, neurons)`` — one layer probed with many inputs.
+  Pre-activations of one neuron share its weights and are correlated, so the
+  independent draws are the *units*: the layer fraction is the mean of the
+  per-unit fractions :math:`\hat p_j` and its interval is the cluster-robust
+  :math:`\bar p \pm t_{N-1}\, s_{\hat p}/\sqrt N` over the N units (clipped to
+  [0, 1]).  Treating all inputs × neurons values as independent would make the
+  interval far too narrow.
+
+Predicted — :func:`predicted_fraction`.  Under :math:`z \sim N(\mu, s^2)`, saturation
+outside :math:`(z_{lo}, z_{hi})` has probability
+:math:`\Phi((z_{lo}-\mu)/s) + \Phi((\mu - z_{hi})/s)`.  Anchors (sigmoid, ε = 0.01):
+s = √501 gives 0.8373, s = √1.5 gives 1.755e-4 — Nielsen's two initializations.
+For real data, :func:`predicted_fraction_mixture` averages this over the rows of
+a data matrix with :math:`z \mid x \sim N(\mu_w \sum_j x_j + \mu_b,\;
+\sigma_w^2 \lVert x\rVert^2 + \sigma_b^2)` (exact for Gaussian weights).
+
+ReLU family.  ``criterion="inactive"`` (their default) gives the fraction of
+inputs with z ≤ 0; :func:`dead_fraction` gives the fraction of *units* inactive
+for every probe input — a different quantity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from satsim._docstrings import fill
+from satsim._results import Result, result
+from satsim._validation import check_array, check_int, check_real, check_rng
+from satsim.activations import Activation, as_activation
+from satsim.init import as_initializer
+from satsim.inputs import InputModel, Rows, nielsen
+
+__all__ = [
+    "ProportionResult",
+    "dead_fraction",
+    "fraction",
+    "predicted_fraction",
+    "predicted_fraction_mixture",
+    "sweep",
+]
+
+
+@result
+class ProportionResult(Result):
+    """A proportion with its confidence interval.
+
+    ``n`` is the number of *independent* draws behind the interval (values for
+    1-D input, units for a layer); ``n_values`` the number of pre-activations seen.
+    ``per_unit`` holds the per-neuron fractions for layer input (else empty).
+    """
+
+    _title = "Saturated fraction"
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_values: int
+    count: int
+    confidence_level: float
+    method: str
+    activation: str
+    criterion: str
+    z_low: float
+    z_high: float
+    per_unit: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "activation": [self.activation],
+                "criterion": [self.criterion],
+                "z_low": [self.z_low],
+                "z_high": [self.z_high],
+                "estimate": [self.estimate],
+                "ci_low": [self.ci_low],
+                "ci_high": [self.ci_high],
+                "n": [self.n],
+                "n_values": [self.n_values],
+                "count": [self.count],
+                "method": [self.method],
+                "confidence_level": [self.confidence_level],
+            }
+        )
+
+
+def _level(confidence_level: Any) -> float:
+    return check_real("confidence_level", confidence_level, low=0.0, high=1.0,
+                      low_inclusive=False, high_inclusive=False)
+
+
+def _binomial(count: int, n: int, level: float, method: str) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    try:
+        lo, hi = proportion_confint(count, n, alpha=1 - level, method=method)
+    except (ValueError, NotImplementedError) as exc:
+        raise ValueError(f"`method` is not a statsmodels proportion_confint method; "
+                         f"got method={method!r}") from exc
+    # the closed-form bounds are exactly 0 / 1 at count 0 / n; remove rounding residue
+    return (0.0 if count == 0 else float(lo)), (1.0 if count == n else float(hi))
+
+
+def _criterion_name(act: Activation, criterion: str | None) -> str:
+    return act.default_criterion if criterion is None else criterion
+
+
+@fill
+def fraction(
+    z: Any,
+    *,
+    activation: Any = "sigmoid",
+    epsilon: float = 0.01,
+    criterion: str | None = None,
+    delta: float = 0.01,
+    confidence_level: float = 0.95,
+    method: str = "wilson",
+) -> ProportionResult:
+    """Fraction of saturated pre-activations, with a confidence interval.
+
+    Parameters
+    ----------
+    z : array_like or iterable of 1-D arrays
+        1-D: independent pre-activations.  2-D ``(inputs, neurons)``: one layer
+        (cluster-robust interval over units).  Any other iterable: 1-D chunks,
+        streamed.
+    activation : Activation or str, default "sigmoid"
+    epsilon : float, default 0.01
+        Output-range fraction of the ``"output"`` criterion.
+    criterion : {"output", "derivative", "tanh97", "inactive"}, optional
+        Default: the activation's own (see :mod:`satsim.activations`).
+    delta : float, default 0.01
+        Derivative fraction of the ``"derivative"`` criterion.
+    %(confidence_level)s
+    method : str, default "wilson"
+        statsmodels ``proportion_confint`` method for independent values.
+
+    Returns
+    -------
+    ProportionResult
+    """
+    act = as_activation(activation)
+    crit = _criterion_name(act, criterion)
+    lo, hi = act.saturation_bounds(crit, epsilon=epsilon, delta=delta)
+    level = _level(confidence_level)
+    common = dict(confidence_level=level, activation=act.name, criterion=crit, z_low=lo,
+                  z_high=hi)
+    if isinstance(z, np.ndarray | list | tuple):
+        arr = check_array("z", z)
+        if arr.ndim == 2:
+            return _layer_fraction(arr, act, crit, epsilon, delta, level, common)
+        if arr.ndim != 1:
+            raise ValueError(f"`z` must be 1-D or 2-D (inputs, neurons); got shape {arr.shape}")
+        chunks: Iterable = (arr,)
+    elif isinstance(z, Iterable) and not isinstance(z, str | bytes):
+        chunks = z
+    else:
+        raise TypeError(f"`z` must be an array or an iterable of arrays; got z={z!r}")
+    count = total = 0
+    for i, chunk in enumerate(chunks):
+        c = check_array(f"z chunk {i}", chunk, ndim=1)
+        count += int(np.count_nonzero(act.is_saturated(c, crit, epsilon=epsilon, delta=delta)))
+        total += c.size
+    if total == 0:
+        raise ValueError("`z` must contain at least one value")
+    ci = _binomial(count, total, level, method)
+    return ProportionResult(estimate=count / total, ci_low=ci[0], ci_high=ci[1], n=total,
+                            n_values=total, count=count, method=method,
+                            per_unit=np.empty(0), **common)
+
+
+def _layer_fraction(arr, act, crit, epsilon, delta, level, common) -> ProportionResult:
+    units = arr.shape[1]
+    if units < 2:
+        raise ValueError(
+            "`z` of shape (inputs, neurons) needs at least 2 neurons for a layer interval; "
+            f"got shape {arr.shape} (pass z[:, 0] for one neuron's inputs)"
+        )
+    sat = act.is_saturated(arr, crit, epsilon=epsilon, delta=delta)
+    per_unit = sat.mean(axis=0)
+    est = float(per_unit.mean())
+    sd = float(per_unit.std(ddof=1))
+    if sd > 0:
+        half = stats.t.ppf(0.5 + level / 2, units - 1) * sd / math.sqrt(units)
+        lo, hi = max(0.0, est - half), min(1.0, est + half)
+        method = "cluster_t"
+    else:
+        # every unit has the same fraction (typically all 0 or all 1): fall back to a
+        # Wilson interval with the units as the Bernoulli draws (conservative)
+        lo, hi = _binomial(round(est * units), units, level, "wilson")
+        method = "wilson_units"
+    per_unit.setflags(write=False)
+    return ProportionResult(estimate=est, ci_low=lo, ci_high=hi, n=units,
+                            n_values=arr.size, count=int(sat.sum()), method=method,
+                            per_unit=per_unit, **common)
+
+
+@fill
+def dead_fraction(
+    z: Any, *, activation: Any = "relu", confidence_level: float = 0.95, method: str = "wilson"
+) -> ProportionResult:
+    """Fraction of *dead* units: inactive (z ≤ 0) for every probe input.
+
+    Parameters
+    ----------
+    z : array_like, shape (inputs, neurons)
+    activation : "relu" or "leaky_relu" (or an instance)
+    %(confidence_level)s
+    method : str, default "wilson"
+    """
+    act = as_activation(activation)
+    arr = check_array("z", z, ndim=2)
+    level = _level(confidence_level)
+    inactive = act.is_saturated(arr, "inactive")
+    dead = inactive.all(axis=0)
+    units = arr.shape[1]
+    k = int(dead.sum())
+    lo, hi = _binomial(k, units, level, method)
+    per_unit = dead.astype(float)
+    per_unit.setflags(write=False)
+    return ProportionResult(estimate=k / units, ci_low=lo, ci_high=hi, n=units,
+                            n_values=arr.size, count=k, confidence_level=level, method=method,
+                            activation=act.name, criterion="dead", z_low=0.0, z_high=math.inf,
+                            per_unit=per_unit)
+
+
+def predicted_fraction(
+    std: Any,
+    *,
+    mean: Any = 0.0,
+    activation: Any = "sigmoid",
+    epsilon: float = 0.01,
+    criterion: str | None = None,
+    delta: float = 0.01,
+) -> float | np.ndarray:
+    r"""Saturated fraction when :math:`z \sim N(\text{mean}, \text{std}^2)`.
+
+    .. math::
+
+        P(z < z_{lo}) + P(z > z_{hi}) = \Phi\Big(\frac{z_{lo}-\mu}{s}\Big)
+        + \Phi\Big(\frac{\mu - z_{hi}}{s}\Big)
+
+    Vectorised over ``std`` and ``mean`` (broadcast); a scalar input gives a float.
+    ``std = 0`` gives the indicator of a saturated ``mean``.
+
+    Examples
+    --------
+    >>> round(predicted_fraction(501 ** 0.5), 4)   # Nielsen's N(0, 1) weights
+    0.8373
+    >>> float(f"{predicted_fraction(1.5 ** 0.5):.4g}")  # N(0, 1/n_in) weights
+    0.0001755
+    """
+    s = np.asarray(std, dtype=float)
+    m = np.asarray(mean, dtype=float)
+    if not (np.all(np.isfinite(s)) and np.all(s >= 0)):
+        raise ValueError(f"`std` must be finite and non-negative; got std={std!r}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"`mean` must be finite; got mean={mean!r}")
+    act = as_activation(activation)
+    crit = _criterion_name(act, criterion)
+    lo, hi = act.saturation_bounds(crit, epsilon=epsilon, delta=delta)
+    # (lo − m)/s may overflow to ±inf for subnormal s: Φ(±inf) is the right limit
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        safe = np.where(s > 0, s, 1.0)
+        p = stats.norm.cdf((lo - m) / safe) + stats.norm.sf((hi - m) / safe)
+        if crit == "inactive":
+            degenerate = (m <= lo).astype(float)
+        else:
+            degenerate = ((m < lo) | (m > hi)).astype(float)
+    out = np.where(s > 0, p, degenerate)
+    return float(out) if out.ndim == 0 else out
+
+
+def predicted_fraction_mixture(
+    X: Any,
+    *,
+    weights: Any = "nielsen",
+    bias: Any = "standard_normal",
+    fan_out: int | None = None,
+    activation: Any = "sigmoid",
+    epsilon: float = 0.01,
+    criterion: str | None = None,
+    delta: float = 0.01,
+) -> float:
+    r"""Predicted saturated fraction for real data: the average over the rows x of
+    ``X`` of :func:`predicted_fraction` with
+    :math:`z \mid x \sim N(\mu_w \textstyle\sum_j x_j + \mu_b,\;
+    \sigma_w^2 \lVert x\rVert^2 + \sigma_b^2)`.
+
+    Parameters
+    ----------
+    X : array_like (n_rows, n_in) or :class:`satsim.inputs.Rows`
+    weights, bias : Initializer or str (bias may be None)
+    fan_out : int, optional
+        Layer width (default n_in).
+    activation, epsilon, criterion, delta
+        As in :func:`predicted_fraction`.
+    """
+    data = X.X if isinstance(X, Rows) else check_array("X", X, ndim=2)
+    n_in = data.shape[1]
+    fan_out = n_in if fan_out is None else check_int("fan_out", fan_out, minimum=1)
+    w = as_initializer(weights, param="weights")
+    b = None if bias is None else as_initializer(bias, param="bias")
+    var_w, mu_w = w.variance(n_in, fan_out), w.mean(n_in, fan_out)
+    var_b = 0.0 if b is None else b.variance(n_in, fan_out)
+    mu_b = 0.0 if b is None else b.mean(n_in, fan_out)
+    sq = np.einsum("ij,ij->i", data, data)
+    std = np.sqrt(var_w * sq + var_b)
+    mean = mu_w * data.sum(axis=1) + mu_b
+    p = predicted_fraction(std, mean=mean, activation=activation, epsilon=epsilon,
+                           criterion=criterion, delta=delta)
+    return float(np.mean(p))
+
+
+@fill
+def sweep(
+    fan_in: Sequence[int],
+    initializers: Sequence[Any],
+    activations: Sequence[Any],
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    bias: Any = "standard_normal",
+    n_samples: int = 20_000,
+    epsilon: float = 0.01,
+    confidence_level: float = 0.95,
+    rng: Any = None,
+) -> pd.DataFrame:
+    """Saturated fraction over fan_in × initializer × activation × input model.
+
+    For each (fan_in, initializer, input model) one Monte Carlo run of
+    :func:`satsim.montecarlo.simulate` (an independent spawned stream) supplies
+    the z's for every activation.  The prediction is :func:`predicted_fraction`
+    at the closed-form mean and std of z — exact for Gaussian weights on a fixed
+    input, a normal approximation otherwise.
+
+    Parameters
+    ----------
+    fan_in : sequence of int
+    initializers, activations : sequences of names or objects
+    inputs : mapping label → callable(n_in) → InputModel, optional
+        Default ``{"nielsen_half": lambda n: nielsen(n, n // 2)}``.
+    bias : Initializer, str or None, default "standard_normal"
+    n_samples : int, default 20000
+    epsilon : float, default 0.01
+    %(confidence_level)s
+    %(rng)s
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``fan_in``, ``initializer``, ``activation``, ``inputs``, ``criterion``,
+        ``estimate``, ``ci_low``, ``ci_high``, ``predicted``, ``theory_std``, ``n``.
+    """
+    from satsim.montecarlo import simulate
+
+    fans = [check_int(f"fan_in[{i}]", f, minimum=1) for i, f in enumerate(fan_in)]
+    inits = [as_initializer(w, param="initializers") for w in initializers]
+    acts = [as_activation(a, param="activations") for a in activations]
+    if not (fans and inits and acts):
+        raise ValueError("`fan_in`, `initializers` and `activations` must be non-empty")
+    models = {"nielsen_half": lambda n: nielsen(n, n // 2)} if inputs is None else dict(inputs)
+    for label, factory in models.items():
+        if not callable(factory):
+            raise TypeError(f"`inputs[{label!r}]` must be a callable n_in -> InputModel")
+    rng = check_rng(rng)
+    combos = list(itertools.product(fans, inits, models.items()))
+    rows = []
+    for (n_in, w, (label, factory)), stream in zip(combos, rng.spawn(len(combos)), strict=True):
+        model = factory(n_in)
+        if not isinstance(model, InputModel):
+            raise TypeError(f"`inputs[{label!r}]` returned {type(model).__name__}, "
+                            "not an InputModel")
+        res = simulate(w, model, bias=bias, n_samples=n_samples, keep=n_samples, rng=stream)
+        for act in acts:
+            frac = fraction(res.samples, activation=act, epsilon=epsilon,
+                            confidence_level=confidence_level)
+            pred = predicted_fraction(res.theory_std, mean=res.theory_mean, activation=act,
+                                      epsilon=epsilon)
+            rows.append({
+                "fan_in": n_in, "initializer": w.name, "activation": act.name,
+                "inputs": label, "criterion": frac.criterion, "estimate": frac.estimate,
+                "ci_low": frac.ci_low, "ci_high": frac.ci_high, "predicted": pred,
+                "theory_std": res.theory_std, "n": frac.n,
+            })
+    return pd.DataFrame(rows)
