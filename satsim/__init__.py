@@ -3,7 +3,7 @@
 The facade exposes the compute modules as sub-namespaces (``satsim.init``,
 ``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``, ``satsim.identities``,
 ``satsim.components``, ``satsim.fit``, ``satsim.activations``,
-``satsim.saturation``) and the most used names directly.
+``satsim.saturation``, ``satsim.meanfield``) and the most used names directly.
 ``satsim.testing`` (Hypothesis strategies) needs the ``test`` extra and is
 imported explicitly.  Importing satsim never imports matplotlib: plotting and reports
 live in separate modules that depend on compute, never the reverse.
@@ -18,6 +18,7 @@ from satsim import (
     identities,
     init,
     inputs,
+    meanfield,
     montecarlo,
     saturation,
     theory,
@@ -53,6 +54,7 @@ __all__ = [
     "identities",
     "init",
     "inputs",
+    "meanfield",
     "montecarlo",
     "normality",
     "preactivation_moments",
