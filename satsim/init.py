@@ -236,6 +236,11 @@ class Initializer(abc.ABC):
     def _fill_layer(self, out, fan_in, fan_out, rng) -> None:
         self._fill(out, fan_in, fan_out, rng)
 
+    def _gaussian_scale(self, fan_in: int, fan_out: int) -> float | None:
+        """σ if one weight is exactly σ·N(0, 1) drawn by ``standard_normal`` (lets the
+        Monte Carlo engine fold σ into x instead of rescaling every weight); else None."""
+        return None
+
     def _fill_rows(self, out, fan_in, fan_out, rng) -> None:
         self._fill(out, fan_in, fan_out, rng)
 
@@ -364,6 +369,9 @@ class Normal(_ScipyElementwise):
 
     def _fill(self, out, fan_in, fan_out, rng):
         _fill_normal(out, self.loc, self.scale, rng)
+
+    def _gaussian_scale(self, fan_in, fan_out):
+        return self.scale if self.loc == 0.0 else None
 
     def excess_kurtosis(self, fan_in, fan_out):
         _check_fans(fan_in, fan_out)
@@ -498,6 +506,11 @@ class VarianceScaling(_ScipyElementwise):
             limit = math.sqrt(3.0 * var)
             return stats.uniform(-limit, 2.0 * limit)
         return stats.truncnorm(-2.0, 2.0, scale=math.sqrt(var) / TRUNCATED_NORMAL_STD)
+
+    def _gaussian_scale(self, fan_in, fan_out):
+        if self.distribution != "normal":
+            return None
+        return math.sqrt(self.target_variance(fan_in, fan_out))
 
     def _fill(self, out, fan_in, fan_out, rng):
         std = math.sqrt(self.target_variance(fan_in, fan_out))

@@ -75,12 +75,14 @@ __all__ = [
     "chi1",
     "correlation_fixed_point",
     "correlation_map",
+    "critical_line",
     "critical_weight_variance",
     "depth_scales",
     "fixed_point",
     "length_map",
     "phase_diagram",
     "propagate",
+    "saturation_at_fixed_point",
 ]
 
 def _composite_rule(kmin: int, kmax: int, n: int, top: float = 13.0):
@@ -252,6 +254,30 @@ def critical_weight_variance(bias_variance: Any, *, activation: Any = "tanh",
     # bisection, not brentq: near σ_b² = 0 the function is flat to rounding just above
     # the root (χ1 − 1 = O((σ_w² − 1)²)), where interpolating methods stall
     return float(optimize.bisect(f, lo, hi, xtol=1e-11, maxiter=200))
+
+
+def critical_line(bias_variances: Any, *, activation: Any = "tanh") -> np.ndarray:
+    """σ_w² on the critical line χ1 = 1 for each σ_b² (see :func:`critical_weight_variance`)."""
+    b = check_array("bias_variances", bias_variances, ndim=1)
+    return np.array([critical_weight_variance(v, activation=activation) for v in b])
+
+
+def saturation_at_fixed_point(
+    weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
+    epsilon: float = 0.01, criterion: str | None = None,
+) -> float | np.ndarray:
+    r"""Predicted saturated fraction of a deep layer at the length fixed point:
+    :func:`satsim.saturation.predicted_fraction` at std :math:`\sqrt{q^*}` — the bridge
+    between saturation and depth.  Where the length map diverges (q* = inf) the
+    limit of the formula as the std grows is returned."""
+    from satsim.saturation import predicted_fraction
+
+    act = as_activation(activation)
+    sw, sb = _variances(weight_variance, bias_variance)
+    q = _fixed_point(act, sw, sb, 1.0)
+    std = np.sqrt(np.where(np.isfinite(q), q, 1e300))
+    return _out(np.asarray(predicted_fraction(std, activation=act, epsilon=epsilon,
+                                              criterion=criterion)))
 
 
 def correlation_map(c: Any, weight_variance: Any, bias_variance: Any, *,

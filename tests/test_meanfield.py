@@ -96,6 +96,19 @@ def test_phase_diagram_agrees_with_critical_line():
     assert (frame.loc[frame.phase == "chaotic", "c_star"] < 1).all()
 
 
+def test_critical_line_and_saturation_at_fixed_point():
+    line = mf.critical_line([0.0, 0.05])
+    assert line[0] == pytest.approx(1.0, abs=1e-6) and line[1] == pytest.approx(1.7610, abs=1e-4)
+    from satsim.saturation import predicted_fraction
+
+    q = mf.fixed_point(2.5, 0.1)
+    assert mf.saturation_at_fixed_point(2.5, 0.1) == pytest.approx(
+        predicted_fraction(math.sqrt(q), activation="tanh"), rel=1e-12)
+    # larger σ_w² → larger q* → more saturation (tanh)
+    sat = mf.saturation_at_fixed_point(np.array([1.5, 2.5, 4.0]), 0.05)
+    assert np.all(np.diff(sat) > 0)
+
+
 # ------------------------------------------------------------------ Monte Carlo vs mean field
 @pytest.mark.parametrize(
     "weights, activation",
