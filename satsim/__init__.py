@@ -3,7 +3,8 @@
 The facade exposes the compute modules as sub-namespaces (``satsim.init``,
 ``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``, ``satsim.identities``,
 ``satsim.components``, ``satsim.fit``, ``satsim.activations``,
-``satsim.saturation``, ``satsim.meanfield``) and the most used names directly.
+``satsim.saturation``, ``satsim.meanfield``, ``satsim.data``, ``satsim.nn``) and
+the most used names directly.
 ``satsim.testing`` (Hypothesis strategies) needs the ``test`` extra and is
 imported explicitly.  Importing satsim never imports matplotlib: plotting and reports
 live in separate modules that depend on compute, never the reverse.
@@ -14,12 +15,14 @@ from __future__ import annotations
 from satsim import (
     activations,
     components,
+    data,
     fit,
     identities,
     init,
     inputs,
     meanfield,
     montecarlo,
+    nn,
     saturation,
     theory,
 )
@@ -49,6 +52,7 @@ __all__ = [
     "calibrate",
     "check_sum_variance",
     "components",
+    "data",
     "fit",
     "fit_distribution",
     "identities",
@@ -56,6 +60,7 @@ __all__ = [
     "inputs",
     "meanfield",
     "montecarlo",
+    "nn",
     "normality",
     "preactivation_moments",
     "saturation",

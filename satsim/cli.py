@@ -1,5 +1,6 @@
 """The ``satsim`` command.
 
+``satsim data fetch NAME`` downloads a registered dataset and verifies it.
 ``satsim`` (or ``satsim demo``) runs the z-distribution demo: for every registered
 initializer on Nielsen's input (1000 inputs, 500 of them 1), the predicted std of
 z = w·x + b, the simulated std with a 95% CI, and the fraction of |z| > 1 with
@@ -81,6 +82,13 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"satsim {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     demo = sub.add_parser("demo", help="z = w·x + b under every initializer (the default)")
+    data = sub.add_parser("data", help="datasets: fetch NAME")
+    data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser, required=True)
+    fetch = data_sub.add_parser("fetch", help="download a dataset and verify its SHA-256 sums")
+    fetch.add_argument("name", help="dataset name (mnist, fashion-mnist)")
+    fetch.add_argument("--dest", help="directory (default: $SATSIM_DATA/NAME or the cache)")
+    fetch.add_argument("--mirror", action="append", help="base URL to try (repeatable)")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     for p in (parser, demo):
         p.add_argument("--n-samples", type=_positive_int, default=50_000,
                        help="neurons simulated per initializer (default 50000)")
@@ -94,6 +102,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if args.command == "data":
+        return _data_command(args)
     try:
         table = demo_table(
             n_samples=args.n_samples,
@@ -111,6 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _data_command(args) -> int:
+    from satsim import data
+
+    try:
+        path = data.fetch(args.name, dest=args.dest, mirrors=args.mirror,
+                          progress=not args.no_progress)
+    except (ValueError, OSError) as exc:
+        sys.stderr.write(f"satsim: error: {exc}\n")
+        return 2
+    print(f"{args.name}: verified files in {path}")
     return 0
 
 

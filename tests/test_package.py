@@ -12,7 +12,8 @@ from satsim import cli
 def test_import_does_not_pull_in_plotting_libraries():
     code = (
         "import sys, satsim, satsim.init, satsim.inputs, satsim.montecarlo, satsim.theory,"
-        " satsim.identities, satsim.fit, satsim.activations, satsim.saturation, satsim.meanfield;"
+        " satsim.identities, satsim.fit, satsim.activations, satsim.saturation, satsim.meanfield,"
+        " satsim.data, satsim.nn;"
         "bad = [m for m in ('matplotlib', 'seaborn', 'jinja2', 'weasyprint') if m in sys.modules];"
         "print(','.join(bad))"
     )

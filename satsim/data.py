@@ -1,0 +1,550 @@
+r"""Real datasets in MNIST format: readers, a registry, search, fetch, a bundled subset.
+
+Readers (all validate what they read and name the file in every error):
+
+* :func:`read_idx` — IDX files, gzip-compressed or raw (MNIST, Fashion-MNIST and
+  EMNIST share the format): magic number, dimension sizes, payload length;
+* :func:`read_nielsen_pickle` — Nielsen's ``mnist.pkl.gz`` (loaded with an
+  unpickler that only accepts NumPy arrays, never arbitrary objects);
+* :func:`read_npz` — ``.npz`` with ``x_train, y_train, x_test, y_test`` (Keras'
+  ``mnist.npz`` layout) and optionally ``x_val, y_val``.
+
+Registry and search.  :func:`load` looks for a registered dataset's four IDX files
+in ``$SATSIM_DATA/<name>/``, the user cache directory
+(``$XDG_CACHE_HOME/satsim/<name>/``, default ``~/.cache/satsim/<name>/``), and for
+``fashion-mnist`` the Debian/Ubuntu package location
+``/usr/share/datasets/fashion-mnist/`` (``apt install dataset-fashion-mnist``).  If
+none is found, ``fashion-mnist`` falls back to the subset bundled with satsim.  The
+returned :class:`Dataset` says which source it used.
+
+Checksums.  The registry holds the SHA-256 of the canonical ``.gz`` files (what
+:func:`fetch` downloads and verifies) and of the *decompressed* IDX payloads.  The
+Debian package recompresses the files (its ``.gz`` bytes differ from upstream),
+so files found on disk are verified by their decompressed content.
+
+Splits.  ``split="nielsen"`` (default): the first 50,000 training images train,
+the last 10,000 validate, and the 10,000 test images test — Nielsen's split.
+``split="standard"``: 60,000 train, no validation, 10,000 test.  Images are
+returned as float64 in [0, 1], shape (n, 784); labels as int64 in [0, 9].
+
+The bundled subset (``satsim/_data/fashion-mnist-subset.npz``): a stratified
+sample of Fashion-MNIST — 1,000 training, 200 validation (both from the training
+file) and 200 test images per class — built reproducibly by
+``python -m satsim.data build-subset`` from the full files (seed 20261126).
+Fashion-MNIST is © Zalando SE, released under the MIT licence
+(https://github.com/zalandoresearch/fashion-mnist); the licence text ships next
+to the subset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "build_subset",
+    "fetch",
+    "load",
+    "names",
+    "read_idx",
+    "read_nielsen_pickle",
+    "read_npz",
+    "register",
+]
+
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+BUNDLED = Path(__file__).parent / "_data" / "fashion-mnist-subset.npz"
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+SUBSET_SEED = 20261126
+
+
+class DatasetError(ValueError):
+    """A data file is missing, malformed or fails its checksum."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    files: dict[str, str]  # file name → SHA-256 of the .gz as distributed
+    content: dict[str, str]  # file name → SHA-256 of the decompressed payload
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...]
+    licence: str
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "mnist": _Entry(
+        # SHA-256 of the canonical files, as published by the mirrors' users
+        files={
+            "train-images-idx3-ubyte.gz":
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz":
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte.gz":
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte.gz":
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
+        content={},
+        mirrors=("https://storage.googleapis.com/cvdf-datasets/mnist/",
+                 "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+        classes=tuple(str(d) for d in range(10)),
+        licence="MNIST: Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0",
+    ),
+    "fashion-mnist": _Entry(
+        # upstream .gz SHA-256 (their MD5s match Zalando's README)
+        files={
+            "train-images-idx3-ubyte.gz":
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte.gz":
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte.gz":
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte.gz":
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
+        # decompressed payloads, computed from the Debian package's files (Debian
+        # recompresses the .gz; the IDX content is what both distributions share)
+        content={
+            "train-images-idx3-ubyte.gz":
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte.gz":
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte.gz":
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte.gz":
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                 "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"),
+        licence="Fashion-MNIST © Zalando SE, MIT licence",
+    ),
+}
+
+
+def names() -> tuple[str, ...]:
+    """Registered dataset names."""
+    return tuple(_REGISTRY)
+
+
+def register(name: str, *, files: dict[str, str], mirrors: Sequence[str],
+             content: dict[str, str] | None = None, classes: Sequence[str] | None = None,
+             licence: str = "") -> None:
+    """Register an MNIST-format dataset (e.g. EMNIST) with its files' SHA-256 sums."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; got name={name!r}")
+    for fname, digest in files.items():
+        if not (isinstance(digest, str) and len(digest) == 64):
+            raise ValueError(f"`files[{fname!r}]` must be a SHA-256 hex digest; got {digest!r}")
+    _REGISTRY[name] = _Entry(files=dict(files), content=dict(content or {}),
+                             mirrors=tuple(mirrors),
+                             classes=tuple(classes or (str(i) for i in range(10))),
+                             licence=licence)
+
+
+def _entry(name: str) -> _Entry:
+    if name not in _REGISTRY:
+        raise ValueError(f"`name` must be one of {', '.join(map(repr, _REGISTRY))}; "
+                         f"got name={name!r}")
+    return _REGISTRY[name]
+
+
+# --------------------------------------------------------------------------- readers
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{str(path)!r}: file not found") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DatasetError(f"{str(path)!r}: corrupt or truncated gzip data ({exc})") from None
+    return raw
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (gzip or raw) into an array, validating its header.
+
+    Raises
+    ------
+    DatasetError
+        Bad magic number, unknown type code, or a payload whose length does not
+        match the dimension sizes (a truncated file).
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DatasetError(f"{str(path)!r}: not an IDX file (bad magic number "
+                           f"{data[:4].hex() if data else 'empty'})")
+    code, ndim = data[2], data[3]
+    if code not in _IDX_TYPES:
+        raise DatasetError(f"{str(path)!r}: unknown IDX type code 0x{code:02x}")
+    if ndim == 0 or len(data) < 4 + 4 * ndim:
+        raise DatasetError(f"{str(path)!r}: truncated IDX header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    payload = data[4 + 4 * ndim:]
+    if len(payload) != expected:
+        raise DatasetError(f"{str(path)!r}: payload has {len(payload)} bytes, header "
+                           f"{shape} needs {expected} (truncated or corrupted)")
+    return np.frombuffer(payload, dtype=dtype).reshape(shape).copy()
+
+
+def _content_digest(path: Path) -> str:
+    return hashlib.sha256(_read_bytes(path)).hexdigest()
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler for Nielsen's mnist.pkl.gz: NumPy arrays and tuples only."""
+
+    _ALLOWED: frozenset = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    })
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only NumPy arrays)")
+
+
+def _check_split(path, name, X, y, n_classes=10):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 3:
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2 or X.shape[1] != 784:
+        raise DatasetError(f"{str(path)!r}: {name} images have shape {X.shape}, expected (n, 784)")
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise DatasetError(f"{str(path)!r}: {name} has {X.shape[0]} images but labels of "
+                           f"shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DatasetError(f"{str(path)!r}: {name} labels have dtype {y.dtype}, expected integers")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise DatasetError(f"{str(path)!r}: {name} labels outside [0, {n_classes - 1}] "
+                           f"(found {y.min()}..{y.max()})")
+    if np.issubdtype(X.dtype, np.floating):
+        if not np.all(np.isfinite(X)):
+            raise DatasetError(f"{str(path)!r}: {name} images contain NaN or inf")
+        if X.size and (X.min() < 0 or X.max() > 1):
+            raise DatasetError(f"{str(path)!r}: float {name} images must lie in [0, 1]")
+        Xf = X.astype(np.float64)
+    elif X.dtype == np.uint8:
+        Xf = X / 255.0
+    else:
+        raise DatasetError(f"{str(path)!r}: {name} images have dtype {X.dtype}, "
+                           "expected uint8 or float in [0, 1]")
+    return Xf, y.astype(np.int64)
+
+
+def read_nielsen_pickle(path: str | os.PathLike):
+    """Read Nielsen's ``mnist.pkl.gz``: ``(train, validation, test)``, each ``(X, y)``."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            obj = _ArrayUnpickler(io.BytesIO(fh.read()), encoding="latin1").load()
+    except FileNotFoundError:
+        raise DatasetError(f"{str(path)!r}: file not found") from None
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+        raise DatasetError(f"{str(path)!r}: not a readable mnist.pkl.gz ({exc})") from None
+    if not (isinstance(obj, tuple) and len(obj) == 3):
+        raise DatasetError(f"{str(path)!r}: expected a (train, validation, test) tuple")
+    return tuple(_check_split(path, part, *obj[i])
+                 for i, part in enumerate(("train", "validation", "test")))
+
+
+def read_npz(path: str | os.PathLike):
+    """Read ``x_train, y_train, x_test, y_test`` (and ``x_val, y_val``) from an .npz."""
+    path = Path(path)
+    try:
+        # open the file ourselves: np.load leaks its handle when the archive is bad
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise DatasetError(f"{str(path)!r}: file not found") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{str(path)!r}: not a readable .npz ({exc})") from None
+    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
+    if missing:
+        raise DatasetError(f"{str(path)!r}: missing arrays {sorted(missing)}")
+    train = _check_split(path, "train", arrays["x_train"], arrays["y_train"])
+    test = _check_split(path, "test", arrays["x_test"], arrays["y_test"])
+    val = None
+    if "x_val" in arrays:
+        val = _check_split(path, "validation", arrays["x_val"], arrays["y_val"])
+    return train, val, test
+
+
+# --------------------------------------------------------------------------- load
+@dataclasses.dataclass(frozen=True, repr=False)
+class Dataset:
+    """A loaded dataset: ``train``, ``validation`` (or None) and ``test``, each ``(X, y)``
+    with X float64 in [0, 1] of shape (n, 784) and y int64; ``source`` says where it
+    came from."""
+
+    name: str
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray] | None
+    test: tuple[np.ndarray, np.ndarray]
+    source: str
+    classes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v[0].shape[0]}" for k, v in
+                          (("train", self.train), ("validation", self.validation),
+                           ("test", self.test)) if v is not None)
+        return f"Dataset(name={self.name!r}, {sizes}, source={self.source!r})"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "satsim"
+
+
+def _candidates(name: str) -> list[Path]:
+    dirs = []
+    if os.environ.get("SATSIM_DATA"):
+        dirs.append(Path(os.environ["SATSIM_DATA"]) / name)
+    dirs.append(_cache_dir() / name)
+    if name == "fashion-mnist":
+        dirs.append(DEBIAN_FASHION)
+    return dirs
+
+
+def _has_files(d: Path) -> bool:
+    return all((d / f).is_file() for f in FILES)
+
+
+def _split(name, Xtr, ytr, Xte, yte, split, source, classes):
+    if split == "nielsen":
+        if Xtr.shape[0] < 20_000:
+            raise DatasetError(f"{source}: split='nielsen' needs the full training file")
+        train, val = (Xtr[:50_000], ytr[:50_000]), (Xtr[50_000:], ytr[50_000:])
+    else:
+        train, val = (Xtr, ytr), None
+    return Dataset(name=name, train=train, validation=val, test=(Xte, yte), source=source,
+                   classes=classes)
+
+
+def _load_idx_dir(name: str, d: Path, entry: _Entry, verify: bool):
+    if verify:
+        for f in FILES:
+            expected = entry.content.get(f)
+            if expected and _content_digest(d / f) != expected:
+                raise DatasetError(f"{str(d / f)!r}: content SHA-256 does not match the "
+                                   f"registered {name} file")
+    Xtr, ytr = read_idx(d / FILES[0]), read_idx(d / FILES[1])
+    Xte, yte = read_idx(d / FILES[2]), read_idx(d / FILES[3])
+    parts = []
+    for label, X, y in (("train", Xtr, ytr), ("test", Xte, yte)):
+        parts.append(_check_split(d, label, X, y, len(entry.classes)))
+    return parts
+
+
+def load_bundled() -> Dataset:
+    """The Fashion-MNIST subset shipped with satsim (stratified; see the module docs)."""
+    train, val, test = read_npz(BUNDLED)
+    return Dataset(name="fashion-mnist", train=train, validation=val, test=test,
+                   source=f"bundled subset {BUNDLED.name}",
+                   classes=_REGISTRY["fashion-mnist"].classes)
+
+
+def load(name: str, *, source: str | os.PathLike | None = None, split: str = "nielsen",
+         verify: bool = True) -> Dataset:
+    """Load a registered dataset.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", ...}
+    source : path or "bundled", optional
+        A directory with the four IDX files, an ``.npz`` file, Nielsen's
+        ``mnist.pkl.gz``, or ``"bundled"`` for the shipped Fashion-MNIST subset.
+        Default: search (see the module docstring), falling back to the bundled
+        subset for fashion-mnist.
+    split : {"nielsen", "standard"}
+    verify : bool, default True
+        Check registered content checksums of IDX files found on disk.
+    """
+    entry = _entry(name)
+    if split not in ("nielsen", "standard"):
+        raise ValueError(f"`split` must be one of 'nielsen', 'standard'; got split={split!r}")
+    if source == "bundled":
+        if name != "fashion-mnist":
+            raise ValueError("only 'fashion-mnist' has a bundled subset")
+        return load_bundled()
+    if source is not None:
+        p = Path(source)
+        if p.is_dir():
+            if not _has_files(p):
+                raise DatasetError(f"{str(p)!r}: expected the files {', '.join(FILES)}")
+            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, p, entry, verify)
+            return _split(name, Xtr, ytr, Xte, yte, split, f"IDX files in {p}", entry.classes)
+        if p.name.endswith(".pkl.gz"):
+            train, val, test = read_nielsen_pickle(p)
+            return Dataset(name=name, train=train, validation=val, test=test,
+                           source=f"Nielsen pickle {p}", classes=entry.classes)
+        if p.suffix == ".npz":
+            train, val, test = read_npz(p)
+            return Dataset(name=name, train=train, validation=val, test=test,
+                           source=f"npz {p}", classes=entry.classes)
+        raise DatasetError(f"{str(p)!r}: not a directory, .npz or .pkl.gz")
+    for d in _candidates(name):
+        if _has_files(d):
+            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, d, entry, verify)
+            return _split(name, Xtr, ytr, Xte, yte, split, f"IDX files in {d}", entry.classes)
+    if name == "fashion-mnist" and BUNDLED.is_file():
+        return load_bundled()
+    looked = ", ".join(str(d) for d in _candidates(name))
+    raise DatasetError(f"{name}: no data found (looked in {looked}); run `satsim data fetch "
+                       f"{name}` or set $SATSIM_DATA")
+
+
+# --------------------------------------------------------------------------- fetch
+def _download(url: str, target: Path, digest: str, progress: bool) -> None:
+    """Stream ``url`` to a temp file next to ``target``; verify; rename. Never leaves a
+    partial file behind."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    h = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=total, unit="B", unit_scale=True, desc=target.name)
+            while chunk := resp.read(1 << 16):
+                out.write(chunk)
+                h.update(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
+            out.flush()
+            os.fsync(out.fileno())
+        if h.hexdigest() != digest:
+            raise DatasetError(f"{url}: SHA-256 {h.hexdigest()} does not match the registered "
+                               f"{digest}; file discarded")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def fetch(name: str, *, dest: str | os.PathLike | None = None,
+          mirrors: Sequence[str] | None = None, progress: bool = True) -> Path:
+    """Download a registered dataset's files, verifying SHA-256; return the directory.
+
+    Files already present with the right checksum are kept.  Each mirror is tried in
+    turn; a checksum mismatch is an error (never retried silently into a bad file).
+    Default destination: ``$SATSIM_DATA/<name>`` or the user cache directory.
+    """
+    entry = _entry(name)
+    if dest is None:
+        root = Path(os.environ["SATSIM_DATA"]) if os.environ.get("SATSIM_DATA") else _cache_dir()
+        dest = root / name
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    mirrors = tuple(mirrors) if mirrors is not None else entry.mirrors
+    if not mirrors:
+        raise ValueError("`mirrors` must not be empty")
+    for fname, digest in entry.files.items():
+        target = dest / fname
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == digest:
+            continue
+        errors = []
+        for base in mirrors:
+            try:
+                _download(base.rstrip("/") + "/" + fname, target, digest, progress)
+                break
+            except (urllib.error.URLError, OSError) as exc:
+                errors.append(f"{base}: {exc}")
+        else:
+            raise DatasetError(f"could not download {fname}: " + "; ".join(errors))
+    return dest
+
+
+# --------------------------------------------------------------------------- subset
+def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
+                 train_per_class: int = 1000, validation_per_class: int = 200,
+                 test_per_class: int = 200, seed: int = SUBSET_SEED) -> Path:
+    """Build the stratified Fashion-MNIST subset from the four full IDX files.
+
+    Training and validation images are drawn without overlap from the training file,
+    test images from the test file, ``*_per_class`` of each class, with
+    ``numpy.random.default_rng(seed)``; images stay uint8.  Metadata (sources,
+    checksums, seed, licence) is stored in the archive.
+    """
+    src = Path(source)
+    Xtr, ytr = read_idx(src / FILES[0]), read_idx(src / FILES[1])
+    Xte, yte = read_idx(src / FILES[2]), read_idx(src / FILES[3])
+    rng = np.random.default_rng(seed)
+    tr_idx, va_idx, te_idx = [], [], []
+    for c in range(10):
+        pool = rng.permutation(np.flatnonzero(ytr == c))
+        tr_idx.append(pool[:train_per_class])
+        va_idx.append(pool[train_per_class: train_per_class + validation_per_class])
+        te_idx.append(rng.permutation(np.flatnonzero(yte == c))[:test_per_class])
+    tr, va, te = (np.sort(np.concatenate(i)) for i in (tr_idx, va_idx, te_idx))
+    meta = {
+        "dataset": "fashion-mnist",
+        "licence": "MIT (Fashion-MNIST, Copyright (c) 2017 Zalando SE)",
+        "seed": seed,
+        "per_class": {"train": train_per_class, "validation": validation_per_class,
+                      "test": test_per_class},
+        "source_content_sha256": {f: _content_digest(src / f) for f in FILES},
+        "train_indices_from": FILES[0], "test_indices_from": FILES[2],
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        np.savez_compressed(
+            fh, x_train=Xtr[tr].reshape(len(tr), -1), y_train=ytr[tr].astype(np.uint8),
+            x_val=Xtr[va].reshape(len(va), -1), y_val=ytr[va].astype(np.uint8),
+            x_test=Xte[te].reshape(len(te), -1), y_test=yte[te].astype(np.uint8),
+            train_index=tr.astype(np.int32), val_index=va.astype(np.int32),
+            test_index=te.astype(np.int32), metadata=np.array(json.dumps(meta)))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m satsim.data build-subset [--source DIR] [--out PATH]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m satsim.data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build-subset", help="rebuild the bundled Fashion-MNIST subset")
+    b.add_argument("--source", default=str(DEBIAN_FASHION))
+    b.add_argument("--out", default=str(BUNDLED))
+    args = parser.parse_args(argv)
+    path = build_subset(args.source, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Saving and loading networks: ``.npz`` arrays plus JSON metadata.
+
+The file is a NumPy ``.npz`` archive holding ``W0, b0, W1, b1, …`` and a
+``metadata`` entry: JSON with ``format`` ("satsim.nn"), ``format_version``,
+``sizes``, ``activation``, ``output``, ``cost``, ``init``, ``bias_init`` and ``dtype``.
+Writes go to a temporary file in the same directory, are flushed and fsynced,
+then renamed over the target (atomic on POSIX), so a crash never leaves a
+half-written network.  :func:`load` validates everything before building the
+network: a truncated, corrupted or mismatched file raises ``ValueError`` naming
+the file and the problem.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FORMAT_VERSION", "load", "save"]
+
+FORMAT = "satsim.nn"
+FORMAT_VERSION = 1
+
+
+def save(net, path) -> None:
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sizes": net.sizes,
+        "activation": net.activation.name,
+        "activation_params": dict(vars(net.activation)),
+        "output": net.output.name,
+        "cost": net.cost.name,
+        "init": net.init.name,
+        "bias_init": None if net.bias_init is None else net.bias_init.name,
+        "dtype": net.dtype.name,
+    }
+    arrays = {"metadata": np.array(json.dumps(meta))}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        arrays[f"W{i}"] = W
+        arrays[f"b{i}"] = b
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fail(path, what: str):
+    raise ValueError(f"cannot load network from {str(path)!r}: {what}")
+
+
+def load(path):
+    from satsim.activations import get as get_activation
+    from satsim.nn.network import Network
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no network file at {str(path)!r}")
+    try:
+        # open the file ourselves: np.load leaks its handle when the archive is bad
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
+    if "metadata" not in arrays:
+        _fail(path, "no 'metadata' entry (not written by satsim)")
+    try:
+        meta = json.loads(str(arrays["metadata"]))
+    except json.JSONDecodeError as exc:
+        _fail(path, f"metadata is not valid JSON: {exc}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        _fail(path, "metadata does not describe a satsim.nn network")
+    if meta.get("format_version") != FORMAT_VERSION:
+        _fail(path, f"format_version {meta.get('format_version')!r} is not supported "
+                    f"(this satsim reads version {FORMAT_VERSION})")
+    sizes = meta.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(s, int) and s > 0 for s in sizes)):
+        _fail(path, f"bad 'sizes' in metadata: {sizes!r}")
+    dtype = np.dtype(meta.get("dtype", "float64"))
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        W, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
+        if W is None or b is None:
+            _fail(path, f"layer {i} is missing (W{i}/b{i})")
+        if W.shape != (fan_out, fan_in) or b.shape != (fan_out,):
+            _fail(path, f"layer {i} has shapes {W.shape}, {b.shape}; metadata says "
+                        f"({fan_out}, {fan_in}), ({fan_out},)")
+        if W.dtype != dtype or b.dtype != dtype:
+            _fail(path, f"layer {i} has dtype {W.dtype}/{b.dtype}; metadata says {dtype}")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            _fail(path, f"layer {i} contains non-finite values")
+    extra = set(arrays) - {"metadata"} - {f"{p}{i}" for i in range(len(sizes) - 1) for p in "Wb"}
+    if extra:
+        _fail(path, f"unexpected entries {sorted(extra)}")
+    try:
+        activation = get_activation(meta["activation"], **meta.get("activation_params", {}))
+        net = Network(sizes, activation=activation, output=meta["output"], cost=meta["cost"],
+                      init=meta["init"], bias_init=meta["bias_init"], dtype=dtype, rng=0)
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(path, f"metadata does not describe a valid network: {exc}")
+    net.weights = [arrays[f"W{i}"].copy() for i in range(len(sizes) - 1)]
+    net.biases = [arrays[f"b{i}"].copy() for i in range(len(sizes) - 1)]
+    return net

@@ -1,0 +1,501 @@
+r"""A fully vectorised NumPy multilayer perceptron with saturation telemetry.
+
+The design follows Nielsen's ``network2.py`` — the code behind the initialization
+argument — with the per-example loop replaced by matrix-based backpropagation over
+the whole mini-batch, and with what that code leaves out.
+
+Layout and maths.  Weights are ``(fan_out, fan_in)`` as in Nielsen and PyTorch;
+a batch is a matrix whose *rows* are examples, so a layer computes
+:math:`Z = A W^\top + b`.  With :math:`\delta^L = \partial C/\partial Z^L` from the
+cost (:mod:`satsim.nn.costs`), backpropagation is
+
+.. math::
+
+    \delta^l = (\delta^{l+1} W^{l+1}) \odot \varphi'(Z^l) \odot M^l, \qquad
+    \nabla_{W^l} = \delta^{l\top} A^{l-1}, \qquad \nabla_{b^l} = \mathbf 1^\top \delta^l,
+
+with :math:`M^l` the inverted-dropout mask (entries 0 or 1/(1−p)).  The update of
+a mini-batch of m examples out of n, learning rate η, regularisation λ:
+
+* L2 (Nielsen's convention, cost + λ/(2n) Σw²):
+  :math:`w \leftarrow (1 - \eta\lambda/n)\, w - (\eta/m) \nabla_w`; biases are not
+  regularised;
+* L1 (cost + λ/n Σ|w|): :math:`w \leftarrow w - (\eta\lambda/n)\operatorname{sgn} w -
+  (\eta/m)\nabla_w`, sgn(0) = 0;
+* momentum μ > 0: :math:`v \leftarrow \mu v - \eta g`, :math:`w \leftarrow w + v`,
+  with g the regularised mean gradient.
+
+Schedules.  ``early_stopping=n`` stops after n epochs without a new best validation
+accuracy; ``schedule=k`` halves η after k epochs without improvement and stops once
+η < η₀/128 (Nielsen ch. 3's suggested schedule).  Both need ``validation``.
+
+Randomness.  One ``rng`` (SPEC 7) seeds the initial weights; :meth:`Network.fit`
+takes its own ``rng`` for shuffling, dropout masks and the telemetry probe subset
+(default: a stream spawned from the network's generator).  The caller's arrays
+are never modified.
+
+Telemetry.  At epoch 0 (before training) and after every epoch, on a fixed probe
+subset of the training data, each layer's pre-activations are summarised (mean,
+std, 1/50/99th percentiles), the saturated fraction is measured with
+:func:`satsim.saturation.fraction` (same criteria and defaults, cluster-robust CI
+over units), the dead fraction for relu-like units with
+:func:`satsim.saturation.dead_fraction`, and the gradient and weight norms are
+recorded.  ``telemetry=False`` skips all of it; nothing telemetry-related runs
+inside the mini-batch loop either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from satsim._validation import check_choice, check_int, check_real, check_rng
+from satsim.activations import Activation, as_activation
+from satsim.init import as_initializer
+from satsim.nn.costs import COSTS, Cost
+
+__all__ = ["History", "Network", "Softmax"]
+
+
+class Softmax:
+    """Row-wise softmax output layer (not elementwise, so not in satsim.activations)."""
+
+    name = "softmax"
+
+    def fn(self, z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        e /= e.sum(axis=1, keepdims=True)
+        return e
+
+
+def _output(name: Any):
+    if isinstance(name, str) and name == "softmax":
+        return Softmax()
+    return as_activation(name, param="output")
+
+
+@dataclasses.dataclass
+class History:
+    """What happened during :meth:`Network.fit`.
+
+    ``epochs`` holds one dict per epoch (epoch 0 = before training) with the
+    network-level metrics; ``layers`` one dict per epoch and layer (telemetry).
+    """
+
+    epochs: list[dict] = dataclasses.field(default_factory=list)
+    layers: list[dict] = dataclasses.field(default_factory=list)
+    stopped_early: bool = False
+    stop_reason: str = ""
+
+    def epochs_frame(self) -> pd.DataFrame:
+        """One row per epoch: ``epoch``, ``eta``, ``train_cost``, ``train_accuracy``,
+        ``validation_cost``, ``validation_accuracy``, ``wall_time`` (cumulative s)."""
+        return pd.DataFrame(self.epochs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per epoch and layer (the epoch columns repeated), or one row
+        per epoch when telemetry was off."""
+        epochs = self.epochs_frame()
+        if not self.layers:
+            return epochs
+        return epochs.merge(pd.DataFrame(self.layers), on="epoch", how="left")
+
+    def __str__(self) -> str:
+        return self.epochs_frame().to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+class Network:
+    """A multilayer perceptron trained by mini-batch SGD.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first: ``[784, 30, 10]``.
+    activation : Activation or str, default "sigmoid"
+        Hidden-layer activation (:mod:`satsim.activations`).
+    output : {"sigmoid", "softmax"} or an activation name, default "sigmoid"
+    cost : {"cross_entropy", "quadratic", "log_likelihood"}, default "cross_entropy"
+        cross_entropy needs a sigmoid output, log_likelihood a softmax output.
+    init : Initializer or str, default "nielsen"
+        Weight initializer (N(0, 1/fan_in)); ``"standard_normal"`` is Nielsen's
+        "large" initialization.
+    bias_init : Initializer, str or None, default "standard_normal"
+    dtype : numpy float dtype, default float64
+    rng : seed or Generator, optional
+        Draws the initial weights (SPEC 7).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        activation: Any = "sigmoid",
+        output: Any = "sigmoid",
+        cost: str = "cross_entropy",
+        init: Any = "nielsen",
+        bias_init: Any = "standard_normal",
+        dtype: Any = np.float64,
+        rng: Any = None,
+    ):
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+            raise TypeError(f"`sizes` must be a sequence of layer widths; got sizes={sizes!r}")
+        if len(sizes) < 2:
+            raise ValueError(f"`sizes` must have at least 2 layers (input and output); "
+                             f"got sizes={list(sizes)!r}")
+        self.sizes = [check_int(f"sizes[{i}]", s, minimum=1) for i, s in enumerate(sizes)]
+        self.activation: Activation = as_activation(activation)
+        self.output = _output(output)
+        check_choice("cost", cost, COSTS)
+        self.cost: Cost = COSTS[cost]()
+        if self.cost.outputs is not None and self.output.name not in self.cost.outputs:
+            raise ValueError(
+                f"cost={cost!r} needs output in {self.cost.outputs}; "
+                f"got output={self.output.name!r}"
+            )
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"`dtype` must be float32 or float64; got dtype={self.dtype}")
+        self.init = as_initializer(init, param="init")
+        self.bias_init = None if bias_init is None else as_initializer(bias_init, param="bias_init")
+        self.rng = check_rng(rng)
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        for fan_in, fan_out in itertools.pairwise(self.sizes):
+            W = self.init.sample((fan_out, fan_in), rng=self.rng)
+            self.weights.append(W.astype(self.dtype))
+            if self.bias_init is None:
+                self.biases.append(np.zeros(fan_out, dtype=self.dtype))
+            else:
+                b = self.bias_init.sample((fan_out,), rng=self.rng, fans=(fan_in, fan_out))
+                self.biases.append(b.astype(self.dtype))
+
+    def __repr__(self) -> str:
+        return (f"Network(sizes={self.sizes}, activation={self.activation.name!r}, "
+                f"output={self.output.name!r}, cost={self.cost.name!r}, init={self.init.name!r}, "
+                f"dtype={self.dtype.name})")
+
+    # ------------------------------------------------------------------ data checks
+    def _check_xy(self, X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"`{name}` must have shape (n, {self.sizes[0]}); got {X.shape}")
+        if not np.issubdtype(X.dtype, np.number):
+            raise TypeError(f"`{name}` must be numeric; got dtype {X.dtype}")
+        X = X.astype(self.dtype, copy=False)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"`{name}` must contain only finite values")
+        y = np.asarray(y)
+        label = "y" if name == "X" else f"{name} labels"
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"`{label}` must be a 1-D array with one label per row of `{name}` "
+                             f"({X.shape[0]}); got shape {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer):
+            whole = np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y))
+            if whole and np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+            else:
+                raise TypeError(f"`{label}` must hold integer class labels; got dtype {y.dtype}")
+        k = self.sizes[-1]
+        if y.size and (y.min() < 0 or y.max() >= k):
+            raise ValueError(f"`{label}` must lie in [0, {k - 1}] (the output width); "
+                             f"got labels in [{y.min()}, {y.max()}]")
+        return X, y.astype(np.intp, copy=False)
+
+    def _onehot(self, y: np.ndarray) -> np.ndarray:
+        Y = np.zeros((y.shape[0], self.sizes[-1]), dtype=self.dtype)
+        Y[np.arange(y.shape[0]), y] = 1
+        return Y
+
+    # ------------------------------------------------------------------ forward
+    def _forward(self, X: np.ndarray, *, keep: bool = False):
+        """Return (zs, activations) if keep else the output activation."""
+        a = X
+        zs, acts = [], [X]
+        last = len(self.weights) - 1
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = a @ W.T
+            z += b
+            a = self.output.fn(z) if i == last else self.activation.fn(z)
+            if keep:
+                zs.append(z)
+                acts.append(a)
+        return (zs, acts) if keep else a
+
+    def feedforward(self, X: Any) -> np.ndarray:
+        """Output activations for the rows of X, shape (n, sizes[-1])."""
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"`X` must have shape (n, {self.sizes[0]}); got {X.shape}")
+        return self._forward(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class of each row (argmax of the output)."""
+        return np.argmax(self.feedforward(X), axis=1)
+
+    def accuracy(self, X: Any, y: Any) -> float:
+        """Fraction of rows of X classified as y."""
+        X, y = self._check_xy(X, y)
+        return float(np.mean(np.argmax(self._forward(X), axis=1) == y))
+
+    def total_cost(self, X: Any, y: Any, lmbda: float = 0.0, *,
+                   regularization: str = "l2") -> float:
+        """Mean cost over the rows plus the regulariser (λ/2n Σw² or λ/n Σ|w|)."""
+        X, y = self._check_xy(X, y)
+        return self._total_cost(X, y, lmbda, regularization, X.shape[0])
+
+    def _total_cost(self, X, y, lmbda, regularization, n_reg, batch=10_000):
+        total = 0.0
+        last = len(self.weights) - 1
+        for start in range(0, X.shape[0], batch):
+            a = X[start : start + batch]
+            for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                z = a @ W.T + b
+                a = self.output.fn(z) if i == last else self.activation.fn(z)
+            total += self.cost.fn(z, a, self._onehot(y[start : start + batch]))
+        cost = total / X.shape[0]
+        if lmbda:
+            if regularization == "l2":
+                cost += 0.5 * lmbda / n_reg * sum(float(np.sum(W * W)) for W in self.weights)
+            else:
+                cost += lmbda / n_reg * sum(float(np.sum(np.abs(W))) for W in self.weights)
+        return float(cost)
+
+    # ------------------------------------------------------------------ backprop
+    def _output_delta(self, z, a, Y):
+        if isinstance(self.output, Softmax) and self.cost.name == "quadratic":
+            d = a - Y  # Jacobian of softmax: diag(a) − a aᵀ
+            return a * (d - np.sum(a * d, axis=1, keepdims=True))
+        return self.cost.delta(z, a, Y, self.output)
+
+    def _backprop(self, X, Y, masks=None):
+        """Summed gradients (∇W, ∇b) over the batch rows."""
+        a = X
+        zs, acts = [], [X]
+        last = len(self.weights) - 1
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = a @ W.T
+            z += b
+            if i == last:
+                a = self.output.fn(z)
+            else:
+                a = self.activation.fn(z)
+                if masks is not None:
+                    a = a * masks[i]
+            zs.append(z)
+            acts.append(a)
+        delta = self._output_delta(zs[-1], acts[-1], Y)
+        grads_w = [None] * len(self.weights)
+        grads_b = [None] * len(self.weights)
+        for i in range(last, -1, -1):
+            grads_w[i] = delta.T @ acts[i]
+            grads_b[i] = delta.sum(axis=0)
+            if i:
+                delta = delta @ self.weights[i]
+                delta *= self.activation.grad(zs[i - 1])
+                if masks is not None:
+                    delta *= masks[i - 1]
+        return grads_w, grads_b
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        eta: float,
+        lmbda: float = 0.0,
+        regularization: str = "l2",
+        momentum: float = 0.0,
+        dropout: float = 0.0,
+        validation: tuple[Any, Any] | None = None,
+        early_stopping: int | None = None,
+        schedule: int | None = None,
+        telemetry: bool = True,
+        monitor_training: bool = True,
+        probe_size: int = 1000,
+        epsilon: float = 0.01,
+        rng: Any = None,
+    ) -> History:
+        """Train by mini-batch SGD; return the :class:`History`.
+
+        Parameters
+        ----------
+        X, y : arrays (n, sizes[0]) and (n,) int labels
+        epochs, batch_size : int
+        eta : float
+            Learning rate η > 0.
+        lmbda : float, default 0
+            Regularisation λ ≥ 0 (Nielsen's name).
+        regularization : {"l2", "l1"}
+        momentum : float in [0, 1), default 0
+        dropout : float in [0, 1), default 0
+            Inverted dropout probability on hidden layers (training only).
+        validation : (X_val, y_val), optional
+        early_stopping : int, optional
+            Stop after this many epochs without a new best validation accuracy.
+        schedule : int, optional
+            Halve η after this many epochs without improvement; stop below η₀/128.
+        telemetry : bool, default True
+            Per-layer statistics on a fixed probe subset each epoch (and epoch 0).
+        monitor_training : bool, default True
+            Record training cost and accuracy each epoch (one extra forward pass).
+        probe_size : int, default 1000
+        epsilon : float, default 0.01
+            Saturation criterion (as :func:`satsim.saturation.fraction`).
+        rng : seed or Generator, optional
+            Shuffling, dropout and the probe subset (default: spawned from the
+            network's generator).
+        """
+        X, y = self._check_xy(X, y)
+        n = X.shape[0]
+        epochs = check_int("epochs", epochs, minimum=0)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        eta = check_real("eta", eta, low=0.0, low_inclusive=False)
+        lmbda = check_real("lmbda", lmbda, low=0.0)
+        regularization = check_choice("regularization", regularization, ("l2", "l1"))
+        momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
+        dropout = check_real("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
+        if validation is not None:
+            if not isinstance(validation, tuple | list) or len(validation) != 2:
+                raise TypeError("`validation` must be a pair (X_val, y_val)")
+            Xv, yv = self._check_xy(*validation, name="validation X")
+        elif early_stopping is not None or schedule is not None:
+            raise ValueError("`early_stopping` and `schedule` need `validation` data")
+        if early_stopping is not None:
+            early_stopping = check_int("early_stopping", early_stopping, minimum=1)
+        if schedule is not None:
+            schedule = check_int("schedule", schedule, minimum=1)
+        probe_size = check_int("probe_size", probe_size, minimum=2)
+        rng = self.rng.spawn(1)[0] if rng is None else check_rng(rng)
+
+        Y = self._onehot(y)
+        probe = np.sort(rng.choice(n, size=min(probe_size, n), replace=False))
+        history = History()
+        velocity_w = [np.zeros_like(W) for W in self.weights] if momentum else None
+        velocity_b = [np.zeros_like(b) for b in self.biases] if momentum else None
+        eta0, best, since_best = eta, -math.inf, 0
+        start = time.perf_counter()
+        hidden = len(self.weights) - 1
+        keep = self.dtype.type(1.0 - dropout)
+
+        def record(epoch: int) -> None:
+            row = {"epoch": epoch, "eta": eta, "wall_time": time.perf_counter() - start}
+            if monitor_training:
+                row["train_cost"] = self._total_cost(X, y, lmbda, regularization, n)
+                row["train_accuracy"] = float(np.mean(np.argmax(self._forward(X), 1) == y))
+            if validation is not None:
+                row["validation_cost"] = self._total_cost(Xv, yv, lmbda, regularization, n)
+                row["validation_accuracy"] = float(np.mean(np.argmax(self._forward(Xv), 1) == yv))
+            history.epochs.append(row)
+            if telemetry:
+                history.layers.extend(self._telemetry(epoch, X[probe], Y[probe], epsilon))
+
+        record(0)
+        for epoch in range(1, epochs + 1):
+            perm = rng.permutation(n)
+            Xs, Ys = X[perm], Y[perm]
+            for s in range(0, n, batch_size):
+                xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
+                m = xb.shape[0]
+                masks = None
+                if dropout:
+                    masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype) / keep
+                             for i in range(hidden)]
+                gw, gb = self._backprop(xb, yb, masks)
+                self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
+                             velocity_w, velocity_b)
+            record(epoch)
+            if validation is not None and (early_stopping or schedule):
+                acc = history.epochs[-1]["validation_accuracy"]
+                if acc > best:
+                    best, since_best = acc, 0
+                else:
+                    since_best += 1
+                if early_stopping and since_best >= early_stopping:
+                    history.stopped_early, history.stop_reason = True, (
+                        f"no improvement in {early_stopping} epochs")
+                    break
+                if schedule and since_best >= schedule:
+                    eta, since_best = eta / 2, 0
+                    if eta < eta0 / 128:
+                        history.stopped_early, history.stop_reason = True, "eta < eta0/128"
+                        break
+        return history
+
+    def _update(self, gw, gb, m, n, eta, lmbda, regularization, momentum, vw, vb):
+        step = self.dtype.type(eta / m)
+        for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if momentum:
+                g = gw[i] / m
+                if lmbda:
+                    g += (lmbda / n) * (W if regularization == "l2" else np.sign(W))
+                vw[i] *= momentum
+                vw[i] -= eta * g
+                W += vw[i]
+                vb[i] *= momentum
+                vb[i] -= eta * gb[i] / m
+                b += vb[i]
+                continue
+            if lmbda:
+                if regularization == "l2":
+                    W *= self.dtype.type(1.0 - eta * lmbda / n)  # Nielsen's weight decay
+                else:
+                    W -= self.dtype.type(eta * lmbda / n) * np.sign(W)
+            gw[i] *= step
+            W -= gw[i]
+            b -= step * gb[i]
+
+    def _telemetry(self, epoch, Xp, Yp, epsilon):
+        from satsim.saturation import dead_fraction, fraction
+
+        zs, _ = self._forward(Xp, keep=True)
+        gw, gb = self._backprop(Xp, Yp)
+        rows = []
+        for i, z in enumerate(zs):
+            act = self.activation if i < len(zs) - 1 else self.output
+            row = {
+                "epoch": epoch,
+                "layer": i + 1,
+                "z_mean": float(z.mean()),
+                "z_std": float(z.std()),
+                "z_p01": float(np.percentile(z, 1)),
+                "z_p50": float(np.percentile(z, 50)),
+                "z_p99": float(np.percentile(z, 99)),
+                "grad_norm": float(np.sqrt(np.sum(gw[i] ** 2) + np.sum(gb[i] ** 2)) / Xp.shape[0]),
+                "weight_norm": float(np.linalg.norm(self.weights[i])),
+            }
+            sat = lo = hi = dead = math.nan
+            if isinstance(act, Activation) and z.shape[1] >= 2:
+                try:
+                    res = fraction(z.astype(np.float64), activation=act, epsilon=epsilon)
+                    sat, lo, hi = res.estimate, res.ci_low, res.ci_high
+                except ValueError:  # e.g. an activation that has no saturation criterion
+                    pass
+                if act.name in ("relu", "leaky_relu"):
+                    dead = dead_fraction(z.astype(np.float64), activation=act).estimate
+            row.update(saturated=sat, saturated_ci_low=lo, saturated_ci_high=hi, dead=dead)
+            rows.append(row)
+        return rows
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Write the network to ``path`` (.npz with JSON metadata), atomically."""
+        from satsim.nn.io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path) -> Network:
+        """Read a network written by :meth:`save` (validated; never half-loads)."""
+        from satsim.nn.io import load
+
+        return load(path)

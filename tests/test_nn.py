@@ -1,0 +1,247 @@
+"""Tests for satsim.nn: gradients, regularisation, dropout, determinism, persistence,
+and Nielsen's chapter-3 protocol on real Fashion-MNIST."""
+
+import itertools
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from satsim import activations, data
+from satsim.nn import Network
+
+COMBOS = [("quadratic", "sigmoid"), ("quadratic", "softmax"), ("cross_entropy", "sigmoid"),
+          ("log_likelihood", "softmax")]
+
+
+def _regularised_gradients(net, X, Y, lmbda, reg):
+    gw, gb = net._backprop(X, Y)
+    m = X.shape[0]
+    out = []
+    for W, g in zip(net.weights, gw, strict=True):
+        extra = (lmbda / m) * (W if reg == "l2" else np.sign(W)) if lmbda else 0.0
+        out.append(g / m + extra)
+    return out, [g / m for g in gb]
+
+
+@pytest.mark.parametrize("cost, output", COMBOS)
+@pytest.mark.parametrize("hidden", activations.names())
+@pytest.mark.parametrize("reg", ["none", "l2", "l1"])
+def test_backprop_matches_finite_differences(cost, output, hidden, reg):
+    seed = [COMBOS.index((cost, output)), activations.names().index(hidden), len(reg)]
+    rng = np.random.default_rng(seed)
+    net = Network([5, 4, 3, 3], activation=hidden, output=output, cost=cost, rng=rng)
+    X = rng.standard_normal((7, 5))
+    y = rng.integers(0, 3, 7)
+    lmbda, r = (0.0, "l2") if reg == "none" else (0.7, reg)
+    gw, gb = _regularised_gradients(net, X, net._onehot(y), lmbda, r)
+    h = 1e-6
+    for params, grads in ((net.weights, gw), (net.biases, gb)):
+        for P, G in zip(params, grads, strict=True):
+            fd = np.empty_like(P)
+            for idx in itertools.product(*map(range, P.shape)):
+                old = P[idx]
+                P[idx] = old + h
+                up = net.total_cost(X, y, lmbda, regularization=r)
+                P[idx] = old - h
+                down = net.total_cost(X, y, lmbda, regularization=r)
+                P[idx] = old
+                fd[idx] = (up - down) / (2 * h)
+            # central differences in float64: truncation ~h², rounding ~1e-16/h ≈ 1e-10;
+            # relative error < 1e-6 as the issue asks (L1/relu kinks are avoided with
+            # probability ~1 by random weights and inputs)
+            err = np.linalg.norm(fd - G) / max(np.linalg.norm(fd) + np.linalg.norm(G), 1e-12)
+            assert err < 1e-6, (cost, output, hidden, reg, err)
+
+
+def test_softmax_log_likelihood_delta_equals_sigmoid_cross_entropy_form():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 4))
+    y = np.eye(4)[rng.integers(0, 4, 6)]
+    sm = Network([2, 4], output="softmax", cost="log_likelihood")
+    sg = Network([2, 4], output="sigmoid", cost="cross_entropy")
+    a_sm, a_sg = sm.output.fn(z), sg.output.fn(z)
+    # both are a − y (Nielsen ch. 3)
+    np.testing.assert_allclose(sm._output_delta(z, a_sm, y), a_sm - y, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(sg._output_delta(z, a_sg, y), a_sg - y, rtol=0, atol=1e-15)
+
+
+def test_learns_xor_like_data():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, (800, 2))
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    net = Network([2, 16, 2], activation="tanh", output="softmax", cost="log_likelihood",
+                  init="glorot_normal", bias_init="zeros", rng=4)
+    net.fit(X, y, epochs=60, batch_size=16, eta=0.5, telemetry=False, rng=5)
+    assert net.accuracy(X, y) > 0.95
+
+
+def test_l2_weight_decay_factor_is_exact():
+    net = Network([3, 2], rng=0)
+    W0 = [W.copy() for W in net.weights]
+    b0 = [b.copy() for b in net.biases]
+    zero = [np.zeros_like(W) for W in net.weights]
+    net._update(zero, [np.zeros_like(b) for b in net.biases], m=10, n=1000, eta=0.5, lmbda=5.0,
+                regularization="l2", momentum=0.0, vw=None, vb=None)
+    factor = 1 - 0.5 * 5.0 / 1000
+    np.testing.assert_array_equal(net.weights[0], W0[0] * factor)
+    np.testing.assert_array_equal(net.biases[0], b0[0])  # biases are not regularised
+    net._update(zero, [np.zeros_like(b) for b in net.biases], m=10, n=1000, eta=0.5, lmbda=5.0,
+                regularization="l1", momentum=0.0, vw=None, vb=None)
+    expected = W0[0] * factor - 0.5 * 5.0 / 1000 * np.sign(W0[0] * factor)
+    np.testing.assert_allclose(net.weights[0], expected, rtol=1e-15)
+
+
+def test_dropout_only_during_training(rng):
+    X = rng.random((200, 6))
+    y = rng.integers(0, 3, 200)
+    net = Network([6, 20, 3], rng=1)
+    a, b = net.feedforward(X), net.feedforward(X)
+    np.testing.assert_array_equal(a, b)  # evaluation is deterministic: no masks
+    plain = Network([6, 20, 3], rng=1)
+    dropped = Network([6, 20, 3], rng=1)
+    plain.fit(X, y, epochs=1, batch_size=10, eta=0.1, telemetry=False, rng=2)
+    dropped.fit(X, y, epochs=1, batch_size=10, eta=0.1, dropout=0.5, telemetry=False, rng=2)
+    assert not np.array_equal(plain.weights[0], dropped.weights[0])
+
+
+def test_same_seed_bit_identical_training_and_inputs_untouched(rng):
+    X = rng.random((300, 8))
+    y = rng.integers(0, 4, 300)
+    X0, y0 = X.copy(), y.copy()
+    runs = []
+    for _ in range(2):
+        net = Network([8, 10, 4], activation="relu", output="softmax", cost="log_likelihood",
+                      init="he_normal", rng=7)
+        h = net.fit(X, y, epochs=3, batch_size=7, eta=0.05, lmbda=0.1, momentum=0.9,
+                    dropout=0.2, validation=(X[:50], y[:50]), rng=8)
+        runs.append((net, h))
+    for W1, W2 in zip(runs[0][0].weights, runs[1][0].weights, strict=True):
+        np.testing.assert_array_equal(W1, W2)
+    f1 = runs[0][1].to_frame().drop(columns="wall_time")
+    f2 = runs[1][1].to_frame().drop(columns="wall_time")
+    assert f1.equals(f2)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_history_telemetry_columns_and_epoch_zero(rng):
+    X = rng.random((120, 5))
+    y = rng.integers(0, 2, 120)
+    net = Network([5, 6, 2], activation="relu", rng=0)
+    h = net.fit(X, y, epochs=2, batch_size=10, eta=0.1, validation=(X, y), probe_size=50, rng=1)
+    frame = h.to_frame()
+    assert frame.epoch.tolist() == [0, 0, 1, 1, 2, 2]
+    for col in ["train_cost", "train_accuracy", "validation_cost", "validation_accuracy",
+                "z_mean", "z_std", "z_p01", "z_p50", "z_p99", "saturated", "saturated_ci_low",
+                "dead", "grad_norm", "weight_norm", "wall_time", "eta"]:
+        assert col in frame.columns, col
+    hidden = frame[frame.layer == 1]
+    assert hidden.dead.notna().all() and hidden.saturated.notna().all()
+    off = Network([5, 6, 2], rng=0).fit(X, y, epochs=1, batch_size=10, eta=0.1, telemetry=False)
+    assert "saturated" not in off.to_frame().columns
+
+
+def test_schedule_and_early_stopping(rng):
+    X = rng.random((100, 4))
+    y = rng.integers(0, 2, 100)  # labels are noise: no lasting improvement
+    net = Network([4, 3, 2], rng=0)
+    h = net.fit(X, y, epochs=500, batch_size=10, eta=0.5, validation=(X[:30], y[:30]),
+                schedule=2, telemetry=False, monitor_training=False, rng=1)
+    assert h.stopped_early and h.stop_reason == "eta < eta0/128"
+    assert h.epochs[-1]["eta"] < 0.5 / 64
+    h2 = Network([4, 3, 2], rng=0).fit(X, y, epochs=500, batch_size=10, eta=0.5,
+                                       validation=(X[:30], y[:30]), early_stopping=3,
+                                       telemetry=False, rng=1)
+    assert h2.stopped_early and len(h2.epochs) < 500
+
+
+def test_save_load_roundtrip_and_corruption(tmp_path, rng):
+    net = Network([4, 5, 3], activation="leaky_relu", output="softmax", cost="log_likelihood",
+                  dtype=np.float32, rng=2)
+    p = tmp_path / "net.npz"
+    net.save(p)
+    back = Network.load(p)
+    X = rng.random((5, 4))
+    np.testing.assert_array_equal(back.feedforward(X), net.feedforward(X))
+    assert back.dtype == np.float32 and back.activation.name == "leaky_relu"
+    assert not list(tmp_path.glob("*.tmp"))
+    truncated = tmp_path / "trunc.npz"
+    truncated.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        Network.load(truncated)
+    # mismatched metadata: sizes disagree with the arrays
+    with np.load(p) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["sizes"] = [4, 6, 3]
+    arrays["metadata"] = np.array(json.dumps(meta))
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(ValueError, match="layer 0 has shapes"):
+        Network.load(bad)
+    with zipfile.ZipFile(tmp_path / "other.npz", "w") as zf:
+        zf.writestr("x.npy", b"not numpy")
+    with pytest.raises(ValueError, match="cannot load network"):
+        Network.load(tmp_path / "other.npz")
+
+
+@pytest.mark.slow
+def test_nielsen_protocol_on_fashion_mnist():
+    ds = data.load("fashion-mnist")
+    (X, y), (Xt, yt) = ds.train, ds.test
+    net = Network([784, 30, 10], cost="cross_entropy", init="nielsen", rng=1)
+    h = net.fit(X, y, epochs=1, batch_size=10, eta=0.1, lmbda=5.0, probe_size=1000,
+                monitor_training=False, rng=2)
+    acc = net.accuracy(Xt, yt)
+    # Nielsen's ch. 3 protocol reaches ~95% on MNIST after one epoch; Fashion-MNIST is
+    # harder (~82-85%); the issue's bar is 80% (bundled subset: 10k images, lower)
+    assert acc >= (0.80 if "bundled" not in ds.source else 0.70), (acc, ds.source)
+    big = Network([784, 30, 10], cost="cross_entropy", init="standard_normal", rng=1)
+    hb = big.fit(X[:2000], y[:2000], epochs=0, batch_size=10, eta=0.1, probe_size=1000, rng=2)
+    sat_small = h.to_frame().query("epoch == 0 and layer == 1").saturated.item()
+    sat_big = hb.to_frame().query("epoch == 0 and layer == 1").saturated.item()
+    # the argument's prediction: N(0,1) weights start with most hidden units saturated
+    assert sat_big > 0.5 > 0.1 > sat_small, (sat_big, sat_small)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: Network([784]), ValueError, r"`sizes` must have at least 2 layers"),
+        (lambda: Network([784, 0, 10]), ValueError, r"`sizes\[1\]` must be a positive integer"),
+        (lambda: Network("784-30-10"), TypeError, r"`sizes` must be a sequence"),
+        (lambda: Network([4, 2], cost="hinge"), ValueError, r"`cost` must be one of"),
+        (lambda: Network([4, 2], activation="swish"), ValueError, r"`activation` must be one of"),
+        (lambda: Network([4, 2], output="softmax", cost="cross_entropy"), ValueError, r"needs output"),
+        (lambda: Network([4, 2], dtype=np.int32), ValueError, r"`dtype` must be float32 or float64"),
+        (lambda: Network([4, 2], init="xavier"), ValueError, r"`init` must be"),
+    ],
+)
+def test_bad_construction(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "X, y, kwargs, exc, match",
+    [
+        (np.ones((5, 4)), np.zeros(4, int), {}, ValueError, r"`y` must be a 1-D array with one label per row"),
+        (np.ones((5, 3)), np.zeros(5, int), {}, ValueError, r"`X` must have shape \(n, 4\)"),
+        (np.ones((5, 4)), np.full(5, 7), {}, ValueError, r"`y` must lie in \[0, 1\]"),
+        (np.ones((5, 4)), np.full(5, -1), {}, ValueError, r"`y` must lie in"),
+        (np.full((5, 4), np.nan), np.zeros(5, int), {}, ValueError, r"`X` must contain only finite"),
+        (np.ones((5, 4)), np.zeros(5), {"eta": 0.0}, ValueError, r"`eta` must be > 0; got eta=0.0"),
+        (np.ones((5, 4)), np.zeros(5, int), {"batch_size": 0}, ValueError, r"`batch_size` must be a positive integer"),
+        (np.ones((5, 4)), np.zeros(5, int), {"lmbda": -1.0}, ValueError, r"`lmbda` must be >= 0"),
+        (np.ones((5, 4)), np.zeros(5, int), {"dropout": 1.0}, ValueError, r"`dropout`"),
+        (np.ones((5, 4)), np.zeros(5, int), {"regularization": "l3"}, ValueError, r"`regularization`"),
+        (np.ones((5, 4)), np.zeros(5, int), {"schedule": 2}, ValueError, r"need `validation`"),
+        (np.ones((5, 4)), np.array([0.5] * 5), {}, TypeError, r"integer class labels"),
+    ],
+)
+def test_bad_fit_input(X, y, kwargs, exc, match):
+    args = {"epochs": 1, "batch_size": 2, "eta": 0.1} | kwargs
+    with pytest.raises(exc, match=match):
+        Network([4, 3, 2], rng=0).fit(X, y, **args)
