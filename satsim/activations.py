@@ -102,6 +102,11 @@ class Activation(abc.ABC):
         """:math:`\\varphi'(z)` (one-sided choice at kinks: the right derivative at 0
         for relu-like functions, 0 at ±1 for hard_tanh)."""
 
+    def grad_from(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """φ'(z) given also a = φ(z): lets backpropagation reuse the forward pass
+        (σ' = a(1 − a), tanh' = 1 − a²).  Default: :meth:`grad`."""
+        return self.grad(z)
+
     @abc.abstractmethod
     def grad2(self, z: Any) -> np.ndarray:
         """:math:`\\varphi''(z)` (0 on linear pieces; kinks are measure-zero)."""
@@ -241,6 +246,9 @@ class Sigmoid(Activation):
         z = _float(z)
         return special.expit(z) * special.expit(-z)
 
+    def grad_from(self, z, a):
+        return a * (1 - a)
+
     def grad2(self, z):
         z = _float(z)
         s = special.expit(z)
@@ -278,6 +286,9 @@ class Tanh(Activation):
     def grad(self, z):
         t = np.tanh(_float(z))
         return 1 - t * t
+
+    def grad_from(self, z, a):
+        return 1 - a * a
 
     def grad2(self, z):
         t = np.tanh(_float(z))

@@ -189,7 +189,11 @@ class Network:
         if not np.issubdtype(X.dtype, np.number):
             raise TypeError(f"`{name}` must be numeric; got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
-        if not np.all(np.isfinite(X)):
+        # one pass without a temporary: any NaN/inf makes the sum non-finite; only a
+        # non-finite sum (or an overflow of a finite one) pays for the exact check
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = X.sum()
+        if not np.isfinite(total) and not np.all(np.isfinite(X)):
             raise ValueError(f"`{name}` must contain only finite values")
         y = np.asarray(y)
         label = "y" if name == "X" else f"{name} labels"
@@ -277,7 +281,7 @@ class Network:
     def _backprop(self, X, Y, masks=None):
         """Summed gradients (∇W, ∇b) over the batch rows."""
         a = X
-        zs, acts = [], [X]
+        zs, acts, outs = [], [X], []
         last = len(self.weights) - 1
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ W.T
@@ -286,6 +290,7 @@ class Network:
                 a = self.output.fn(z)
             else:
                 a = self.activation.fn(z)
+                outs.append(a)  # φ(z) before dropout, for φ' from the output
                 if masks is not None:
                     a = a * masks[i]
             zs.append(z)
@@ -298,7 +303,7 @@ class Network:
             grads_b[i] = delta.sum(axis=0)
             if i:
                 delta = delta @ self.weights[i]
-                delta *= self.activation.grad(zs[i - 1])
+                delta *= self.activation.grad_from(zs[i - 1], outs[i - 1])
                 if masks is not None:
                     delta *= masks[i - 1]
         return grads_w, grads_b
