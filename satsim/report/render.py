@@ -1,0 +1,68 @@
+"""Renderers of the document model: self-contained HTML (Jinja2) and PDF (WeasyPrint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from satsim.report.model import Document, build_document
+
+__all__ = ["render_html", "render_pdf", "write_report"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("satsim.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_html(doc: Document) -> str:
+    """One self-contained HTML page (inline CSS, figures as data URIs)."""
+    return _ENV.get_template("report.html.j2").render(doc=doc)
+
+
+def render_pdf(html: str, path: str | os.PathLike) -> Path:
+    """The same HTML through WeasyPrint (its @page/print CSS): page numbers, running
+    header, figures kept whole."""
+    import weasyprint
+
+    path = Path(path)
+    _atomic_write(path, weasyprint.HTML(string=html).write_pdf())
+    return path
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_report(results: Sequence, out: str | os.PathLike, *, pdf: bool = True) -> dict:
+    """Write ``index.html``, ``satsim-report.pdf``, ``findings.json`` and
+    ``findings.csv`` into ``out``; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = build_document(results)
+    html = render_html(doc)
+    paths = {"html": out / "index.html"}
+    _atomic_write(paths["html"], html.encode("utf-8"))
+    findings = pd.concat([r.findings_frame() for r in results], ignore_index=True)
+    paths["json"] = out / "findings.json"
+    records = [dict(f.to_dict(), study=res.name) for res in results for f in res.findings]
+    _atomic_write(paths["json"], json.dumps(records, indent=2).encode())
+    paths["csv"] = out / "findings.csv"
+    _atomic_write(paths["csv"], findings.to_csv(index=False).encode())
+    if pdf:
+        paths["pdf"] = render_pdf(html, out / "satsim-report.pdf")
+    return paths
