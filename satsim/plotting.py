@@ -23,11 +23,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: reports are rendered to files
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-__all__ = ["KINDS", "build", "to_png", "to_data_uri"]
+__all__ = ["KINDS", "build", "to_data_uri", "to_png"]
 
 KINDS = ("line", "scatter", "hist", "qq", "heatmap", "bar")
 _THEME = {"style": "whitegrid", "context": "paper", "palette": "colorblind"}
@@ -108,7 +108,7 @@ def build(spec, tables: dict[str, pd.DataFrame]):
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
     ax.set_title(spec.title)
-    handles, labels = ax.get_legend_handles_labels()
+    _, labels = ax.get_legend_handles_labels()
     if labels:
         ax.legend(title=spec.hue, fontsize=7, title_fontsize=7)
     fig.tight_layout()

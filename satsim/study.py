@@ -271,8 +271,9 @@ def _provenance(name, params, seed, scale, wall) -> dict:
     }
 
 
-def run_study(name: str, *, scale: str = "quick", seed: int = 0, out: str | os.PathLike | None = None,
-              reuse: bool = False, overrides: dict | None = None,
+def run_study(name: str, *, scale: str = "quick", seed: int = 0,
+              out: str | os.PathLike | None = None, reuse: bool = False,
+              overrides: dict | None = None,
               _stack: tuple[str, ...] = ()) -> StudyResult:
     """Run (or, with ``reuse``, load a matching saved) study and its requirements."""
     module = load_study(name)
