@@ -30,7 +30,7 @@ class Params:
 
 
 FULL = {"epochs": 30, "train_size": 50_000, "small_epochs": 400, "lmbda": 0.1}
-TEST = {"epochs": 1, "train_size": 2_000, "small_epochs": 30}
+TEST = {"epochs": 2, "train_size": 5_000}
 
 
 def run(params: Params, *, rng, requires=None) -> StudyResult:

@@ -35,7 +35,7 @@ class Params:
 
 
 FULL = {"replications": 1000, "n_draws": 4000}
-TEST = {"replications": 40, "n_draws": 1000}
+TEST = {"replications": 60}
 
 
 def _families(p):

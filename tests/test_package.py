@@ -27,7 +27,7 @@ def test_all_is_explicit_and_importable():
 
 
 def test_cli_demo_prints_every_initializer(capsys):
-    assert cli.main(["--n-samples", "500", "--seed", "3"]) == 0
+    assert cli.main(["demo", "--n-samples", "500", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     for name in satsim.init.names():
         assert name in out
@@ -44,8 +44,8 @@ def test_cli_table_is_seed_deterministic():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--n-samples", "0"], "--n-samples: expected a positive integer"),
-        (["--active", "5000"], "`active` must be at most n_in=1000"),
+        (["demo", "--n-samples", "0"], "--n-samples: expected a positive integer"),
+        (["demo", "--active", "5000"], "`active` must be at most n_in=1000"),
         (["--frobnicate"], "unrecognized arguments"),
     ],
 )
@@ -60,7 +60,7 @@ def test_cli_errors_are_one_line_exit_2(argv, message, capsys):
 
 def test_console_script_runs():
     out = subprocess.run(
-        [sys.executable, "-m", "satsim.cli", "--n-samples", "200"],
+        [sys.executable, "-m", "satsim.cli", "demo", "--n-samples", "200"],
         capture_output=True, text=True, check=True,
     )
     assert "standard_normal" in out.stdout
