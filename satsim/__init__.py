@@ -24,6 +24,7 @@ from satsim import (
     montecarlo,
     nn,
     saturation,
+    sweep,
     theory,
 )
 from satsim._warnings import (
@@ -65,5 +66,6 @@ __all__ = [
     "preactivation_moments",
     "saturation",
     "simulate",
+    "sweep",
     "theory",
 ]

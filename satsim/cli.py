@@ -3,9 +3,9 @@
 ``satsim report [NAME…] -o DIR`` runs (or reuses) the studies and writes
 ``DIR/index.html`` and ``DIR/satsim-report.pdf``; ``satsim run NAME…`` runs studies;
 ``satsim list`` lists them; ``satsim data fetch NAME`` downloads a registered
-dataset and verifies it; ``satsim demo`` prints the z-distribution table for every
-initializer.  Errors print one line on stderr and exit with status 2 (``--debug``
-shows the traceback).
+dataset and verifies it; ``satsim sweep status DIR`` counts a sweep's cells;
+``satsim demo`` prints the z-distribution table for every initializer.  Errors
+print one line on stderr and exit with status 2 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -120,6 +120,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--mirror", action="append", help="base URL to try (repeatable)")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    sw = sub.add_parser("sweep", help="sweeps: status DIR")
+    sw_sub = sw.add_subparsers(dest="sweep_command", parser_class=_Parser, required=True)
+    st = sw_sub.add_parser("status", help="done / failed / pending counts of a sweep")
+    st.add_argument("dir", help="the sweep's output directory")
+    ex = sw_sub.add_parser("export", help="write the sweep's results as CSV")
+    ex.add_argument("dir", help="the sweep's output directory")
+    ex.add_argument("-o", "--out", help="CSV path (default DIR/results.csv)")
+
     demo = sub.add_parser("demo", help="z = w·x + b under every initializer")
     demo.add_argument("--n-samples", type=_positive_int, default=50_000,
                       help="neurons simulated per initializer (default 50000)")
@@ -203,9 +211,28 @@ def _demo(args) -> int:
     return 0
 
 
+def _sweep_command(args) -> int:
+    from satsim import sweep
+
+    try:
+        if args.sweep_command == "status":
+            c = sweep.status(args.dir)
+            print(f"done {c['done']}  failed {c['failed']}  pending {c['pending']}  "
+                  f"(total {c['total']})")
+        else:
+            path = Path(args.out) if args.out else Path(args.dir) / "results.csv"
+            sweep.results(args.dir).to_csv(path, index=False)
+            print(f"wrote {path}")
+    except sweep.SweepError as exc:
+        raise CLIError(str(exc)) from None
+    return 0
+
+
 def _dispatch(args) -> int:
     if args.command == "data":
         return _data_command(args)
+    if args.command == "sweep":
+        return _sweep_command(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "list":
