@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         sys.stderr.write(f"satsim: error: {exc}\n")
         return 2
-    except (ValueError, TypeError, OSError, KeyError) as exc:
+    except Exception as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()
         sys.stderr.write(f"satsim: error: {exc}\n")

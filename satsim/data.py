@@ -48,6 +48,7 @@ import pickle
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -280,12 +281,18 @@ def read_npz(path: str | os.PathLike):
     path = Path(path)
     try:
         # open the file ourselves: np.load leaks its handle when the archive is bad
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            with loaded as data:
+                arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise DatasetError(f"{str(path)!r}: file not found") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{str(path)!r}: not a readable .npz ({exc})") from None
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise DatasetError(f"{str(path)!r}: x_val and y_val must come together")
     missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
     if missing:
         raise DatasetError(f"{str(path)!r}: missing arrays {sorted(missing)}")
@@ -339,8 +346,10 @@ def _has_files(d: Path) -> bool:
 
 def _split(name, Xtr, ytr, Xte, yte, split, source, classes):
     if split == "nielsen":
-        if Xtr.shape[0] < 20_000:
-            raise DatasetError(f"{source}: split='nielsen' needs the full training file")
+        if Xtr.shape[0] <= 50_000:
+            raise DatasetError(f"{source}: split='nielsen' needs the full training file "
+                               f"(more than 50,000 images; found {Xtr.shape[0]}); "
+                               "use split='standard'")
         train, val = (Xtr[:50_000], ytr[:50_000]), (Xtr[50_000:], ytr[50_000:])
     else:
         train, val = (Xtr, ytr), None
@@ -447,6 +456,7 @@ def _download(url: str, target: Path, digest: str, progress: bool) -> None:
         if h.hexdigest() != digest:
             raise DatasetError(f"{url}: SHA-256 {h.hexdigest()} does not match the registered "
                                f"{digest}; file discarded")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -519,6 +529,14 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    try:
+        _write_subset(fd, tmp, out, Xtr, ytr, Xte, yte, tr, va, te, meta)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out
+
+
+def _write_subset(fd, tmp, out, Xtr, ytr, Xte, yte, tr, va, te, meta) -> None:
     with os.fdopen(fd, "wb") as fh:
         np.savez_compressed(
             fh, x_train=Xtr[tr].reshape(len(tr), -1), y_train=ytr[tr].astype(np.uint8),
@@ -528,7 +546,6 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
             test_index=te.astype(np.int32), metadata=np.array(json.dumps(meta)))
     os.chmod(tmp, 0o644)
     os.replace(tmp, out)
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

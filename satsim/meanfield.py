@@ -397,8 +397,9 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
         Also compute c* and ξ_c in the chaotic phase (2-D quadrature; slower).
     """
     act = as_activation(activation)
-    w = check_array("weight_variances", weight_variances, ndim=1)
-    b = check_array("bias_variances", bias_variances, ndim=1)
+    # copies: the result's arrays are frozen, the caller's must not be
+    w = check_array("weight_variances", weight_variances, ndim=1).copy()
+    b = check_array("bias_variances", bias_variances, ndim=1).copy()
     sb, sw = np.meshgrid(b, w, indexing="ij")
     sw, sb = _variances(sw, sb)
     q = _fixed_point(act, sw, sb, 1.0)
@@ -516,8 +517,10 @@ def propagate(
     h = X.T.copy()  # (units, probes): column = one probe input
     tangent = rng.standard_normal(h.shape)  # random direction for the Jacobian
     q_mf = float(w_init.variance(n_in, width) * n_in * np.mean(X * X) + sb)
-    c_mf = float(np.mean(np.sum(X[0::2] * X[1::2], axis=1)
-                         / np.sqrt(np.sum(X[0::2] ** 2, axis=1) * np.sum(X[1::2] ** 2, axis=1))))
+    c_mf = math.nan
+    if paired:  # input correlation of the probe pairs (only the default probes are paired)
+        c_mf = float(np.mean(np.sum(X[0::2] * X[1::2], axis=1) / np.sqrt(
+            np.sum(X[0::2] ** 2, axis=1) * np.sum(X[1::2] ** 2, axis=1))))
     rows = []
     prev_phi_grad = None
     q_prev_mf = q_mf
@@ -540,11 +543,13 @@ def propagate(
             corr = math.nan
         if layer > 1:
             chi_mf = float(_chi1(act, np.asarray(sw), np.asarray(q_prev_mf)))
-            c_mf = float(_mf_corr_step(act, sw, sb, q_prev_mf, c_mf))
+            if paired:
+                c_mf = float(_mf_corr_step(act, sw, sb, q_prev_mf, c_mf))
             q_mf = float(length_map(q_prev_mf, sw, sb, activation=act))
         else:
             chi_mf = math.nan
-            c_mf = float(c_mf * (q_mf - sb) / q_mf + sb / q_mf) if q_mf > 0 else c_mf
+            if paired and q_mf > 0:
+                c_mf = float(c_mf * (q_mf - sb) / q_mf + sb / q_mf)
         rows.append({
             "layer": layer,
             "q": float(np.mean(z * z)),

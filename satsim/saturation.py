@@ -161,7 +161,7 @@ def fraction(
     level = _level(confidence_level)
     common = dict(confidence_level=level, activation=act.name, criterion=crit, z_low=lo,
                   z_high=hi)
-    if isinstance(z, np.ndarray | list | tuple):
+    if isinstance(z, np.ndarray | list | tuple) or hasattr(z, "__array__"):
         arr = check_array("z", z)
         if arr.ndim == 2:
             return _layer_fraction(arr, act, crit, epsilon, delta, level, common)
@@ -266,8 +266,12 @@ def predicted_fraction(
     >>> float(f"{predicted_fraction(1.5 ** 0.5):.4g}")  # N(0, 1/n_in) weights
     0.0001755
     """
-    s = np.asarray(std, dtype=float)
-    m = np.asarray(mean, dtype=float)
+    try:
+        s = np.asarray(std, dtype=float)
+        m = np.asarray(mean, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`std` and `mean` must be real numbers or arrays; "
+                        f"got std={std!r}, mean={mean!r}") from None
     if not (np.all(np.isfinite(s)) and np.all(s >= 0)):
         raise ValueError(f"`std` must be finite and non-negative; got std={std!r}")
     if not np.all(np.isfinite(m)):

@@ -132,7 +132,9 @@ class StudyResult:
         return all(f.passed for f in self.findings)
 
     def findings_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([f.to_dict() for f in self.findings]).assign(study=self.name)
+        columns = ["id", "claim", "expected", "observed", "method", "passed"]
+        return pd.DataFrame([f.to_dict() for f in self.findings],
+                            columns=columns).assign(study=self.name)
 
     def to_frame(self) -> pd.DataFrame:
         """The findings as a tidy table."""
@@ -149,7 +151,9 @@ class StudyResult:
         d = Path(out) / self.name
         (d / "tables").mkdir(parents=True, exist_ok=True)
         for key, frame in self.tables.items():
-            frame.to_csv(d / "tables" / f"{key}.csv", index=False)
+            tmp = d / "tables" / f".{key}.{os.getpid()}.tmp"
+            frame.to_csv(tmp, index=False)
+            os.replace(tmp, d / "tables" / f"{key}.csv")
         doc = {
             "name": self.name, "title": self.title, "description": self.description,
             "params": _jsonable(self.params), "figures": [f.to_dict() for f in self.figures],
@@ -157,7 +161,7 @@ class StudyResult:
             "display": self.display, "provenance": _jsonable(self.provenance),
             "tables": sorted(self.tables),
         }
-        tmp = d / "result.json.tmp"
+        tmp = d / f".result.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(doc, indent=2))
         os.replace(tmp, d / "result.json")
         return d
@@ -195,7 +199,11 @@ def discover() -> dict[str, Path]:
     for d in _study_dirs():
         if d.is_dir():
             for p in sorted(d.glob("*.py")):
-                if not p.name.startswith("_"):
+                if p.name.startswith("_"):
+                    continue
+                head = p.read_text(errors="replace")
+                # a study defines Params and run(); helper modules are skipped
+                if "class Params" in head and "def run(" in head:
                     found.setdefault(p.stem, p)
     return found
 
@@ -307,13 +315,20 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
 
 
 def _key(name: str) -> int:
-    return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
+    """A 64-bit word from the whole study name (distinct names, distinct streams)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
 # --------------------------------------------------------------------------- CLI
 def _field_type(field: dataclasses.Field, module) -> Any:
     hints = typing.get_type_hints(module.Params)
-    return hints.get(field.name, str)
+    tp = hints.get(field.name, str)
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+        tp = args[0]  # Optional[X] → X
+    return tp
 
 
 def _add_param_options(parser: argparse.ArgumentParser, module) -> None:
@@ -370,8 +385,8 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
     try:
         result = run_study(name, scale=args.scale, seed=args.seed, out=args.out,
                            overrides=overrides)
-    except (StudyError, ValueError, TypeError, OSError) as exc:
-        sys.stderr.write(f"satsim: error: {exc}\n")
+    except Exception as exc:  # one line for users; the traceback is for developers
+        sys.stderr.write(f"satsim: error: {type(exc).__name__}: {exc}\n")
         return 2
     frame = result.findings_frame()[["id", "expected", "observed", "passed"]]
     print(f"{result.title} ({name}, scale={args.scale}, seed={args.seed}) -> "

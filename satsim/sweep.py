@@ -137,6 +137,11 @@ def _cells(rows: Iterable[dict], fixed: Mapping[str, Any]) -> Grid:
     out = []
     for row in rows:
         params = {**fixed, **row}
+        for name, value in params.items():
+            try:
+                _canonical(value)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"`{name}`: {exc}; got {name}={value!r}") from None
         out.append(Cell(params=_canonical(params), key=_key(params)))
     return Grid(out)
 

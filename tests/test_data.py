@@ -238,3 +238,17 @@ def test_fetch_cli_and_unreachable_mirror(tmp_path, http_server, capsys):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_review_regressions_npz(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones(3))
+    (tmp_path / "a.npy").rename(tmp_path / "a.npz")
+    with pytest.raises(DatasetError, match=r"not a readable \.npz"):
+        data.read_npz(tmp_path / "a.npz")
+    (tmp_path / "t.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DatasetError, match=r"not a readable \.npz"):
+        data.read_npz(tmp_path / "t.npz")
+    np.savez(tmp_path / "v.npz", x_train=np.zeros((2, 784)), y_train=[0, 1],
+             x_test=np.zeros((1, 784)), y_test=[0], x_val=np.zeros((1, 784)))
+    with pytest.raises(DatasetError, match="x_val and y_val must come together"):
+        data.read_npz(tmp_path / "v.npz")

@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from satsim import components, inputs, testing
-from satsim._warnings import DegenerateDistributionWarning
+from satsim._warnings import (
+    DegenerateDistributionWarning,
+    MonteCarloPrecisionWarning,
+    SatsimWarning,
+)
 from satsim.identities import calibrate, check_sum_variance
 
 
@@ -39,8 +43,8 @@ def test_decomposition_is_exact_on_the_sample(X, data):
     k = X.shape[1]
     a = np.array(data.draw(st.lists(st.floats(-3, 3), min_size=k, max_size=k)))
     with warnings.catch_warnings():
-        # constant (or underflowing) columns only warn; the algebra must hold regardless
-        warnings.simplefilter("ignore", DegenerateDistributionWarning)
+        # constant columns and small samples only warn; the algebra must hold regardless
+        warnings.simplefilter("ignore", SatsimWarning)
         res = check_sum_variance(X, weights=a, top_pairs=k * k)
     scale = 1 + np.sum(np.abs(a)) ** 2 * np.max(X**2)
     # the sample identity Var(S) = Σ a² Var + 2 Σ a_i a_j Cov holds to rounding
@@ -132,6 +136,14 @@ def test_constant_column_warns_not_crashes():
     with pytest.warns(DegenerateDistributionWarning):
         res = check_sum_variance(np.ones((10, 3)))
     assert math.isnan(res.ratio) and not res.reject
+
+
+def test_small_samples_warn_and_n2_gives_no_decision():
+    X = np.random.default_rng(0).normal(size=(2, 3))
+    with pytest.warns(MonteCarloPrecisionWarning, match="liberal"):
+        res = check_sum_variance(X, margin=0.1)
+    # with two draws the delta-method SE is 0 by construction: no decision, not a rejection
+    assert math.isnan(res.p_value) and not res.reject and res.equivalent is False
 
 
 def test_result_frames():
@@ -231,7 +243,7 @@ def test_bootstrap_size():
 )
 def test_bad_input(args, kwargs, exc, match):
     with pytest.raises(exc, match=match), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateDistributionWarning)
+        warnings.simplefilter("ignore", SatsimWarning)
         check_sum_variance(*args, **kwargs)
 
 
@@ -252,3 +264,10 @@ def test_calibrate_bad_input(kwargs, exc, match):
 def test_calibrate_rejects_non_boolean_checks():
     with pytest.raises(TypeError, match="`check` must return a bool"):
         calibrate(lambda d: 0.5, null=lambda rng: None, replications=2)
+
+
+def test_calibrate_takes_alpha_from_the_checks_result():
+    cal = calibrate(lambda X: check_sum_variance(X, alpha=0.01),
+                    null=lambda rng: components.independent(stats.norm(), 2000, k=2, rng=rng),
+                    replications=50, rng=3)
+    assert cal.alpha == 0.01

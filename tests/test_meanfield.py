@@ -169,3 +169,13 @@ def test_propagate_with_real_rows(rng):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_review_regressions_inputs_untouched_and_odd_probe_counts(rng):
+    w = np.linspace(0.5, 3.0, 4)
+    mf.phase_diagram(w, np.array([0.0, 0.1]), correlation=False)
+    w[0] = 1.0  # the caller's array stays writable
+    res = mf.propagate("nielsen", "tanh", depth=2, width=50, X=rng.random((5, 50)), rng=1)
+    assert res.to_frame()["corr_meanfield"].isna().all()
+    zero = mf.propagate("nielsen", "tanh", depth=2, width=50, X=np.zeros((3, 50)), rng=1)
+    assert np.isfinite(zero.to_frame().q).all()

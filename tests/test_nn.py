@@ -245,3 +245,22 @@ def test_bad_fit_input(X, y, kwargs, exc, match):
     args = {"epochs": 1, "batch_size": 2, "eta": 0.1} | kwargs
     with pytest.raises(exc, match=match):
         Network([4, 3, 2], rng=0).fit(X, y, **args)
+
+
+def test_review_regressions_nn(tmp_path):
+    from satsim import init
+
+    with pytest.raises(ValueError, match="`X` must have at least one row"):
+        Network([4, 2], rng=0).fit(np.ones((0, 4)), np.zeros(0, int), epochs=1, batch_size=1,
+                                   eta=0.1)
+    with pytest.raises(ValueError, match="`dtype` must be float32 or float64"):
+        Network([4, 2], dtype="foo")
+    net = Network([4, 3, 2], init=init.VarianceScaling(2.0, "fan_avg", "uniform"), rng=0)
+    net.save(tmp_path / "vs.npz")
+    back = Network.load(tmp_path / "vs.npz")
+    np.testing.assert_array_equal(back.weights[0], net.weights[0])
+    assert "VarianceScaling" in back.metadata["init_repr"]
+    np.save(tmp_path / "arr.npy", np.ones(3))
+    (tmp_path / "arr.npy").rename(tmp_path / "arr.npz")
+    with pytest.raises(ValueError, match=r"not an \.npz archive"):
+        Network.load(tmp_path / "arr.npz")

@@ -173,3 +173,12 @@ def test_sweep_table():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_pandas_series_is_an_array_not_chunks(rng):
+    import pandas as pd
+
+    z = rng.normal(0, 5, 1000)
+    assert fraction(pd.Series(z)).count == fraction(z).count
+    with pytest.raises(TypeError, match="`std`"):
+        predicted_fraction("a")

@@ -193,3 +193,10 @@ def test_cli_report_end_to_end(tmp_path, capsys):
     assert rc == 0
     assert (tmp_path / "index.html").is_file() and (tmp_path / "satsim-report.pdf").is_file()
     assert "findings passed" in capsys.readouterr().out
+
+
+def test_study_streams_depend_on_the_whole_name():
+    from satsim.study import _key
+
+    assert _key("saturation") != _key("saturation_depth")
+    assert _key("init_training") != _key("init_training_relu")

@@ -38,6 +38,7 @@ def save(net, path) -> None:
         "output": net.output.name,
         "cost": net.cost.name,
         "init": net.init.name,
+        "init_repr": repr(net.init),
         "bias_init": None if net.bias_init is None else net.bias_init.name,
         "dtype": net.dtype.name,
     }
@@ -52,6 +53,7 @@ def save(net, path) -> None:
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -71,8 +73,12 @@ def load(path):
         raise FileNotFoundError(f"no network file at {str(path)!r}")
     try:
         # open the file ourselves: np.load leaks its handle when the archive is bad
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            with loaded as data:
+                arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
         _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
     if "metadata" not in arrays:
@@ -107,10 +113,19 @@ def load(path):
         _fail(path, f"unexpected entries {sorted(extra)}")
     try:
         activation = get_activation(meta["activation"], **meta.get("activation_params", {}))
+        # the weights are replaced below: build with a trivial initializer, then record
+        # the original one (a registered preset by name; anything else by its repr)
         net = Network(sizes, activation=activation, output=meta["output"], cost=meta["cost"],
-                      init=meta["init"], bias_init=meta["bias_init"], dtype=dtype, rng=0)
+                      init="zeros", bias_init=None, dtype=dtype, rng=0)
     except (KeyError, TypeError, ValueError) as exc:
         _fail(path, f"metadata does not describe a valid network: {exc}")
+    from satsim import init as init_module
+
+    if meta.get("init") in init_module.names():
+        net.init = init_module.get(meta["init"])
+    if meta.get("bias_init") in init_module.names():
+        net.bias_init = init_module.get(meta["bias_init"])
+    net.metadata = meta
     net.weights = [arrays[f"W{i}"].copy() for i in range(len(sizes) - 1)]
     net.biases = [arrays[f"b{i}"].copy() for i in range(len(sizes) - 1)]
     return net

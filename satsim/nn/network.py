@@ -159,7 +159,10 @@ class Network:
                 f"cost={cost!r} needs output in {self.cost.outputs}; "
                 f"got output={self.output.name!r}"
             )
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"`dtype` must be float32 or float64; got dtype={dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"`dtype` must be float32 or float64; got dtype={self.dtype}")
         self.init = as_initializer(init, param="init")
@@ -186,6 +189,8 @@ class Network:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(f"`{name}` must have shape (n, {self.sizes[0]}); got {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"`{name}` must have at least one row; got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number):
             raise TypeError(f"`{name}` must be numeric; got dtype {X.dtype}")
         X = X.astype(self.dtype, copy=False)
