@@ -30,9 +30,8 @@ for every probe input — a different quantity.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from satsim._results import Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
 from satsim.init import as_initializer
-from satsim.inputs import InputModel, Rows, nielsen
+from satsim.inputs import Rows, nielsen
 
 __all__ = [
     "ProportionResult",
@@ -332,38 +331,72 @@ def predicted_fraction_mixture(
     return float(np.mean(p))
 
 
+def _sweep_cell(params: dict, rng: np.random.Generator) -> dict:
+    """One (fan_in, initializer, input model) cell of :func:`sweep`: simulate once,
+    measure every activation."""
+    from satsim.montecarlo import simulate
+
+    model = _INPUT_MODELS[params["inputs"]](params["fan_in"])
+    res = simulate(params["initializer"], model, bias=params["bias"],
+                   n_samples=params["n_samples"], keep=params["n_samples"], rng=rng)
+    rows = []
+    for name in params["activations"]:
+        act = as_activation(name)
+        frac = fraction(res.samples, activation=act, epsilon=params["epsilon"],
+                        confidence_level=params["confidence_level"])
+        pred = predicted_fraction(res.theory_std, mean=res.theory_mean, activation=act,
+                                  epsilon=params["epsilon"])
+        rows.append({"activation": act.name, "criterion": frac.criterion,
+                     "estimate": frac.estimate, "ci_low": frac.ci_low, "ci_high": frac.ci_high,
+                     "predicted": pred, "theory_std": res.theory_std, "n": frac.n})
+    return {"rows": rows}
+
+
+#: input models of :func:`sweep`, by name (a name travels to worker processes)
+_INPUT_MODELS = {
+    "nielsen_half": lambda n: nielsen(n, n // 2),
+    "nielsen_all": lambda n: nielsen(n, n),
+}
+
+
 @fill
 def sweep(
     fan_in: Sequence[int],
-    initializers: Sequence[Any],
-    activations: Sequence[Any],
+    initializers: Sequence[str],
+    activations: Sequence[str],
     *,
-    inputs: Mapping[str, Any] | None = None,
-    bias: Any = "standard_normal",
+    inputs: Sequence[str] = ("nielsen_half",),
+    bias: str | None = "standard_normal",
     n_samples: int = 20_000,
     epsilon: float = 0.01,
     confidence_level: float = 0.95,
     rng: Any = None,
+    out: Any = None,
+    executor: Any = "serial",
 ) -> pd.DataFrame:
     """Saturated fraction over fan_in × initializer × activation × input model.
 
-    For each (fan_in, initializer, input model) one Monte Carlo run of
-    :func:`satsim.montecarlo.simulate` (an independent spawned stream) supplies
-    the z's for every activation.  The prediction is :func:`predicted_fraction`
-    at the closed-form mean and std of z — exact for Gaussian weights on a fixed
-    input, a normal approximation otherwise.
+    Runs on :mod:`satsim.sweep`: one cell per (fan_in, initializer, input model),
+    seeded from ``rng`` and the cell's key, whose single Monte Carlo run of
+    :func:`satsim.montecarlo.simulate` supplies the z's for every activation.  The
+    prediction is :func:`predicted_fraction` at the closed-form mean and std of z —
+    exact for Gaussian weights on a fixed input, a normal approximation otherwise.
 
     Parameters
     ----------
     fan_in : sequence of int
-    initializers, activations : sequences of names or objects
-    inputs : mapping label → callable(n_in) → InputModel, optional
-        Default ``{"nielsen_half": lambda n: nielsen(n, n // 2)}``.
-    bias : Initializer, str or None, default "standard_normal"
+    initializers, activations : sequences of registered names
+    inputs : sequence of {"nielsen_half", "nielsen_all"}
+        Input models (half or all of the inputs equal to 1).
+    bias : str or None, default "standard_normal"
     n_samples : int, default 20000
     epsilon : float, default 0.01
     %(confidence_level)s
     %(rng)s
+    out : path, optional
+        Sweep directory (resumable SQLite store); default a temporary one.
+    executor : default "serial"
+        Any :func:`satsim.sweep.run` executor ("process", a Dask client, ...).
 
     Returns
     -------
@@ -371,35 +404,42 @@ def sweep(
         Columns ``fan_in``, ``initializer``, ``activation``, ``inputs``, ``criterion``,
         ``estimate``, ``ci_low``, ``ci_high``, ``predicted``, ``theory_std``, ``n``.
     """
-    from satsim.montecarlo import simulate
+    import tempfile
+
+    from satsim import sweep as engine
 
     fans = [check_int(f"fan_in[{i}]", f, minimum=1) for i, f in enumerate(fan_in)]
-    inits = [as_initializer(w, param="initializers") for w in initializers]
-    acts = [as_activation(a, param="activations") for a in activations]
+    inits = [as_initializer(w, param="initializers").name for w in initializers]
+    acts = [as_activation(a, param="activations").name for a in activations]
     if not (fans and inits and acts):
         raise ValueError("`fan_in`, `initializers` and `activations` must be non-empty")
-    models = {"nielsen_half": lambda n: nielsen(n, n // 2)} if inputs is None else dict(inputs)
-    for label, factory in models.items():
-        if not callable(factory):
-            raise TypeError(f"`inputs[{label!r}]` must be a callable n_in -> InputModel")
+    if isinstance(inputs, str) or not isinstance(inputs, Sequence):
+        raise TypeError(f"`inputs` must be a sequence of input-model names; got {inputs!r}")
+    for name in inputs:
+        if name not in _INPUT_MODELS:
+            known = ", ".join(map(repr, _INPUT_MODELS))
+            raise ValueError(f"`inputs` must name models among {known}; got {name!r}")
+    n_samples = check_int("n_samples", n_samples, minimum=2)
     rng = check_rng(rng)
-    combos = list(itertools.product(fans, inits, models.items()))
+    root = int(rng.integers(2**63))
+    grid = engine.product(fixed={"activations": acts, "bias": bias, "n_samples": n_samples,
+                                 "epsilon": epsilon, "confidence_level": confidence_level},
+                          fan_in=fans, initializer=inits, inputs=list(inputs))
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = tmp if out is None else out
+        engine.run(_sweep_cell, grid, out=directory, root_seed=root, executor=executor)
+        table = engine.results(directory)
+    failed = table[table.status != "done"]
+    if len(failed):
+        raise RuntimeError(f"{len(failed)} sweep cell(s) failed: {failed.error.iloc[0]}")
     rows = []
-    for (n_in, w, (label, factory)), stream in zip(combos, rng.spawn(len(combos)), strict=True):
-        model = factory(n_in)
-        if not isinstance(model, InputModel):
-            raise TypeError(f"`inputs[{label!r}]` returned {type(model).__name__}, "
-                            "not an InputModel")
-        res = simulate(w, model, bias=bias, n_samples=n_samples, keep=n_samples, rng=stream)
-        for act in acts:
-            frac = fraction(res.samples, activation=act, epsilon=epsilon,
-                            confidence_level=confidence_level)
-            pred = predicted_fraction(res.theory_std, mean=res.theory_mean, activation=act,
-                                      epsilon=epsilon)
-            rows.append({
-                "fan_in": n_in, "initializer": w.name, "activation": act.name,
-                "inputs": label, "criterion": frac.criterion, "estimate": frac.estimate,
-                "ci_low": frac.ci_low, "ci_high": frac.ci_high, "predicted": pred,
-                "theory_std": res.theory_std, "n": frac.n,
-            })
+    order = {c.key: i for i, c in enumerate(grid)}
+    for rec in sorted(table.to_dict("records"), key=lambda r: order[r["key"]]):
+        for row in rec["rows"]:
+            rows.append({"fan_in": rec["fan_in"], "initializer": rec["initializer"],
+                         "activation": row["activation"], "inputs": rec["inputs"],
+                         "criterion": row["criterion"], "estimate": row["estimate"],
+                         "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+                         "predicted": row["predicted"], "theory_std": row["theory_std"],
+                         "n": row["n"]})
     return pd.DataFrame(rows)

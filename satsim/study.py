@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -306,7 +307,11 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     # each study's stream: from (seed, study name), independent of run order
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_key(name),)))
     start = time.perf_counter()
-    result = module.run(params, rng=rng, requires=requires)
+    kwargs = {}
+    if out is not None and "workdir" in inspect.signature(module.run).parameters:
+        # studies whose grids run on satsim.sweep keep a resumable store here
+        kwargs["workdir"] = str(Path(out) / name / f"sweep-{scale}-seed{seed}")
+    result = module.run(params, rng=rng, requires=requires, **kwargs)
     result.params = _jsonable(dataclasses.asdict(params))
     result.provenance = _provenance(name, params, seed, scale, time.perf_counter() - start)
     if out is not None:

@@ -269,6 +269,17 @@ class Store:
     def _tx(self):
         return Store._Tx(self.conn)
 
+    def bind_seed(self, root_seed: int) -> None:
+        """Record the root seed on first use; refuse a different one later (cells keyed
+        by parameters alone would otherwise mix streams)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'root_seed'").fetchone()
+        if row is None:
+            with self._tx():
+                self.conn.execute("INSERT INTO meta VALUES ('root_seed', ?)", (str(root_seed),))
+        elif int(row[0]) != root_seed:
+            raise SweepError(f"{str(self.path)!r} holds a sweep with root_seed={row[0]}; "
+                             f"got root_seed={root_seed} (use another directory)")
+
     def register(self, grid: Grid) -> None:
         """Record the grid's cells (idempotent)."""
         with self._tx():
@@ -318,7 +329,7 @@ class Store:
         out = []
         for key, params, seed, st, result, error, attempts, duration in rows:
             rec = {"key": key, **json.loads(params), "status": st, "attempts": attempts,
-                   "duration": duration, "seed": seed}
+                   "duration": duration, "cell_seed": seed}
             if result is not None:
                 payload = json.loads(result)
                 rec.update(payload if isinstance(payload, dict) else {"result": payload})
@@ -459,6 +470,7 @@ def run(
     store = Store(out)
     start = time.perf_counter()
     try:
+        store.bind_seed(root_seed)
         store.register(grid)
         done = store.finished()
         todo = [c for c in grid if done.get(c.key) != "done"]

@@ -13,7 +13,6 @@ import dataclasses
 import pandas as pd
 
 from satsim import data
-from satsim.nn import Network
 from satsim.study import FigureSpec, Finding, StudyResult
 
 TITLE = "Costs and L2 regularisation (Nielsen ch. 3)"
@@ -33,30 +32,41 @@ FULL = {"epochs": 30, "train_size": 50_000, "small_epochs": 400, "lmbda": 0.1}
 TEST = {"epochs": 2, "train_size": 5_000}
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
+def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
+    import tempfile
+
+    from satsim import sweep
+    from satsim.nn.experiment import train_cell
+
     ds = data.load("fashion-mnist")
-    X, y = ds.train
-    Xt, yt = ds.test
-    rows = []
-    configs = [("quadratic", "sigmoid", "quadratic"), ("cross_entropy", "sigmoid", "cross-entropy"),
-               ("log_likelihood", "softmax", "softmax + log-likelihood")]
-    for (cost, output, label), stream in zip(configs, rng.spawn(3), strict=True):
-        a, b = stream.spawn(2)
-        net = Network([784, 30, 10], output=output, cost=cost, rng=a)
-        h = net.fit(X[: params.train_size], y[: params.train_size], epochs=params.epochs,
-                    batch_size=10, eta=0.1 if cost != "quadratic" else 0.5,
-                    validation=(Xt, yt), telemetry=False, monitor_training=False, rng=b)
-        rows.append(h.epochs_frame().assign(cost=label))
-    costs = pd.concat(rows, ignore_index=True)
-    reg_rows = []
-    for lmbda, stream in zip((0.0, params.lmbda), rng.spawn(2), strict=True):
-        a, b = stream.spawn(2)
-        net = Network([784, 30, 10], rng=a)
-        h = net.fit(X[: params.small_train], y[: params.small_train], epochs=params.small_epochs,
-                    batch_size=10, eta=params.eta, lmbda=lmbda, validation=(Xt, yt),
-                    telemetry=False, rng=b)
-        reg_rows.append(h.epochs_frame().assign(regularisation=f"λ = {lmbda}"))
-    reg = pd.concat(reg_rows, ignore_index=True)
+    common = {"sizes": [784, 30, 10], "batch_size": 10, "telemetry": False,
+              "dataset": "fashion-mnist", "validate_on": "test"}
+    costs_grid = sweep.zipped(
+        fixed={**common, "epochs": params.epochs, "train_size": params.train_size,
+               "monitor_training": False, "experiment": "costs"},
+        cost=["quadratic", "cross_entropy", "log_likelihood"],
+        output=["sigmoid", "sigmoid", "softmax"], eta=[0.5, 0.1, 0.1],
+        label=["quadratic", "cross-entropy", "softmax + log-likelihood"])
+    reg_grid = sweep.product(
+        fixed={**common, "epochs": params.small_epochs, "train_size": params.small_train,
+               "eta": params.eta, "monitor_training": True, "experiment": "regularisation"},
+        lmbda=[0.0, params.lmbda])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = workdir or tmp
+        sweep.run(train_cell, costs_grid + reg_grid, out=out,
+                  root_seed=int(rng.integers(2**63)), executor="serial")
+        cells = sweep.results(out)
+    if (cells.status != "done").any():
+        raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")
+    costs, reg = [], []
+    for rec in cells.to_dict("records"):
+        frame = pd.DataFrame(rec["epochs"])
+        if rec["experiment"] == "costs":
+            costs.append(frame.assign(cost=rec["label"]))
+        else:
+            reg.append(frame.assign(regularisation=f"λ = {rec['lmbda']}"))
+    costs = pd.concat(costs, ignore_index=True).sort_values(["cost", "epoch"])
+    reg = pd.concat(reg, ignore_index=True).sort_values(["regularisation", "epoch"])
     reg["gap"] = reg.train_accuracy - reg.validation_accuracy
     last = reg[reg.epoch == reg.epoch.max()].set_index("regularisation")
     on, off = f"λ = {params.lmbda}", "λ = 0.0"

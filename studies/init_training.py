@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats
 
 from satsim import data
-from satsim.nn import Network
 from satsim.study import FigureSpec, Finding, StudyResult
 
 TITLE = "Initialization in training: saturation predicted, observed, and paid for"
@@ -40,25 +39,36 @@ FULL = {"epochs": 30, "seeds": 5, "hidden": (30, 100)}
 TEST = {"epochs": 1, "seeds": 3, "train_size": 3_000}
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
+def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
+    import tempfile
+
+    from satsim import sweep
+    from satsim.nn.experiment import train_cell
+
     ds = data.load("fashion-mnist")
-    X, y = ds.train
-    X, y = X[: params.train_size], y[: params.train_size]
-    Xv, yv = ds.validation if ds.validation is not None else ds.test
+    common = {"epochs": params.epochs, "eta": params.eta, "lmbda": params.lmbda,
+              "batch_size": params.batch_size, "train_size": params.train_size,
+              "probe_size": 1000, "telemetry": True, "dataset": "fashion-mnist"}
+    grid = sweep.product(fixed=common, hidden=list(params.hidden),
+                         init=list(params.initializers), seed=list(range(params.seeds)))
+    grid = sweep.Grid(dataclasses.replace(c, params={**c.params,
+                                                     "sizes": [784, c.params["hidden"], 10]})
+                      for c in grid)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = workdir or tmp
+        sweep.run(train_cell, grid, out=out, root_seed=int(rng.integers(2**63)),
+                  executor="serial")
+        cells = sweep.results(out)
+    if (cells.status != "done").any():
+        raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")
     curves = []
-    seeds = rng.spawn(params.seeds)
-    for hidden in params.hidden:
-        for init_name in params.initializers:
-            for s, stream in enumerate(seeds):
-                init_rng, fit_rng = stream.spawn(2)
-                net = Network([784, hidden, 10], init=init_name, rng=init_rng)
-                h = net.fit(X, y, epochs=params.epochs, batch_size=params.batch_size,
-                            eta=params.eta, lmbda=params.lmbda, validation=(Xv, yv),
-                            monitor_training=False, probe_size=1000, rng=fit_rng)
-                f = h.to_frame()
-                f = f[f.layer == 1].assign(initializer=init_name, seed=s, hidden=hidden)
-                curves.append(f)
-    curves = pd.concat(curves, ignore_index=True)
+    for rec in cells.to_dict("records"):
+        epochs = pd.DataFrame(rec["epochs"])
+        layers = pd.DataFrame(rec["layers"])
+        f = epochs.merge(layers[layers.layer == 1], on="epoch")
+        curves.append(f.assign(initializer=rec["init"], seed=rec["seed"], hidden=rec["hidden"]))
+    curves = pd.concat(curves, ignore_index=True).sort_values(
+        ["hidden", "initializer", "seed", "epoch"]).reset_index(drop=True)
     curves["series"] = curves.initializer + " (784-" + curves.hidden.astype(str) + "-10)"
     summary = (curves.groupby(["series", "epoch"])
                .agg(accuracy=("validation_accuracy", "mean"),

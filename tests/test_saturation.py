@@ -167,7 +167,8 @@ def test_sweep_table():
         (lambda: saturation.predicted_fraction_mixture(np.ones(3)), ValueError, r"`X` must be a 2-D"),
         (lambda: saturation.sweep([], ["nielsen"], ["tanh"]), ValueError, r"must be non-empty"),
         (lambda: saturation.sweep([0], ["nielsen"], ["tanh"]), ValueError, r"`fan_in\[0\]`"),
-        (lambda: saturation.sweep([10], ["nielsen"], ["tanh"], inputs={"a": 3}), TypeError, r"callable"),
+        (lambda: saturation.sweep([10], ["nielsen"], ["tanh"], inputs=["rows"]), ValueError, r"`inputs` must name models"),
+        (lambda: saturation.sweep([10], ["nielsen"], ["tanh"], inputs="nielsen_half"), TypeError, r"`inputs` must be a sequence"),
     ],
 )
 def test_bad_input(call, exc, match):

@@ -188,6 +188,12 @@ def test_full_disk_loses_no_committed_cell(tmp_path, monkeypatch):
     assert resumed.skipped == partial["done"] and resumed.counts["done"] == 30
 
 
+def test_store_refuses_a_different_root_seed(tmp_path):
+    sweep.run(cells.cell, GRID, out=tmp_path, executor="serial", root_seed=1)
+    with pytest.raises(SweepError, match="holds a sweep with root_seed=1"):
+        sweep.run(cells.cell, GRID, out=tmp_path, executor="serial", root_seed=2)
+
+
 def test_run_bad_input(tmp_path):
     with pytest.raises(TypeError, match="`fn` must be callable"):
         sweep.run(3, GRID, out=tmp_path)
