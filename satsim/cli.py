@@ -87,6 +87,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="quick (default, minutes) or full (the published scale)")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel workers (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--executor", default="serial",
+                   help="where studies run their sweep cells: serial (default), process, "
+                        "or dask://HOST:PORT")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -159,14 +162,14 @@ def _check_names(names: Sequence[str]) -> list[str]:
 
 
 def _run_one(args):
-    name, scale, seed, out, reuse = args
+    name, scale, seed, out, reuse, executor = args
     from satsim.study import run_study
 
-    run_study(name, scale=scale, seed=seed, out=out, reuse=reuse)
+    run_study(name, scale=scale, seed=seed, out=out, reuse=reuse, executor=executor)
     return name
 
 
-def _run_studies(names, *, scale, seed, out, reuse, jobs, quiet):
+def _run_studies(names, *, scale, seed, out, reuse, jobs, quiet, executor="serial"):
     from tqdm.auto import tqdm
 
     from satsim.study import StudyResult, load_study
@@ -176,7 +179,7 @@ def _run_studies(names, *, scale, seed, out, reuse, jobs, quiet):
     bar = tqdm(total=len(names), unit="study", desc="studies",
                disable=quiet or not sys.stderr.isatty())
     for phase in phases:
-        tasks = [(n, scale, seed, str(out), reuse) for n in phase]
+        tasks = [(n, scale, seed, str(out), reuse, executor) for n in phase]
         if jobs > 1 and len(tasks) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
@@ -228,7 +231,15 @@ def _sweep_command(args) -> int:
     return 0
 
 
+def _check_executor(value: str) -> str:
+    if value in ("serial", "process") or value.startswith("dask://"):
+        return value
+    raise CLIError(f"--executor must be serial, process or dask://HOST:PORT; got {value!r}")
+
+
 def _dispatch(args) -> int:
+    if getattr(args, "executor", None) is not None:
+        _check_executor(args.executor)
     if args.command == "data":
         return _data_command(args)
     if args.command == "sweep":
@@ -245,7 +256,7 @@ def _dispatch(args) -> int:
         names = _check_names(args.studies)
         out = _writable(Path(args.out))
         results = _run_studies(names, scale=args.scale, seed=args.seed, out=out, reuse=False,
-                               jobs=args.jobs, quiet=args.quiet)
+                               jobs=args.jobs, quiet=args.quiet, executor=args.executor)
         for res in results:
             bad = [f.id for f in res.findings if not f.passed]
             status = "all findings pass" if not bad else f"FAILED: {', '.join(bad)}"
@@ -257,7 +268,8 @@ def _dispatch(args) -> int:
         names = _check_names(args.studies or [n for n in STUDY_ORDER if n in _known()])
         out = _writable(Path(args.out))
         results = _run_studies(names, scale=args.scale, seed=args.seed, out=out / "studies",
-                               reuse=not args.rerun, jobs=args.jobs, quiet=args.quiet)
+                               reuse=not args.rerun, jobs=args.jobs, quiet=args.quiet,
+                               executor=args.executor)
         paths = write_report(results, out, pdf=not args.no_pdf)
         n = sum(len(r.findings) for r in results)
         passed = sum(f.passed for r in results for f in r.findings)

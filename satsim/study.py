@@ -282,7 +282,7 @@ def _provenance(name, params, seed, scale, wall) -> dict:
 
 def run_study(name: str, *, scale: str = "quick", seed: int = 0,
               out: str | os.PathLike | None = None, reuse: bool = False,
-              overrides: dict | None = None,
+              overrides: dict | None = None, executor: Any = None,
               _stack: tuple[str, ...] = ()) -> StudyResult:
     """Run (or, with ``reuse``, load a matching saved) study and its requirements."""
     module = load_study(name)
@@ -303,7 +303,7 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     requires = {}
     for req in getattr(module, "REQUIRES", ()):
         requires[req] = run_study(req, scale=scale, seed=seed, out=out, reuse=True,
-                                  _stack=(*_stack, name))
+                                  executor=executor, _stack=(*_stack, name))
     # each study's stream: from (seed, study name), independent of run order
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_key(name),)))
     start = time.perf_counter()
@@ -311,6 +311,8 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     if out is not None and "workdir" in inspect.signature(module.run).parameters:
         # studies whose grids run on satsim.sweep keep a resumable store here
         kwargs["workdir"] = str(Path(out) / name / f"sweep-{scale}-seed{seed}")
+    if executor is not None and "executor" in inspect.signature(module.run).parameters:
+        kwargs["executor"] = executor
     result = module.run(params, rng=rng, requires=requires, **kwargs)
     result.params = _jsonable(dataclasses.asdict(params))
     result.provenance = _provenance(name, params, seed, scale, time.perf_counter() - start)

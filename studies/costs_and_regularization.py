@@ -32,7 +32,7 @@ FULL = {"epochs": 30, "train_size": 50_000, "small_epochs": 400, "lmbda": 0.1}
 TEST = {"epochs": 2, "train_size": 5_000}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
+def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
     import tempfile
 
     from satsim import sweep
@@ -54,7 +54,7 @@ def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
     with tempfile.TemporaryDirectory() as tmp:
         out = workdir or tmp
         sweep.run(train_cell, costs_grid + reg_grid, out=out,
-                  root_seed=int(rng.integers(2**63)), executor="serial")
+                  root_seed=int(rng.integers(2**63)), executor=executor)
         cells = sweep.results(out)
     if (cells.status != "done").any():
         raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")

@@ -39,7 +39,7 @@ FULL = {"epochs": 30, "seeds": 5, "hidden": (30, 100)}
 TEST = {"epochs": 1, "seeds": 3, "train_size": 3_000}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
+def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
     import tempfile
 
     from satsim import sweep
@@ -57,7 +57,7 @@ def run(params: Params, *, rng, requires=None, workdir=None) -> StudyResult:
     with tempfile.TemporaryDirectory() as tmp:
         out = workdir or tmp
         sweep.run(train_cell, grid, out=out, root_seed=int(rng.integers(2**63)),
-                  executor="serial")
+                  executor=executor)
         cells = sweep.results(out)
     if (cells.status != "done").any():
         raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")

@@ -40,10 +40,11 @@ TEST = {"fan_in": (10, 100), "initializers": ("standard_normal", "nielsen"),
         "n_samples": 3_000, "data_rows": 300}
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
+def run(params: Params, *, rng, requires=None, executor="serial") -> StudyResult:
     s1, s2 = rng.spawn(2)
     sweep = saturation.sweep(params.fan_in, params.initializers, params.activations,
-                             n_samples=params.n_samples, confidence_level=0.99, rng=s1)
+                             n_samples=params.n_samples, confidence_level=0.99, rng=s1,
+                             executor=executor)
     sweep["covered"] = (sweep.ci_low <= sweep.predicted) & (sweep.predicted <= sweep.ci_high)
     gaussian = sweep[sweep.initializer.isin(["standard_normal", "nielsen", "glorot_normal",
                                              "he_normal"])]

@@ -164,6 +164,7 @@ def test_cli_list(capsys):
         (["run", "clt", "--scale", "huge"], "invalid choice: 'huge'"),
         (["report", "clt", "-o", "{ro}/sub"], "cannot create output directory"),
         (["run", "clt", "--jobs", "0"], "expected a positive integer"),
+        (["run", "clt", "--executor", "threads"], "--executor must be serial, process or dask://"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(argv, message, tmp_path, capsys):
