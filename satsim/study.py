@@ -51,6 +51,7 @@ __all__ = [
     "discover",
     "load_study",
     "main",
+    "run_grid",
     "run_study",
     "study_params",
 ]
@@ -184,6 +185,28 @@ class StudyResult:
                    display=doc.get("display", []), provenance=doc["provenance"])
 
 
+def run_grid(cell, grid, *, rng: np.random.Generator, workdir: str | None = None,
+             executor: Any = "serial") -> list[dict]:
+    """Run a study's grid on :mod:`satsim.sweep` and return the cells' records (parameters
+    merged with results) in grid order.  ``workdir`` keeps a resumable store (default:
+    a temporary directory); the root seed is drawn from ``rng``."""
+    import tempfile
+
+    from satsim import sweep
+
+    root = int(rng.integers(2**63))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = workdir or tmp
+        sweep.run(cell, grid, out=out, root_seed=root, executor=executor)
+        table = sweep.results(out)
+    failed = table[table.status != "done"]
+    if len(failed):
+        raise StudyError(f"{len(failed)} sweep cell(s) failed; first error: "
+                         f"{failed.error.dropna().iloc[0] if 'error' in failed else '?'}")
+    records = {r["key"]: r for r in table.to_dict("records")}
+    return [records[c.key] for c in grid]
+
+
 # --------------------------------------------------------------------------- discovery
 def _study_dirs() -> list[Path]:
     dirs = []
@@ -222,18 +245,36 @@ def load_study(name: str) -> types.ModuleType:
     if name not in studies:
         known = ", ".join(studies) or "none found"
         raise StudyError(f"unknown study {name!r}; known studies: {known}")
-    spec = importlib.util.spec_from_file_location(f"satsim_study_{name}", studies[name])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through it
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        sys.modules.pop(spec.name, None)
-        raise
+    module = _import_as_package(name, studies[name])
+    if module is None:  # another `studies` package shadows ours: load from the file
+        spec = importlib.util.spec_from_file_location(f"satsim_study_{name}", studies[name])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses resolve annotations through it
+        try:
+            spec.loader.exec_module(module)
+        except Exception:
+            sys.modules.pop(spec.name, None)
+            raise
     for attr in ("Params", "run", "TITLE"):
         if not hasattr(module, attr):
             raise StudyError(f"study {name!r} ({studies[name]}) does not define {attr}")
     _MODULES[name] = module
+    return module
+
+
+def _import_as_package(name: str, path: Path) -> types.ModuleType | None:
+    """Import ``studies.NAME`` (a namespace package) so that functions defined in a
+    study pickle by reference and worker processes (process pools, Dask) can import
+    them: the studies directory's parent goes on ``sys.path``, which workers inherit."""
+    root = str(path.parent.parent.resolve())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(f"studies.{name}")
+    except ImportError:
+        return None
+    if Path(module.__file__).resolve() != path.resolve():
+        return None
     return module
 
 
@@ -369,6 +410,8 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
     ``--out``.  Errors: one line on stderr, exit code 2."""
     if name.startswith("satsim_study_"):
         name = name[len("satsim_study_"):]
+    elif name.startswith("studies."):
+        name = name[len("studies."):]
     elif name == "__main__":
         name = Path(sys.argv[0]).stem
     try:

@@ -32,19 +32,30 @@ FULL = {"n_in": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000), "n_samples": 400_
 TEST = {"n_in": (1, 4, 16), "n_samples": 5_000}
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
-    laws = {
-        "uniform": stats.uniform(-1, 2),
-        "rademacher": stats.rv_discrete(values=([-1, 1], [0.5, 0.5])),
-        "sparse": "sparse",
-        "truncated_normal": "truncated_normal",
-    }
-    frames = []
-    for (label, law), stream in zip(laws.items(), rng.spawn(len(laws)), strict=True):
-        res = fit.clt_speed(law, list(params.n_in), n_samples=params.n_samples,
-                            fan_out=100 if label == "sparse" else None, rng=stream)
-        frames.append(res.to_frame().assign(weights=label))
-    table = pd.concat(frames, ignore_index=True)
+LAWS = {
+    "uniform": lambda: stats.uniform(-1, 2),
+    "rademacher": lambda: stats.rv_discrete(values=([-1, 1], [0.5, 0.5])),
+    "sparse": lambda: "sparse",
+    "truncated_normal": lambda: "truncated_normal",
+}
+
+
+def cell(params: dict, rng) -> dict:
+    """One weight law over all n_in (a satsim.sweep cell)."""
+    res = fit.clt_speed(LAWS[params["law"]](), list(params["n_in"]),
+                        n_samples=params["n_samples"],
+                        fan_out=100 if params["law"] == "sparse" else None, rng=rng)
+    return {"table": res.to_frame().assign(weights=params["law"]).to_dict("list")}
+
+
+def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+    from satsim import sweep
+    from satsim.study import run_grid
+
+    grid = sweep.product(fixed={"n_in": list(params.n_in), "n_samples": params.n_samples},
+                         law=list(LAWS))
+    cells = run_grid(cell, grid, rng=rng, workdir=workdir, executor=executor)
+    table = pd.concat([pd.DataFrame(c["table"]) for c in cells], ignore_index=True)
     table["upper"] = table.distance + table.dkw_halfwidth
     violations = int((table.distance > table.berry_esseen_bound + table.dkw_halfwidth).sum())
     rad = table[table.weights == "rademacher"]

@@ -33,10 +33,9 @@ TEST = {"epochs": 2, "train_size": 5_000}
 
 
 def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
-    import tempfile
-
     from satsim import sweep
     from satsim.nn.experiment import train_cell
+    from satsim.study import run_grid
 
     ds = data.load("fashion-mnist")
     common = {"sizes": [784, 30, 10], "batch_size": 10, "telemetry": False,
@@ -51,15 +50,9 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
         fixed={**common, "epochs": params.small_epochs, "train_size": params.small_train,
                "eta": params.eta, "monitor_training": True, "experiment": "regularisation"},
         lmbda=[0.0, params.lmbda])
-    with tempfile.TemporaryDirectory() as tmp:
-        out = workdir or tmp
-        sweep.run(train_cell, costs_grid + reg_grid, out=out,
-                  root_seed=int(rng.integers(2**63)), executor=executor)
-        cells = sweep.results(out)
-    if (cells.status != "done").any():
-        raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")
     costs, reg = [], []
-    for rec in cells.to_dict("records"):
+    for rec in run_grid(train_cell, costs_grid + reg_grid, rng=rng, workdir=workdir,
+                        executor=executor):
         frame = pd.DataFrame(rec["epochs"])
         if rec["experiment"] == "costs":
             costs.append(frame.assign(cost=rec["label"]))

@@ -43,21 +43,33 @@ CASES = [("sigmoid", "nielsen"), ("sigmoid", "standard_normal"), ("tanh", "gloro
          ("tanh", "nielsen"), ("relu", "he_normal")]
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
-    frames = []
-    streams = rng.spawn(len(CASES) + 2)
-    for (act, init_name), stream in zip(CASES, streams, strict=False):
-        res = meanfield.propagate(init_name, act, depth=params.depth, width=params.width,
-                                  n_probe=params.n_probe, rng=stream)
-        frames.append(res.to_frame().assign(activation=act, initializer=init_name,
-                                            series=f"{act} / {init_name}"))
-    layers = pd.concat(frames, ignore_index=True)
-    glorot = []
-    for init_name, stream in zip(("torch_linear", "glorot_uniform"), streams[-2:], strict=True):
-        res = meanfield.propagate(init_name, "tanh", depth=params.glorot_depth, width=params.width,
-                                  n_probe=params.n_probe, bias="zeros", rng=stream)
-        glorot.append(res.to_frame().assign(initializer=init_name))
-    glorot = pd.concat(glorot, ignore_index=True)
+def cell(params: dict, rng) -> dict:
+    """One deep Monte Carlo propagation (a satsim.sweep cell)."""
+    res = meanfield.propagate(params["init"], params["activation"], depth=params["depth"],
+                              width=params["width"], n_probe=params["n_probe"],
+                              bias=params["bias"], rng=rng)
+    return {"table": res.to_frame().to_dict("list")}
+
+
+def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+    from satsim import sweep
+    from satsim.study import run_grid
+
+    deep = sweep.zipped(fixed={"depth": params.depth, "width": params.width,
+                               "n_probe": params.n_probe, "bias": "standard_normal",
+                               "kind": "deep"},
+                        activation=[a for a, _ in CASES], init=[i for _, i in CASES])
+    glorot_grid = sweep.product(fixed={"depth": params.glorot_depth, "width": params.width,
+                                       "n_probe": params.n_probe, "bias": "zeros",
+                                       "kind": "glorot", "activation": "tanh"},
+                                init=["torch_linear", "glorot_uniform"])
+    cells = run_grid(cell, deep + glorot_grid, rng=rng, workdir=workdir, executor=executor)
+    layers = pd.concat([pd.DataFrame(c["table"]).assign(
+        activation=c["activation"], initializer=c["init"],
+        series=f"{c['activation']} / {c['init']}") for c in cells if c["kind"] == "deep"],
+        ignore_index=True)
+    glorot = pd.concat([pd.DataFrame(c["table"]).assign(initializer=c["init"])
+                        for c in cells if c["kind"] == "glorot"], ignore_index=True)
     w = np.linspace(0.5, 4.0, params.grid)
     b = np.linspace(0.0, 0.3, params.grid)
     pd_res = meanfield.phase_diagram(w, b, activation="tanh")

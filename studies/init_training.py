@@ -40,10 +40,9 @@ TEST = {"epochs": 1, "seeds": 3, "train_size": 3_000}
 
 
 def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
-    import tempfile
-
     from satsim import sweep
     from satsim.nn.experiment import train_cell
+    from satsim.study import run_grid
 
     ds = data.load("fashion-mnist")
     common = {"epochs": params.epochs, "eta": params.eta, "lmbda": params.lmbda,
@@ -54,15 +53,8 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     grid = sweep.Grid(dataclasses.replace(c, params={**c.params,
                                                      "sizes": [784, c.params["hidden"], 10]})
                       for c in grid)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = workdir or tmp
-        sweep.run(train_cell, grid, out=out, root_seed=int(rng.integers(2**63)),
-                  executor=executor)
-        cells = sweep.results(out)
-    if (cells.status != "done").any():
-        raise RuntimeError(f"training cells failed: {cells.error.dropna().iloc[0]}")
     curves = []
-    for rec in cells.to_dict("records"):
+    for rec in run_grid(train_cell, grid, rng=rng, workdir=workdir, executor=executor):
         epochs = pd.DataFrame(rec["epochs"])
         layers = pd.DataFrame(rec["layers"])
         f = epochs.merge(layers[layers.layer == 1], on="epoch")

@@ -38,38 +38,57 @@ FULL = {"n_samples": 1_000_000, "keep": 100_000}
 TEST = {"n_samples": 4_000, "keep": 2_000}
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
-    x = inputs.nielsen(params.n_in, params.active)
-    rows, hist_rows, qq_rows, norm_rows = [], [], [], []
-    findings = []
-    streams = rng.spawn(len(init.names()))
-    for name, stream in zip(init.names(), streams, strict=True):
-        keep = params.keep if name in ("standard_normal", "nielsen") else 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # zero-variance weight laws
-            res = simulate(name, x, n_samples=params.n_samples, keep=keep, rng=stream)
-        lo, hi = res.std_ci(params.confidence_level)
-        rows.append({"initializer": name, "predicted_std": res.theory_std,
-                     "simulated_std": res.std, "ci_low": lo, "ci_high": hi,
-                     "covered": lo <= res.theory_std <= hi,
-                     "frac_abs_z_gt_1": res.exceedance().estimate.iloc[0]})
-        if keep:
-            h = res.histogram_frame()
-            centre = 0.5 * (h.bin_left + h.bin_right)
-            s = res.std
-            normal = np.exp(-0.5 * ((centre - res.mean) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-            hist_rows.append(pd.DataFrame({"initializer": name, "z": centre,
-                                           "density": h.density, "fitted_normal": normal}))
-            fits = fit.fit_distribution(res.samples, candidates=("norm", "t", "logistic"))
-            qq = fits.qq("norm").iloc[::10]
-            qq_rows.append(qq.assign(initializer=name))
-            battery = fit.normality(res.samples, rng=stream)
-            norm_rows.append(battery.to_frame().assign(initializer=name))
-            findings.append(Finding(
-                id=f"{name}_is_normal", claim=f"z under {name} weights is normal",
+def cell(params: dict, rng) -> dict:
+    """One initializer on Nielsen's input (a satsim.sweep cell)."""
+    name, keep = params["initializer"], params["keep"]
+    x = inputs.nielsen(params["n_in"], params["active"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zero-variance weight laws
+        res = simulate(name, x, n_samples=params["n_samples"], keep=keep, rng=rng)
+    lo, hi = res.std_ci(params["confidence_level"])
+    out = {"row": {"initializer": name, "predicted_std": res.theory_std,
+                   "simulated_std": res.std, "ci_low": lo, "ci_high": hi,
+                   "covered": bool(lo <= res.theory_std <= hi),
+                   "frac_abs_z_gt_1": float(res.exceedance().estimate.iloc[0])}}
+    if keep:
+        h = res.histogram_frame()
+        centre = 0.5 * (h.bin_left + h.bin_right)
+        s = res.std
+        normal = np.exp(-0.5 * ((centre - res.mean) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+        out["hist"] = pd.DataFrame({"initializer": name, "z": centre, "density": h.density,
+                                    "fitted_normal": normal}).to_dict("list")
+        fits = fit.fit_distribution(res.samples, candidates=("norm", "t", "logistic"))
+        out["qq"] = fits.qq("norm").iloc[::10].assign(initializer=name).to_dict("list")
+        battery = fit.normality(res.samples, rng=rng)
+        out["normality"] = battery.to_frame().assign(initializer=name).to_dict("list")
+        out["reject"] = battery.reject
+        out["min_p"] = float(battery.p_adjusted.min())
+    return out
+
+
+def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+    from satsim import sweep
+    from satsim.study import run_grid
+
+    grid = sweep.zipped(
+        fixed={"n_in": params.n_in, "active": params.active, "n_samples": params.n_samples,
+               "confidence_level": params.confidence_level},
+        initializer=list(init.names()),
+        keep=[params.keep if n in ("standard_normal", "nielsen") else 0 for n in init.names()])
+    cells = run_grid(cell, grid, rng=rng, workdir=workdir, executor=executor)
+    rows = [c["row"] for c in cells]
+    # cells without kept samples have no hist/qq/normality entries (NaN in the table)
+    hist_rows = [pd.DataFrame(c["hist"]) for c in cells if isinstance(c.get("hist"), dict)]
+    qq_rows = [pd.DataFrame(c["qq"]) for c in cells if isinstance(c.get("qq"), dict)]
+    norm_rows = [pd.DataFrame(c["normality"]) for c in cells
+                 if isinstance(c.get("normality"), dict)]
+    findings = [
+        Finding(id=f"{c['initializer']}_is_normal",
+                claim=f"z under {c['initializer']} weights is normal",
                 expected="no test rejects (Holm, α = 0.05)",
-                observed=f"min adjusted p = {battery.p_adjusted.min():.3g}",
-                method="normality battery on estimated parameters", passed=not battery.reject))
+                observed=f"min adjusted p = {c['min_p']:.3g}",
+                method="normality battery on estimated parameters", passed=not c["reject"])
+        for c in cells if isinstance(c.get("normality"), dict)]
     table = pd.DataFrame(rows)
     big = table.set_index("initializer").loc["standard_normal"]
     small = table.set_index("initializer").loc["nielsen"]

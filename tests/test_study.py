@@ -201,3 +201,11 @@ def test_study_streams_depend_on_the_whole_name():
 
     assert _key("saturation") != _key("saturation_depth")
     assert _key("init_training") != _key("init_training_relu")
+
+
+@pytest.mark.slow
+def test_study_grids_give_identical_results_on_serial_and_process_executors(tmp_path):
+    a = run_study("clt", scale="test", seed=4, out=tmp_path / "s", executor="serial")
+    b = run_study("clt", scale="test", seed=4, out=tmp_path / "p", executor="process")
+    assert a.tables["clt"].equals(b.tables["clt"])
+    assert (tmp_path / "s" / "clt" / "sweep-test-seed4" / "sweep.sqlite").is_file()
