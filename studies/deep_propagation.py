@@ -78,13 +78,17 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     line = pd.DataFrame({"bias_variance": b, "critical_weight_variance":
                          meanfield.critical_line(b)})
     rel = np.abs(layers.q / layers.q_meanfield - 1)
+    # finite width: each layer multiplies q by a factor with relative variance ~2/width,
+    # so deviations grow like √(2 l / width); 4 of those is the tolerance per layer
+    tol = 4 * np.sqrt(2 * layers.layer / params.width)
     sat_gap = np.abs(layers.saturated - layers.saturated_predicted)
     std_last = glorot.groupby("initializer").act_std.agg(["first", "last"])
     findings = [
         Finding(id="q_matches_meanfield", claim="per-layer Var z follows the length map",
-                expected="relative error < 0.25 in every layer", observed=float(rel.max()),
-                method=f"finite width {params.width}: fluctuations ~√(2/width)",
-                passed=bool(rel.max() < 0.25)),
+                expected="relative error < 4√(2l/width) in every layer l",
+                observed=f"max error / tolerance = {float((rel / tol).max()):.3g}",
+                method=f"finite width {params.width}: multiplicative fluctuations accumulate",
+                passed=bool((rel < tol).all())),
         Finding(id="saturation_matches_meanfield",
                 claim="per-layer saturated fraction follows predicted_fraction(√q^l)",
                 expected="|difference| < 0.06", observed=float(sat_gap.max()),
