@@ -81,6 +81,17 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     # finite width: each layer multiplies q by a factor with relative variance ~2/width,
     # so deviations grow like √(2 l / width); 4 of those is the tolerance per layer
     tol = 4 * np.sqrt(2 * layers.layer / params.width)
+    # the saturated fraction predicted over the band of q allowed above must meet the
+    # measured fraction's cluster-robust 95% CI (units differ through their own weights
+    # and bias, so the CI, not a fixed slack, carries the layer's sampling error)
+    from satsim.saturation import predicted_fraction
+
+    band = []
+    for row, t in zip(layers.itertuples(), tol, strict=True):
+        qs = [max(row.q_meanfield * (1 - t), 1e-12), row.q_meanfield * (1 + t)]
+        p = [predicted_fraction(np.sqrt(q), activation=row.activation) for q in qs]
+        band.append(min(p) <= row.saturated_ci_high and max(p) >= row.saturated_ci_low)
+    band = np.array(band)
     sat_gap = np.abs(layers.saturated - layers.saturated_predicted)
     std_last = glorot.groupby("initializer").act_std.agg(["first", "last"])
     findings = [
@@ -91,9 +102,11 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                 passed=bool((rel < tol).all())),
         Finding(id="saturation_matches_meanfield",
                 claim="per-layer saturated fraction follows predicted_fraction(√q^l)",
-                expected="|difference| < 0.06", observed=float(sat_gap.max()),
-                method="cluster-robust CI over units vs mean-field q^l",
-                passed=bool(sat_gap.max() < 0.06)),
+                expected="prediction band over q^l's tolerance meets the 95% CI in ≥ 90% of layers",
+                observed=f"{int(band.sum())} of {len(band)} layers (max |Δ| = "
+                         f"{float(sat_gap.max()):.3f} at the mean-field q)",
+                method="measured fraction vs mean-field prediction",
+                passed=bool(band.mean() >= 0.9)),
         Finding(id="critical_line_anchor", claim="tanh order-to-chaos line at σ_b² = 0.05",
                 expected=1.7610, observed=meanfield.critical_weight_variance(0.05),
                 method="χ1(σ_w², σ_b²) = 1 by bisection (Schoenholz et al. 2017)",
