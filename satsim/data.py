@@ -48,11 +48,12 @@ import pickle
 import tempfile
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from satsim._npz import NPZ_ERRORS, read_arrays
 
 __all__ = [
     "Dataset",
@@ -280,16 +281,10 @@ def read_npz(path: str | os.PathLike):
     """Read ``x_train, y_train, x_test, y_test`` (and ``x_val, y_val``) from an .npz."""
     path = Path(path)
     try:
-        # open the file ourselves: np.load leaks its handle when the archive is bad
-        with open(path, "rb") as fh:
-            loaded = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            with loaded as data:
-                arrays = {k: data[k] for k in data.files}
+        arrays = read_arrays(path)
     except FileNotFoundError:
         raise DatasetError(f"{str(path)!r}: file not found") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except NPZ_ERRORS as exc:
         raise DatasetError(f"{str(path)!r}: not a readable .npz ({exc})") from None
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DatasetError(f"{str(path)!r}: x_val and y_val must come together")

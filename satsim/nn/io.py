@@ -16,10 +16,11 @@ import itertools
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from satsim._npz import NPZ_ERRORS, read_arrays
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -72,14 +73,8 @@ def load(path):
     if not path.exists():
         raise FileNotFoundError(f"no network file at {str(path)!r}")
     try:
-        # open the file ourselves: np.load leaks its handle when the archive is bad
-        with open(path, "rb") as fh:
-            loaded = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            with loaded as data:
-                arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        arrays = read_arrays(path)
+    except NPZ_ERRORS as exc:
         _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
     if "metadata" not in arrays:
         _fail(path, "no 'metadata' entry (not written by satsim)")
