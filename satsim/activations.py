@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize, special
 
+from satsim._registry import construct, resolve
 from satsim._validation import check_choice, check_real
 
 __all__ = [
@@ -602,28 +603,9 @@ def names() -> tuple[str, ...]:
 
 def get(name: str, **params: Any) -> Activation:
     """Construct an activation by name (``get("leaky_relu", slope=0.2)``)."""
-    check_choice("name", name, _REGISTRY)
-    cls = _REGISTRY[name]
-    fields = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(params) - set(fields))
-    if unknown:
-        takes = ", ".join(fields) if fields else "no parameters"
-        raise TypeError(
-            f"activation {name!r} got unexpected parameter(s) {', '.join(unknown)}; "
-            f"it takes {takes}"
-        )
-    return cls(**params)
+    return construct(_REGISTRY, "activation", name, params)
 
 
 def as_activation(value: Any, *, param: str = "activation") -> Activation:
     """An :class:`Activation` as is, or one looked up by name."""
-    if isinstance(value, Activation):
-        return value
-    if isinstance(value, str):
-        if value not in _REGISTRY:
-            raise ValueError(
-                f"`{param}` must be one of {', '.join(map(repr, _REGISTRY))}; "
-                f"got {param}={value!r}"
-            )
-        return get(value)
-    raise TypeError(f"`{param}` must be an Activation or a registered name; got {param}={value!r}")
+    return resolve(value, _REGISTRY, Activation, "activation", param)

@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -85,6 +84,7 @@ import numpy as np
 from scipy import special, stats
 
 from satsim._docstrings import fill
+from satsim._registry import construct, resolve
 from satsim._validation import (
     check_choice,
     check_int,
@@ -867,28 +867,9 @@ def get(name: str, **params: Any) -> Initializer:
     TypeError
         A parameter the preset does not take (the message lists those it does).
     """
-    check_choice("name", name, _REGISTRY)
-    factory = _REGISTRY[name]
-    accepted = tuple(inspect.signature(factory).parameters)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        takes = ", ".join(accepted) if accepted else "no parameters"
-        raise TypeError(
-            f"initializer {name!r} got unexpected parameter(s) {', '.join(unknown)}; "
-            f"it takes {takes}"
-        )
-    return factory(**params)
+    return construct(_REGISTRY, "initializer", name, params)
 
 
 def as_initializer(value: Any, *, param: str = "weights") -> Initializer:
     """Return ``value`` if it is an :class:`Initializer`, else look it up by name."""
-    if isinstance(value, Initializer):
-        return value
-    if isinstance(value, str):
-        if value not in _REGISTRY:
-            raise ValueError(
-                f"`{param}` must be an Initializer or one of {', '.join(map(repr, _REGISTRY))}; "
-                f"got {param}={value!r}"
-            )
-        return get(value)
-    raise TypeError(f"`{param}` must be an Initializer or a registered name; got {param}={value!r}")
+    return resolve(value, _REGISTRY, Initializer, "initializer", param)

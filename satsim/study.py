@@ -113,7 +113,7 @@ class FigureSpec:
         return _jsonable(dataclasses.asdict(self))
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StudyResult:
     """Tables, figure specifications, findings and provenance of one study run."""
 
@@ -355,8 +355,9 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     if executor is not None and "executor" in inspect.signature(module.run).parameters:
         kwargs["executor"] = executor
     result = module.run(params, rng=rng, requires=requires, **kwargs)
-    result.params = _jsonable(dataclasses.asdict(params))
-    result.provenance = _provenance(name, params, seed, scale, time.perf_counter() - start)
+    result = dataclasses.replace(
+        result, params=_jsonable(dataclasses.asdict(params)),
+        provenance=_provenance(name, params, seed, scale, time.perf_counter() - start))
     if out is not None:
         result.save(out)
     return result

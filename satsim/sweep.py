@@ -379,7 +379,7 @@ def _run_cell(fn: Callable, params: dict, root_seed: int, key: str):
         return key, "failed", None, traceback.format_exc(), started, time.time()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepResult:
     """What a call to :func:`run` did, and the store's current state."""
 

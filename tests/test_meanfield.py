@@ -152,7 +152,7 @@ def test_propagate_with_real_rows(rng):
         (lambda: mf.fixed_point(0.0, 0.1), ValueError, r"`weight_variance` must be finite and > 0"),
         (lambda: mf.fixed_point(-1.0, 0.1), ValueError, r"`weight_variance`"),
         (lambda: mf.fixed_point(1.0, -0.1), ValueError, r"`bias_variance` must be finite and >= 0"),
-        (lambda: mf.fixed_point(1.0, 0.0, activation="swish"), ValueError, r"`activation` must be one of"),
+        (lambda: mf.fixed_point(1.0, 0.0, activation="swish"), ValueError, r"`activation` must be an Activation or one of"),
         (lambda: mf.fixed_point(1.0, 0.0, q0=0.0), ValueError, r"`q0` must be > 0"),
         (lambda: mf.chi1(np.nan, 0.0), ValueError, r"`weight_variance`"),
         (lambda: mf.length_map(-1.0, 1.0, 0.0), ValueError, r"`q` must be finite and >= 0"),

@@ -213,7 +213,7 @@ def test_nielsen_protocol_on_fashion_mnist():
         (lambda: Network([784, 0, 10]), ValueError, r"`sizes\[1\]` must be a positive integer"),
         (lambda: Network("784-30-10"), TypeError, r"`sizes` must be a sequence"),
         (lambda: Network([4, 2], cost="hinge"), ValueError, r"`cost` must be one of"),
-        (lambda: Network([4, 2], activation="swish"), ValueError, r"`activation` must be one of"),
+        (lambda: Network([4, 2], activation="swish"), ValueError, r"`activation` must be an Activation or one of"),
         (lambda: Network([4, 2], output="softmax", cost="cross_entropy"), ValueError, r"needs output"),
         (lambda: Network([4, 2], dtype=np.int32), ValueError, r"`dtype` must be float32 or float64"),
         (lambda: Network([4, 2], init="xavier"), ValueError, r"`init` must be"),

@@ -150,7 +150,7 @@ def test_sweep_table():
     [
         (lambda: fraction(np.zeros(5), epsilon=0.6), ValueError, r"`epsilon` must be in \(0, 0.5\)"),
         (lambda: fraction(np.zeros(5), epsilon=-0.01), ValueError, r"`epsilon`"),
-        (lambda: fraction(np.zeros(5), activation="swish"), ValueError, r"`activation` must be one of"),
+        (lambda: fraction(np.zeros(5), activation="swish"), ValueError, r"`activation` must be an Activation or one of"),
         (lambda: fraction(np.zeros(5), criterion="output", activation="relu"), ValueError, r"bounded"),
         (lambda: fraction(np.zeros((3, 1))), ValueError, r"at least 2 neurons"),
         (lambda: fraction(np.zeros((2, 2, 2))), ValueError, r"`z` must be 1-D or 2-D"),
