@@ -45,9 +45,10 @@ import pandas as pd
 from scipy import stats
 
 from satsim._docstrings import fill
+from satsim._initializers import _ScipyElementwise
 from satsim._results import Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
-from satsim.init import Initializer, Orthogonal, Sparse, _ScipyElementwise, as_initializer
+from satsim.init import Initializer, Orthogonal, Sparse, as_initializer
 
 __all__ = [
     "BERRY_ESSEEN_C_IID",
