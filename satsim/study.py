@@ -195,10 +195,32 @@ def run_grid(cell, grid, *, rng: np.random.Generator, workdir: str | None = None
     from satsim import sweep
 
     root = int(rng.integers(2**63))
+    module = sys.modules.get(getattr(cell, "__module__", ""), None)
+    if executor != "serial" and module is not None and module.__name__.startswith(
+            "satsim_study_"):
+        if executor == "process":
+            raise StudyError(f"study module {module.__name__} was loaded from a file that is "
+                             "not importable as studies.NAME, so worker processes cannot run "
+                             "its cells; use --executor serial")
+        try:  # Dask pickles with cloudpickle: ship the study's code by value
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(module)
+        except (ImportError, ValueError):
+            pass
+    elif executor not in ("serial", "process") and module is not None and \
+            module.__name__.startswith("studies."):
+        try:  # remote Dask workers need not have the studies directory on their path
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(module)
+        except (ImportError, ValueError):
+            pass
     with tempfile.TemporaryDirectory() as tmp:
         out = workdir or tmp
         sweep.run(cell, grid, out=out, root_seed=root, executor=executor)
         table = sweep.results(out)
+    table = table[table.key.isin({c.key for c in grid})]  # ignore cells of other grids
     failed = table[table.status != "done"]
     if len(failed):
         raise StudyError(f"{len(failed)} sweep cell(s) failed; first error: "
@@ -351,7 +373,10 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     kwargs = {}
     if out is not None and "workdir" in inspect.signature(module.run).parameters:
         # studies whose grids run on satsim.sweep keep a resumable store here
-        kwargs["workdir"] = str(Path(out) / name / f"sweep-{scale}-seed{seed}")
+        import satsim
+
+        kwargs["workdir"] = str(Path(out) / name /
+                                f"sweep-{scale}-seed{seed}-v{satsim.__version__}")
     if executor is not None and "executor" in inspect.signature(module.run).parameters:
         kwargs["executor"] = executor
     result = module.run(params, rng=rng, requires=requires, **kwargs)

@@ -133,10 +133,18 @@ class Grid:
         return pd.DataFrame([{"key": c.key, **c.params} for c in self.cells])
 
 
+#: columns the store adds to every record: grids may not use them as parameter names
+RESERVED = ("key", "status", "attempts", "duration", "cell_seed", "error")
+
+
 def _cells(rows: Iterable[dict], fixed: Mapping[str, Any]) -> Grid:
     out = []
     for row in rows:
         params = {**fixed, **row}
+        clash = sorted(set(params) & set(RESERVED))
+        if clash:
+            raise ValueError(f"sweep parameter name(s) {clash} are reserved for the store's "
+                             f"own columns {RESERVED}")
         for name, value in params.items():
             try:
                 _canonical(value)
@@ -208,16 +216,18 @@ class Store:
                 raise SweepError(f"sweep directory {str(self.dir)!r} is not writable")
         elif not self.path.is_file():
             raise SweepError(f"no sweep database in {str(self.dir)!r}")
-        exists = self.path.exists()
+        exists = self.path.exists() and self.path.stat().st_size > 0
         try:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             for pragma in _PRAGMAS:
                 self.conn.execute(pragma)
-            if exists:
+            tables = self.conn.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if exists and tables:
                 self._check()
-            else:
+            else:  # new, or created but killed before its first commit
                 self._create()
         except sqlite3.DatabaseError as exc:
             raise SweepError(f"{str(self.path)!r} is not a usable sweep database "
@@ -270,15 +280,26 @@ class Store:
         return Store._Tx(self.conn)
 
     def bind_seed(self, root_seed: int) -> None:
-        """Record the root seed on first use; refuse a different one later (cells keyed
-        by parameters alone would otherwise mix streams)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'root_seed'").fetchone()
-        if row is None:
+        """Record the root seed and satsim version on first use; refuse others later
+        (cells are keyed by their parameters, so reusing them under another seed or
+        other code would mix results)."""
+        import satsim
+
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if "root_seed" not in meta:
             with self._tx():
-                self.conn.execute("INSERT INTO meta VALUES ('root_seed', ?)", (str(root_seed),))
-        elif int(row[0]) != root_seed:
-            raise SweepError(f"{str(self.path)!r} holds a sweep with root_seed={row[0]}; "
-                             f"got root_seed={root_seed} (use another directory)")
+                self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                      [("root_seed", str(root_seed)),
+                                       ("satsim_version", satsim.__version__)])
+            return
+        if int(meta["root_seed"]) != root_seed:
+            raise SweepError(f"{str(self.path)!r} holds a sweep with root_seed="
+                             f"{meta['root_seed']}; got root_seed={root_seed} "
+                             "(use another directory)")
+        if meta.get("satsim_version", satsim.__version__) != satsim.__version__:
+            raise SweepError(f"{str(self.path)!r} was written by satsim "
+                             f"{meta['satsim_version']}; this is {satsim.__version__} "
+                             "(use another directory)")
 
     def register(self, grid: Grid) -> None:
         """Record the grid's cells (idempotent)."""
@@ -332,7 +353,10 @@ class Store:
                    "duration": duration, "cell_seed": seed}
             if result is not None:
                 payload = json.loads(result)
-                rec.update(payload if isinstance(payload, dict) else {"result": payload})
+                if not isinstance(payload, dict):
+                    payload = {"result": payload}
+                # result fields never overwrite the bookkeeping or the parameters
+                rec.update({(f"result_{k}" if k in rec else k): v for k, v in payload.items()})
             if error:
                 rec["error"] = error.strip().splitlines()[-1]
             out.append(rec)
@@ -351,10 +375,8 @@ def _canonical_result(value: Any) -> Any:
         return {str(k): _canonical_result(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_canonical_result(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
     if isinstance(value, int | float | str | bool) or value is None:
-        return value
+        return value  # NaN/inf are written as JSON NaN/Infinity and read back as floats
     raise TypeError(f"a cell must return JSON values (numbers, strings, lists, dicts); "
                     f"got {type(value).__name__}")
 
@@ -375,7 +397,7 @@ def _run_cell(fn: Callable, params: dict, root_seed: int, key: str):
         rng = np.random.default_rng(cell.seed_sequence(root_seed))
         result = fn(dict(params), rng)
         return key, "done", _canonical_result(result), None, started, time.time()
-    except BaseException:
+    except Exception:  # the traceback is the record; Ctrl-C and exits propagate
         return key, "failed", None, traceback.format_exc(), started, time.time()
 
 
@@ -485,35 +507,53 @@ def run(
             bar = tqdm(total=len(todo), unit="cell", desc="sweep")
         by_key = {c.key: c for c in todo}
         attempts = {c.key: store.attempts(c.key) for c in todo}
-        tries = dict.fromkeys(by_key, 0)
         failed: list[str] = []
+
+        def finish(key, st, result, error, t0, t1):
+            store.record(by_key[key], seed=f"{root_seed}:{key}", status=st, result=result,
+                         error=error, attempts=attempts[key], started=t0, finished=t1)
+            if st == "failed":
+                failed.append(key)
+            if bar is not None:
+                bar.update()
+
+        ok = False
         try:
-            pending = {ex.submit(_run_cell, fn, c.params, root_seed, c.key) for c in todo}
-            while pending:
-                finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for fut in finished:
-                    try:
-                        key, st, result, error, t0, t1 = fut.result()
-                    except cf.BrokenExecutor as exc:
-                        raise SweepError(f"a worker died ({exc}); every finished cell is "
-                                         "saved: run the sweep again to resume") from None
-                    cell = by_key[key]
-                    tries[key] += 1
-                    attempts[key] += 1
-                    if st == "failed" and tries[key] <= retries:
-                        pending.add(ex.submit(_run_cell, fn, cell.params, root_seed, key))
-                        continue
-                    store.record(cell, seed=f"{root_seed}:{key}", status=st, result=result,
-                                 error=error, attempts=attempts[key], started=t0, finished=t1)
-                    if st == "failed":
-                        failed.append(key)
-                    if bar is not None:
-                        bar.update()
+            if isinstance(ex, _SerialExecutor):
+                # one cell at a time, each committed before the next starts
+                for cell in todo:
+                    for attempt in range(retries + 1):
+                        outcome = _run_cell(fn, cell.params, root_seed, cell.key)
+                        attempts[cell.key] += 1
+                        if outcome[1] == "done" or attempt == retries:
+                            break
+                    finish(*outcome)
+            else:
+                tries = dict.fromkeys(by_key, 0)
+                pending = {ex.submit(_run_cell, fn, c.params, root_seed, c.key) for c in todo}
+                while pending:
+                    finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in finished:
+                        try:
+                            outcome = fut.result()
+                        except cf.BrokenExecutor as exc:
+                            raise SweepError(f"a worker died ({exc}); every finished cell is "
+                                             "saved: run the sweep again to resume") from None
+                        key = outcome[0]
+                        tries[key] += 1
+                        attempts[key] += 1
+                        if outcome[1] == "failed" and tries[key] <= retries:
+                            pending.add(ex.submit(_run_cell, fn, by_key[key].params,
+                                                  root_seed, key))
+                            continue
+                        finish(*outcome)
+            ok = True
         finally:
             if bar is not None:
                 bar.close()
             if owned:
-                ex.shutdown(wait=True)
+                # on an error, do not wait for cells whose results would be thrown away
+                ex.shutdown(wait=True, cancel_futures=not ok)
         counts = store.counts()
     finally:
         store.close()

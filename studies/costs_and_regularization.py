@@ -53,7 +53,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     costs, reg = [], []
     for rec in run_grid(train_cell, costs_grid + reg_grid, rng=rng, workdir=workdir,
                         executor=executor):
-        frame = pd.DataFrame(rec["epochs"])
+        frame = pd.DataFrame(rec["history"])
         if rec["experiment"] == "costs":
             costs.append(frame.assign(cost=rec["label"]))
         else:

@@ -55,7 +55,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                       for c in grid)
     curves = []
     for rec in run_grid(train_cell, grid, rng=rng, workdir=workdir, executor=executor):
-        epochs = pd.DataFrame(rec["epochs"])
+        epochs = pd.DataFrame(rec["history"])
         layers = pd.DataFrame(rec["layers"])
         f = epochs.merge(layers[layers.layer == 1], on="epoch")
         curves.append(f.assign(initializer=rec["init"], seed=rec["seed"], hidden=rec["hidden"]))

@@ -59,7 +59,8 @@ def cell(params: dict, rng) -> dict:
                                     "fitted_normal": normal}).to_dict("list")
         fits = fit.fit_distribution(res.samples, candidates=("norm", "t", "logistic"))
         out["qq"] = fits.qq("norm").iloc[::10].assign(initializer=name).to_dict("list")
-        battery = fit.normality(res.samples, rng=rng)
+        # family-wise α = 0.001: a normal z fails this finding once in a thousand seeds
+        battery = fit.normality(res.samples, alpha=0.001, rng=rng)
         out["normality"] = battery.to_frame().assign(initializer=name).to_dict("list")
         out["reject"] = battery.reject
         out["min_p"] = float(battery.p_adjusted.min())
@@ -85,7 +86,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     findings = [
         Finding(id=f"{c['initializer']}_is_normal",
                 claim=f"z under {c['initializer']} weights is normal",
-                expected="no test rejects (Holm, α = 0.05)",
+                expected="no test rejects (Holm, family-wise α = 0.001)",
                 observed=f"min adjusted p = {c['min_p']:.3g}",
                 method="normality battery on estimated parameters", passed=not c["reject"])
         for c in cells if isinstance(c.get("normality"), dict)]

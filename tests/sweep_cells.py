@@ -36,3 +36,13 @@ def busy_cell(params, rng):
 
 def noop_cell(params, rng):
     return {"i": params["i"]}
+
+
+def nan_cell(params, rng):
+    return {"values": [1.0, float("nan"), float("inf")], "x": float("nan")}
+
+
+def interrupt_cell(params, rng):
+    if params["i"] == 2:
+        raise KeyboardInterrupt
+    return {"i": params["i"]}

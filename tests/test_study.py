@@ -208,4 +208,14 @@ def test_study_grids_give_identical_results_on_serial_and_process_executors(tmp_
     a = run_study("clt", scale="test", seed=4, out=tmp_path / "s", executor="serial")
     b = run_study("clt", scale="test", seed=4, out=tmp_path / "p", executor="process")
     assert a.tables["clt"].equals(b.tables["clt"])
-    assert (tmp_path / "s" / "clt" / "sweep-test-seed4" / "sweep.sqlite").is_file()
+    assert list((tmp_path / "s" / "clt").glob("sweep-test-seed4-v*/sweep.sqlite"))
+
+
+def test_stale_failed_cells_of_another_grid_are_ignored(tmp_path):
+    bad = subprocess.run([sys.executable, str(ROOT / "studies" / "clt.py"), "--scale", "test",
+                          "--n-in", "0", "4", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "failed" in bad.stderr
+    good = subprocess.run([sys.executable, str(ROOT / "studies" / "clt.py"), "--scale", "test",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert good.returncode == 0, good.stderr

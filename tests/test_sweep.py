@@ -216,3 +216,59 @@ def test_sizes_submit_largest_first(tmp_path):
     sweep.run(record, grid, out=tmp_path, executor="serial")
     assert order == [4, 3, 2, 1, 0]
     assert np.isfinite(sweep.results(tmp_path).duration).all()
+
+
+# ------------------------------------------------------------------ review regressions
+def test_serial_sweeps_commit_each_cell_before_the_next(tmp_path):
+    seen = []
+
+    def counting(params, rng):
+        con = sqlite3.connect(tmp_path / "sweep.sqlite")
+        seen.append(con.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+        con.close()
+        return {}
+
+    sweep.run(counting, sweep.product(i=list(range(5))), out=tmp_path, executor="serial")
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_interrupts_propagate_and_keep_finished_cells(tmp_path):
+    grid = sweep.product(i=list(range(5)))
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(cells.interrupt_cell, grid, out=tmp_path, executor="serial")
+    assert sweep.status(tmp_path)["done"] == 2  # cells 0 and 1 were committed
+
+
+def test_nan_results_round_trip_as_floats(tmp_path):
+    sweep.run(cells.nan_cell, sweep.product(i=[0]), out=tmp_path, executor="serial")
+    row = sweep.results(tmp_path).iloc[0]
+    assert np.isnan(row.x) and np.isnan(row["values"][1]) and np.isinf(row["values"][2])
+
+
+def test_reserved_names_and_result_fields_do_not_clobber(tmp_path):
+    with pytest.raises(ValueError, match="reserved"):
+        sweep.product(status=[1, 2])
+
+    def shadow(params, rng):
+        return {"status": "weird", "i": 99}
+
+    sweep.run(shadow, sweep.product(i=[1]), out=tmp_path, executor="serial")
+    row = sweep.results(tmp_path).iloc[0]
+    assert row.status == "done" and row.i == 1
+    assert row.result_status == "weird" and row.result_i == 99
+
+
+def test_empty_database_file_is_treated_as_new(tmp_path):
+    con = sqlite3.connect(tmp_path / "sweep.sqlite")  # created, killed before any table
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    assert sweep.run(cells.cell, GRID, out=tmp_path, executor="serial").counts["done"] == 9
+
+
+def test_store_refuses_another_satsim_version(tmp_path, monkeypatch):
+    import satsim
+
+    sweep.run(cells.cell, GRID, out=tmp_path, executor="serial")
+    monkeypatch.setattr(satsim, "__version__", "99.0")
+    with pytest.raises(SweepError, match="was written by satsim"):
+        sweep.run(cells.cell, GRID, out=tmp_path, executor="serial")

@@ -2,8 +2,8 @@
 
 A module-level function (so worker processes and Dask can import it) that trains one
 :class:`~satsim.nn.network.Network` on a registered dataset and returns JSON
-values: the per-epoch history, the per-layer telemetry, the final test accuracy and
-the data source.  Parameters (all JSON values):
+values: the per-epoch history (``history``), the per-layer telemetry (``layers``),
+the final test accuracy and the data source.  Parameters (all JSON values):
 
 ``sizes`` (list), ``activation``, ``output``, ``cost``, ``init``, ``bias_init``,
 ``dataset`` (default "fashion-mnist"), ``train_size``, ``epochs``, ``batch_size``,
@@ -52,5 +52,5 @@ def train_cell(params: dict, rng: np.random.Generator) -> dict:
                 probe_size=params.get("probe_size", 1000), rng=fit_rng)
     epochs = h.epochs_frame().drop(columns=["wall_time"])
     layers = pd.DataFrame(h.layers)
-    return {"epochs": epochs.to_dict("records"), "layers": layers.to_dict("records"),
+    return {"history": epochs.to_dict("records"), "layers": layers.to_dict("records"),
             "test_accuracy": net.accuracy(*ds.test), "source": ds.source}
