@@ -16,6 +16,7 @@ from satsim._docstrings import fill
 from satsim._validation import (
     check_choice,
     check_int,
+    check_interval,
     check_probability,
     check_real,
     check_rng,
@@ -301,10 +302,7 @@ class Uniform(_ScipyElementwise):
     name: str = dataclasses.field(default="uniform", kw_only=True)
 
     def __post_init__(self):
-        low = check_real("low", self.low)
-        high = check_real("high", self.high)
-        if not high > low:
-            raise ValueError(f"`high` must be greater than `low`; got low={low!r}, high={high!r}")
+        low, high = check_interval("low", self.low, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
@@ -341,10 +339,7 @@ class TruncatedNormal(_ScipyElementwise):
         *,
         name: str = "truncated_normal",
     ):
-        a = check_real("a", a)
-        b = check_real("b", b)
-        if not b > a:
-            raise ValueError(f"`b` must be greater than `a`; got a={a!r}, b={b!r}")
+        a, b = check_interval("a", a, "b", b)
         object.__setattr__(self, "loc", check_real("mean", mean))
         object.__setattr__(self, "scale", check_real("std", std, low=0.0, low_inclusive=False))
         object.__setattr__(self, "a", a)

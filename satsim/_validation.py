@@ -19,6 +19,7 @@ __all__ = [
     "check_array",
     "check_choice",
     "check_int",
+    "check_interval",
     "check_probability",
     "check_real",
     "check_rng",
@@ -86,6 +87,16 @@ def check_real(
             what = ("<= " if high_inclusive else "< ") + f"{high:g}"
         raise ValueError(f"`{name}` must be {what}; got {_echo(name, value)}")
     return value
+
+
+def check_interval(low_name: str, low: Any, high_name: str, high: Any) -> tuple[float, float]:
+    """Two finite reals with ``low < high`` (e.g. the ends of a uniform law)."""
+    lo = check_real(low_name, low)
+    hi = check_real(high_name, high)
+    if not hi > lo:
+        raise ValueError(f"`{high_name}` must be greater than `{low_name}`; "
+                         f"got {low_name}={lo!r}, {high_name}={hi!r}")
+    return lo, hi
 
 
 def check_probability(name: str, value: Any) -> float:

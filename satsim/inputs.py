@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from satsim._docstrings import fill
-from satsim._validation import check_array, check_int, check_probability, check_real, check_rng
+from satsim._validation import (
+    check_array,
+    check_int,
+    check_interval,
+    check_probability,
+    check_real,
+    check_rng,
+)
 
 __all__ = [
     "Bernoulli",
@@ -249,10 +256,7 @@ class Uniform(_IIDInput):
 
     def __post_init__(self):
         object.__setattr__(self, "n_in", check_int("n_in", self.n_in, minimum=1))
-        low = check_real("low", self.low)
-        high = check_real("high", self.high)
-        if not high > low:
-            raise ValueError(f"`high` must be greater than `low`; got low={low!r}, high={high!r}")
+        low, high = check_interval("low", self.low, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
