@@ -7,18 +7,26 @@ Run::
 
 Measured side by side in one run:
 
-1. 20 equal cells of ~0.2 s of NumPy work: wall time serial vs 2 process workers
-   (target speed-up ≥ 1.8 on an idle 2-core machine).
-2. Per-cell overhead of the process and Dask (LocalCluster, 2 workers) executors:
-   cells that do nothing, timed at N and 2N cells so that start-up cancels,
-   overhead = (T(2N) − T(N)) / N (target ≤ 5 ms).  Each cell includes the
-   coordinator's store commit.
+1. 20 equal cells of ~0.2 s of NumPy work: serial vs 2 process workers (target
+   speed-up ≥ 1.8 on an idle 2-core machine).  The process executor starts fresh
+   ``spawn`` workers for every run (a new interpreter importing satsim, ~1–3 s), so
+   the speed-up compares the cells' span — first cell started to last cell finished,
+   from the store's records — and the start-up is printed on its own, with the
+   wall-time ratio that includes it.
+2. Per-cell overhead of the process executor, of ``concurrent.futures``'
+   ProcessPoolExecutor passed as an executor (for reference: the pool the process
+   executor replaced) and of the Dask executor (LocalCluster, 2 workers): wall time
+   per cell between the first and the last commit of 2N cells that do nothing, read
+   from the ``progress`` callback, so that start-up does not enter (target ≤ 5 ms).
+   Each cell includes the coordinator's store commit.
 3. The store's cost per committed cell (``Store.record``, WAL, synchronous=FULL).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import multiprocessing as mp
 import shutil
 import tempfile
 import time
@@ -42,11 +50,18 @@ def noop(params, rng):
 
 
 def timed(fn, grid, executor, **kw):
+    """(wall time, span of the cells, commit times) of one sweep in a fresh directory."""
     d = Path(tempfile.mkdtemp())
+    commits = []
     try:
         t = time.perf_counter()
-        sweep.run(fn, grid, out=d, executor=executor, **kw)
-        return time.perf_counter() - t
+        sweep.run(fn, grid, out=d, executor=executor,
+                  progress=lambda done, total: commits.append(time.perf_counter()), **kw)
+        wall = time.perf_counter() - t
+        with sweep.Store(d, create=False) as store:
+            first, last = store.conn.execute(
+                "SELECT MIN(started), MAX(finished) FROM cells").fetchone()
+        return wall, last - first, commits[1:]  # commits[0]: the (0, total) call
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -55,30 +70,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    n_busy, n_noop = (10, 100) if args.quick else (20, 200)
+    n_busy, n_noop = (10, 200) if args.quick else (20, 400)
 
     grid = sweep.product(i=list(range(n_busy)), seconds=[0.2])
-    serial = timed(busy, grid, "serial")
-    cold = timed(busy, grid, "process", workers=2)
-    # the engine's parallel efficiency: a warm pool (workers started and satsim imported)
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    pool = cf.ProcessPoolExecutor(2, mp_context=mp.get_context("forkserver"),
-                                  initializer=sweep._limit_blas)
-    list(pool.map(abs, [1, 2]))
-    timed(noop, sweep.product(i=[0, 1]), pool)  # imports satsim/numpy in the workers
-    proc = timed(busy, grid, pool)
-    pool.shutdown()
-    print(f"{n_busy} cells x 0.2 s: serial {serial:.2f} s, 2 processes {proc:.2f} s with a "
-          f"warm pool ({cold:.2f} s including pool start-up and imports)")
+    serial_wall, serial, _ = timed(busy, grid, "serial")
+    cold, proc, _ = timed(busy, grid, "process", workers=2)
+    print(f"{n_busy} cells x 0.2 s: serial {serial:.2f} s, 2 processes {proc:.2f} s "
+          f"({cold:.2f} s wall time, of which {cold - proc:.2f} s worker start-up and "
+          "store set-up)")
 
     def overhead(executor, **kw):
-        small = sweep.product(i=list(range(n_noop)))
-        big = sweep.product(i=list(range(2 * n_noop)))
-        return (timed(noop, big, executor, **kw) - timed(noop, small, executor, **kw)) / n_noop
+        commits = timed(noop, sweep.product(i=list(range(n_noop))), executor, **kw)[2]
+        return (commits[-1] - commits[0]) / (len(commits) - 1)
 
     over_proc = overhead("process", workers=2)
+    with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        over_pool = overhead(pool)
     over_dask = None
     try:
         from distributed import Client, LocalCluster
@@ -103,8 +110,12 @@ def main(argv=None) -> int:
 
     print("\nSummary")
     rows = [("speed-up, 2 processes / serial", serial / proc, ">= 1.8", serial / proc >= 1.8),
+            ("speed-up in wall time, start-up included", serial_wall / cold, "context",
+             True),
             ("per-cell overhead, process executor (ms)", over_proc * 1e3, "<= 5",
-             over_proc * 1e3 <= 5)]
+             over_proc * 1e3 <= 5),
+            ("per-cell overhead, ProcessPoolExecutor (ms)", over_pool * 1e3, "context",
+             True)]
     if over_dask is not None:
         rows.append(("per-cell overhead, Dask executor (ms)", over_dask * 1e3, "<= 5",
                      over_dask * 1e3 <= 5))

@@ -6,35 +6,68 @@ first 16 hex digits of the SHA-256 of its parameters as canonical JSON — and i
 seed, ``SeedSequence(root_seed, spawn_key=key words)``, so a cell's result does not
 depend on execution order, executor or worker count.
 
-Executors.  Anything with the ``concurrent.futures.Executor`` interface:
-``"serial"`` (in process), ``"process"`` (default: a local process pool, one BLAS
-thread per worker), ``"dask://HOST:PORT"`` or a ``distributed.Client`` (through
-``client.get_executor()``).  Cells are submitted largest-first when the grid knows
-their sizes.  A failing cell records its traceback and the sweep goes on; it is
-retried up to ``retries`` times within the run, and again on a later run.
+Executors.  ``"serial"`` runs the cells one after another in the calling process.
+``"process"`` (the default) runs them on ``workers`` local worker processes
+(default ``os.cpu_count()``), started with the ``spawn`` method, each with one BLAS
+thread and each computing one cell at a time; the script that calls :func:`run`
+therefore needs the usual ``if __name__ == "__main__":`` guard, and ``fn`` must be
+importable by name in a fresh interpreter (``worker_setup`` can make it so).
+``"dask://HOST:PORT"``, a ``distributed.Client`` or any
+``concurrent.futures.Executor`` run the cells as futures.  Cells are submitted
+largest-first when the grid knows their sizes.
+
+Failures.  A cell whose function raises records its traceback and the sweep goes on;
+it is retried up to ``retries`` times within the run, and again on a later run.  A
+cell that kills its worker process (a segfault, ``os._exit``, the out-of-memory
+killer's SIGKILL) costs one attempt too: the process executor knows which cell each
+worker was running, replaces the dead worker, retries the cell within ``retries`` and
+then records it ``failed`` with the reason (``"worker process died: killed by signal
+SIGSEGV"``, ``"… exited with code 3"``); every other cell still runs.  With futures
+executors, an exception raised by the future itself (Dask's ``KilledWorker``, a
+cancelled future, a broken pool) is counted and retried the same way and recorded as
+``"TypeName: message"``.  Process workers ignore Ctrl-C (the coordinator handles it)
+and exit by themselves when the coordinator dies, even by ``kill -9``; on Ctrl-C or
+any error the coordinator stops its workers before the exception propagates.
 
 The store.  One SQLite database per output directory (``DIR/sweep.sqlite``, WAL
-journal, ``synchronous=FULL``).  The grid is recorded when a sweep starts; each
-finished cell is committed in its own transaction with its parameters, seed,
-result (JSON), status, attempts, timings and versions.  Only the coordinating
-process writes — workers return results — so a crash at any moment (even
-``kill -9``) leaves the database consistent, and re-running the same sweep skips
-the finished cells and retries the failed ones.  ``satsim sweep status DIR`` prints
-done / failed / pending counts; :func:`results` exports a tidy DataFrame.
+journal and ``synchronous=FULL`` while a sweep runs, switched back to a rollback
+journal when it ends so that readers need no side files).  Each finished cell is
+committed in its own transaction with its parameters, seed, result (JSON), status,
+attempts, timings and versions.  Only the coordinating process writes — workers
+return results — so a crash at any moment (even ``kill -9``) leaves the database
+consistent, and re-running the same sweep skips the finished cells and retries the
+failed ones.  A running sweep holds an exclusive lock on ``DIR/sweep.lock`` (which
+records its PID); a second :func:`run` on the same directory stops at once with
+"… is in use by PID N".  The operating system drops the lock when its process
+ends, however it ends, so a lock is never stale.  (The lock is ``flock``; it is not
+taken on platforms without :mod:`fcntl`.)  ``out=None`` keeps the store in memory:
+nothing is written to disk and nothing resumes.
+
+A store binds what makes its cells comparable: the root seed, the satsim version and
+the grid (the set of cell keys) of the first run.  Running another grid in the same
+directory is refused unless ``extend=True``, which adds the new cells to the bound
+grid.
+
+Reading.  :func:`status`, :func:`results`, :func:`overview` (every store in a
+directory tree) and ``Store(DIR, create=False)`` open the database read-only: they
+never change it, create no tables and, on a finished sweep, no files, so they work
+on a read-only directory (a sweep interrupted there is read from a private copy) and
+never disturb a running sweep.  A database with no sweep recorded yet (an empty
+file) is an error for them, not something to create.  :func:`export` writes the
+results CSV atomically.  ``satsim sweep status DIR`` prints done / failed / pending
+counts.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import hashlib
 import itertools
 import json
 import math
 import os
-import sqlite3
+import pickle
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +75,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from satsim._executors import (
+    _executor_kind,
+    _futures_executor,
+    _one_line,
+    _run_cell,
+    _run_futures,
+    _run_processes,
+)
+from satsim._namespace import public_dir
+from satsim._store import DB_NAME, Store, SweepError
 from satsim._validation import check_int, check_rng
 
 __all__ = [
@@ -50,6 +93,8 @@ __all__ = [
     "Store",
     "SweepError",
     "SweepResult",
+    "export",
+    "overview",
     "product",
     "random_design",
     "results",
@@ -58,16 +103,7 @@ __all__ = [
     "zipped",
 ]
 
-#: extra PRAGMAs run on every store connection (tests use max_page_count to fill the disk)
-_PRAGMAS: list[str] = []
-
-FORMAT = "satsim.sweep"
-FORMAT_VERSION = 1
-DB_NAME = "sweep.sqlite"
-
-
-class SweepError(RuntimeError):
-    """A sweep cannot start or its store cannot be used."""
+__dir__ = public_dir(globals())
 
 
 def _canonical(value: Any) -> Any:
@@ -199,287 +235,119 @@ def random_design(n: int, *, rng: Any = None, fixed: Mapping[str, Any] | None = 
     return _cells(rows, fixed or {})
 
 
-# --------------------------------------------------------------------------- store
-class Store:
-    """The SQLite result store of one output directory."""
-
-    def __init__(self, directory: str | os.PathLike, *, create: bool = True):
-        self.dir = Path(directory)
-        self.path = self.dir / DB_NAME
-        if create:
-            try:
-                self.dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise SweepError(f"cannot create sweep directory {str(self.dir)!r}: "
-                                 f"{exc.strerror}") from None
-            if not os.access(self.dir, os.W_OK):
-                raise SweepError(f"sweep directory {str(self.dir)!r} is not writable")
-        elif not self.path.is_file():
-            raise SweepError(f"no sweep database in {str(self.dir)!r}")
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            for pragma in _PRAGMAS:
-                self.conn.execute(pragma)
-            tables = self.conn.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-            if exists and tables:
-                self._check()
-            else:  # new, or created but killed before its first commit
-                self._create()
-        except sqlite3.DatabaseError as exc:
-            raise SweepError(f"{str(self.path)!r} is not a usable sweep database "
-                             f"(corrupted or foreign file): {exc}") from None
-
-    def _create(self) -> None:
-        with self._tx():
-            self.conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self.conn.execute("CREATE TABLE grid (key TEXT PRIMARY KEY, params TEXT NOT NULL, "
-                              "size REAL)")
-            self.conn.execute(
-                "CREATE TABLE cells (key TEXT PRIMARY KEY, params TEXT NOT NULL, seed TEXT, "
-                "status TEXT NOT NULL CHECK (status IN ('done', 'failed')), result TEXT, "
-                "error TEXT, attempts INTEGER NOT NULL, started REAL, finished REAL, "
-                "duration REAL, versions TEXT)")
-            self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                  [("format", FORMAT), ("format_version", str(FORMAT_VERSION))])
-
-    def _check(self) -> None:
-        try:
-            meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise SweepError(f"{str(self.path)!r} is not a satsim sweep database "
-                             f"(no meta table: {exc})") from None
-        if meta.get("format") != FORMAT:
-            raise SweepError(f"{str(self.path)!r} is not a satsim sweep database "
-                             f"(format {meta.get('format')!r})")
-        if meta.get("format_version") != str(FORMAT_VERSION):
-            raise SweepError(f"{str(self.path)!r} has format version "
-                             f"{meta.get('format_version')}; this satsim reads {FORMAT_VERSION}")
-        check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise SweepError(f"{str(self.path)!r} failed SQLite's integrity check: {check}")
-
-    class _Tx:
-        def __init__(self, conn):
-            self.conn = conn
-
-        def __enter__(self):
-            self.conn.execute("BEGIN IMMEDIATE")
-
-        def __exit__(self, exc_type, exc, tb):
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            elif self.conn.in_transaction:  # SQLite may already have rolled back (disk full)
-                self.conn.execute("ROLLBACK")
-            return False
-
-    def _tx(self):
-        return Store._Tx(self.conn)
-
-    def bind_seed(self, root_seed: int) -> None:
-        """Record the root seed and satsim version on first use; refuse others later
-        (cells are keyed by their parameters, so reusing them under another seed or
-        other code would mix results)."""
-        import satsim
-
-        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        if "root_seed" not in meta:
-            with self._tx():
-                self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                      [("root_seed", str(root_seed)),
-                                       ("satsim_version", satsim.__version__)])
-            return
-        if int(meta["root_seed"]) != root_seed:
-            raise SweepError(f"{str(self.path)!r} holds a sweep with root_seed="
-                             f"{meta['root_seed']}; got root_seed={root_seed} "
-                             "(use another directory)")
-        if meta.get("satsim_version", satsim.__version__) != satsim.__version__:
-            raise SweepError(f"{str(self.path)!r} was written by satsim "
-                             f"{meta['satsim_version']}; this is {satsim.__version__} "
-                             "(use another directory)")
-
-    def register(self, grid: Grid) -> None:
-        """Record the grid's cells (idempotent)."""
-        with self._tx():
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO grid VALUES (?, ?, ?)",
-                [(c.key, json.dumps(c.params, sort_keys=True), c.size) for c in grid])
-
-    def finished(self) -> dict[str, str]:
-        """key → status of every recorded cell."""
-        return dict(self.conn.execute("SELECT key, status FROM cells").fetchall())
-
-    def attempts(self, key: str) -> int:
-        row = self.conn.execute("SELECT attempts FROM cells WHERE key = ?", (key,)).fetchone()
-        return 0 if row is None else int(row[0])
-
-    def record(self, cell: Cell, *, seed: str, status: str, result: Any, error: str | None,
-               attempts: int, started: float, finished: float) -> None:
-        """Commit one cell in its own transaction."""
-        import scipy
-
-        import satsim
-
-        versions = json.dumps({"satsim": satsim.__version__, "numpy": np.__version__,
-                               "scipy": scipy.__version__})
-        payload = None if result is None else json.dumps(_canonical_result(result))
-        try:
-            with self._tx():
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (cell.key, json.dumps(cell.params, sort_keys=True), seed, status, payload,
-                     error, attempts, started, finished, finished - started, versions))
-        except sqlite3.Error as exc:
-            raise SweepError(f"could not write cell {cell.key} to {str(self.path)!r}: {exc}; "
-                             "every earlier cell is committed") from None
-
-    def counts(self) -> dict[str, int]:
-        total = self.conn.execute("SELECT COUNT(*) FROM grid").fetchone()[0]
-        by = dict(self.conn.execute("SELECT status, COUNT(*) FROM cells GROUP BY status"))
-        done, failed = by.get("done", 0), by.get("failed", 0)
-        return {"done": done, "failed": failed, "pending": max(total - done - failed, 0),
-                "total": total}
-
-    def frame(self) -> pd.DataFrame:
-        rows = self.conn.execute(
-            "SELECT key, params, seed, status, result, error, attempts, duration FROM cells "
-            "ORDER BY key").fetchall()
-        out = []
-        for key, params, seed, st, result, error, attempts, duration in rows:
-            rec = {"key": key, **json.loads(params), "status": st, "attempts": attempts,
-                   "duration": duration, "cell_seed": seed}
-            if result is not None:
-                payload = json.loads(result)
-                if not isinstance(payload, dict):
-                    payload = {"result": payload}
-                # result fields never overwrite the bookkeeping or the parameters
-                rec.update({(f"result_{k}" if k in rec else k): v for k, v in payload.items()})
-            if error:
-                rec["error"] = error.strip().splitlines()[-1]
-            out.append(rec)
-        return pd.DataFrame(out)
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def _canonical_result(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_canonical_result(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _canonical_result(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical_result(v) for v in value]
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value  # NaN/inf are written as JSON NaN/Infinity and read back as floats
-    raise TypeError(f"a cell must return JSON values (numbers, strings, lists, dicts); "
-                    f"got {type(value).__name__}")
-
-
-# --------------------------------------------------------------------------- execution
-def _limit_blas() -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def _run_cell(fn: Callable, params: dict, root_seed: int, key: str):
-    """Worker side: run one cell; never raises (the coordinator records failures)."""
-    cell = Cell(params=params, key=key)
-    started = time.time()
-    try:
-        rng = np.random.default_rng(cell.seed_sequence(root_seed))
-        result = fn(dict(params), rng)
-        return key, "done", _canonical_result(result), None, started, time.time()
-    except Exception:  # the traceback is the record; Ctrl-C and exits propagate
-        return key, "failed", None, traceback.format_exc(), started, time.time()
-
-
+# --------------------------------------------------------------------------- run
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepResult:
-    """What a call to :func:`run` did, and the store's current state."""
+    """What a call to :func:`run` did, and the store's current state.
 
-    out: Path
+    ``out`` is None for an in-memory sweep, whose cells' table is kept in ``table``.
+    """
+
+    out: Path | None
     ran: int
     skipped: int
     failed_keys: list[str]
     counts: dict[str, int]
     wall_time: float
+    table: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
+        """The store's table of recorded cells (see :func:`results`)."""
+        if self.table is not None:
+            return self.table.copy()
+        if self.out is None:
+            raise SweepError("an in-memory sweep kept no table")
         return results(self.out)
 
 
-def _make_executor(executor: Any, workers: int | None):
-    if isinstance(executor, cf.Executor):
-        return executor, False
-    if hasattr(executor, "get_executor"):  # a distributed.Client
-        return executor.get_executor(), False
-    if executor == "serial":
-        return _SerialExecutor(), True
-    if executor == "process":
-        import multiprocessing as mp
-
-        ctx = mp.get_context("forkserver")
-        return cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=ctx,
-                                      initializer=_limit_blas), True
-    if isinstance(executor, str) and executor.startswith("dask://"):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise SweepError("the dask executor needs `pip install satsim[dask]`") from None
-        client = Client(executor[len("dask://"):], timeout=30)
-        return _OwnedDask(client), True
-    raise SweepError(f"`executor` must be 'serial', 'process', 'dask://HOST:PORT', a "
-                     f"concurrent.futures.Executor or a distributed.Client; got {executor!r}")
+def _check_progress(progress: Any) -> Callable[[int, int], Any] | bool:
+    if progress is None or isinstance(progress, bool):
+        return bool(progress)
+    if callable(progress):
+        return progress
+    raise TypeError(f"`progress` must be True, False or a callable progress(finished, "
+                    f"total); got progress={progress!r}")
 
 
-class _SerialExecutor(cf.Executor):
-    def submit(self, fn, /, *args, **kwargs):
-        fut = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        return fut
-
-
-class _OwnedDask(cf.Executor):
-    def __init__(self, client):
-        self.client = client
-        self.inner = client.get_executor()
-
-    def submit(self, fn, /, *args, **kwargs):
-        return self.inner.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait=True, **kwargs):
-        self.inner.shutdown(wait=wait)
-        self.client.close()
+def _check_picklable(name: str, value: Any) -> None:
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        raise TypeError(f"`{name}` must be picklable for the process executor (a "
+                        f"module-level function, or functools.partial of one); got "
+                        f"{name}={value!r} ({_one_line(exc)})") from None
 
 
 def run(
     fn: Callable[[dict, np.random.Generator], Any],
     grid: Grid,
     *,
-    out: str | os.PathLike,
+    out: str | os.PathLike | None,
     root_seed: int = 0,
     executor: Any = "process",
     workers: int | None = None,
     retries: int = 1,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], Any] = False,
+    worker_setup: Callable[[], Any] | None = None,
+    extend: bool = False,
 ) -> SweepResult:
     """Run ``fn(params, rng)`` for every cell of ``grid`` not yet done in ``out``.
 
-    ``fn`` must be picklable (a module-level function) for process and Dask
-    executors and return JSON values (a dict of numbers/strings/lists is typical).
-    Failed cells are retried up to ``retries`` times in this run; cells that still
-    fail are recorded with their traceback and retried by the next run.
+    Parameters
+    ----------
+    fn : callable
+        ``fn(params: dict, rng: numpy.random.Generator)`` returning JSON values (a
+        dict of numbers, strings and lists is typical).  It must be picklable — a
+        module-level function — for the process and Dask executors.  ``rng`` is the
+        cell's own generator, seeded from ``(root_seed, cell key)`` only.
+    grid : Grid
+        The cells.  The first run binds the grid to the store; see ``extend``.
+    out : path or None
+        The output directory holding the store (``out/sweep.sqlite``, locked by
+        ``out/sweep.lock`` during the run).  ``None`` keeps the store in memory:
+        nothing is written to disk, nothing resumes, and the cells' table is in the
+        result's :meth:`SweepResult.to_frame`.
+    root_seed : int, default 0
+        Bound to the store on first use.
+    executor : {"process", "serial"}, "dask://HOST:PORT", distributed.Client or \
+concurrent.futures.Executor, default "process"
+        Where cells run (see the module documentation).
+    workers : int, optional
+        Number of worker processes of the process executor (default
+        ``os.cpu_count()``; never more than the cells to run).  Other executors
+        ignore it.
+    retries : int, default 1
+        Extra attempts per cell within this run, for a cell that raises and for one
+        that kills its worker or whose future fails.  A cell that still fails is
+        recorded ``failed`` with its traceback or reason, and runs again on the next
+        call.
+    progress : bool or callable, default False
+        ``True`` shows a tqdm bar; a callable is called as ``progress(finished,
+        total)`` — once with ``(0, total)`` before the first cell, then after each
+        committed cell — where ``total`` is the number of cells this run has to do.
+    worker_setup : callable, optional
+        Called once in each process worker before its first cell (e.g. to make a
+        user's study modules importable there); must be picklable.  A setup that
+        raises is a :class:`SweepError` carrying its traceback.  Only the process
+        executor starts workers, so other executors do not call it.
+    extend : bool, default False
+        ``True`` allows a ``grid`` that differs from the grid bound to the store: its
+        new cells are added to the bound grid (and counted by :func:`status`).
+
+    Returns
+    -------
+    SweepResult
+        Cells run and skipped, keys still failed, the store's counts, wall time.
+
+    Raises
+    ------
+    SweepError
+        The directory is in use by another run (the message names its PID), is not
+        writable, holds a foreign or corrupted database, or a sweep with another root
+        seed, satsim version or grid; a cell could not be committed (disk full: every
+        earlier cell is saved); process workers cannot start.
+    KeyboardInterrupt
+        Propagated after the workers are stopped; committed cells stay saved.
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable; got fn={fn!r}")
@@ -489,37 +357,55 @@ def run(
     retries = check_int("retries", retries, minimum=0)
     if workers is not None:
         workers = check_int("workers", workers, minimum=1)
+    progress = _check_progress(progress)
+    if worker_setup is not None and not callable(worker_setup):
+        raise TypeError(f"`worker_setup` must be a callable or None; got "
+                        f"worker_setup={worker_setup!r}")
+    if not isinstance(extend, bool):
+        raise TypeError(f"`extend` must be True or False; got extend={extend!r}")
+    kind = _executor_kind(executor)
+    if kind == "process":
+        _check_picklable("fn", fn)
+        if worker_setup is not None:
+            _check_picklable("worker_setup", worker_setup)
     store = Store(out)
     start = time.perf_counter()
+    table = None
     try:
         store.bind_seed(root_seed)
-        store.register(grid)
+        store.register(grid, extend=extend)
         done = store.finished()
         todo = [c for c in grid if done.get(c.key) != "done"]
         skipped = len(grid) - len(todo)
         if any(c.size is not None for c in todo):
             todo.sort(key=lambda c: -(c.size or 0.0))
-        ex, owned = _make_executor(executor, workers)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(todo), unit="cell", desc="sweep")
         by_key = {c.key: c for c in todo}
         attempts = {c.key: store.attempts(c.key) for c in todo}
         failed: list[str] = []
+        committed = 0
+        bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), unit="cell", desc="sweep")
+        elif callable(progress):
+            progress(0, len(todo))
 
         def finish(key, st, result, error, t0, t1):
+            nonlocal committed
             store.record(by_key[key], seed=f"{root_seed}:{key}", status=st, result=result,
                          error=error, attempts=attempts[key], started=t0, finished=t1)
             if st == "failed":
                 failed.append(key)
+            committed += 1
             if bar is not None:
                 bar.update()
+            elif callable(progress):
+                progress(committed, len(todo))
 
-        ok = False
+        ex, owned, ok = None, False, False
         try:
-            if isinstance(ex, _SerialExecutor):
+            if kind == "serial":
                 # one cell at a time, each committed before the next starts
                 for cell in todo:
                     for attempt in range(retries + 1):
@@ -528,52 +414,132 @@ def run(
                         if outcome[1] == "done" or attempt == retries:
                             break
                     finish(*outcome)
+            elif kind == "process":
+                if todo:
+                    _run_processes(todo, fn=fn, root_seed=root_seed, retries=retries,
+                                   size=workers or os.cpu_count() or 1, setup=worker_setup,
+                                   attempts=attempts, finish=finish)
             else:
-                tries = dict.fromkeys(by_key, 0)
-                pending = {ex.submit(_run_cell, fn, c.params, root_seed, c.key) for c in todo}
-                while pending:
-                    finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in finished:
-                        try:
-                            outcome = fut.result()
-                        except cf.BrokenExecutor as exc:
-                            raise SweepError(f"a worker died ({exc}); every finished cell is "
-                                             "saved: run the sweep again to resume") from None
-                        key = outcome[0]
-                        tries[key] += 1
-                        attempts[key] += 1
-                        if outcome[1] == "failed" and tries[key] <= retries:
-                            pending.add(ex.submit(_run_cell, fn, by_key[key].params,
-                                                  root_seed, key))
-                            continue
-                        finish(*outcome)
+                ex, owned = _futures_executor(executor)
+                _run_futures(todo, ex, fn=fn, root_seed=root_seed, retries=retries,
+                             attempts=attempts, finish=finish)
             ok = True
         finally:
             if bar is not None:
                 bar.close()
-            if owned:
+            if owned and ex is not None:
                 # on an error, do not wait for cells whose results would be thrown away
                 ex.shutdown(wait=True, cancel_futures=not ok)
         counts = store.counts()
+        if out is None:
+            table = store.frame()
     finally:
         store.close()
-    return SweepResult(out=Path(out), ran=len(todo), skipped=skipped, failed_keys=failed,
-                       counts=counts, wall_time=time.perf_counter() - start)
+    return SweepResult(out=None if out is None else Path(out), ran=len(todo),
+                       skipped=skipped, failed_keys=failed, counts=counts,
+                       wall_time=time.perf_counter() - start, table=table)
 
 
+# --------------------------------------------------------------------------- reading
 def status(out: str | os.PathLike) -> dict[str, int]:
-    """done / failed / pending / total counts of the sweep stored in ``out``."""
-    store = Store(out, create=False)
-    try:
+    """done / failed / pending / total counts of the sweep stored in ``out``.
+
+    Read-only: the store is never modified (this works on a read-only directory and
+    while a sweep runs).  A missing database, or one with no sweep recorded yet (an
+    empty file), is a :class:`SweepError`.
+    """
+    with Store(out, create=False) as store:
         return store.counts()
-    finally:
-        store.close()
 
 
 def results(out: str | os.PathLike) -> pd.DataFrame:
-    """Tidy table of every recorded cell: key, parameters, status, result fields."""
-    store = Store(out, create=False)
-    try:
+    """Tidy table of every recorded cell: key, parameters, status, result fields
+    (read-only, like :func:`status`)."""
+    with Store(out, create=False) as store:
         return store.frame()
-    finally:
-        store.close()
+
+
+def export(out: str | os.PathLike, path: str | os.PathLike | None = None) -> Path:
+    """Write :func:`results` of the sweep in ``out`` as CSV.
+
+    Parameters
+    ----------
+    out : path
+        The sweep's output directory (read-only, like :func:`status`).
+    path : path, optional
+        The CSV file; default ``out/results.csv``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    SweepError
+        No sweep in ``out``, or the file cannot be written.  The file is written
+        atomically (a temporary sibling renamed over the target), so after a failed
+        write — a full disk, a file-size limit — neither a partial file nor a
+        temporary file is left, and an older file at ``path`` keeps its content.
+    """
+    from satsim._atomic import atomic_write
+
+    target = Path(out) / "results.csv" if path is None else Path(path)
+    text = results(out).to_csv(index=False)
+    try:
+        return atomic_write(target, text)
+    except OSError as exc:
+        raise SweepError(f"could not write {str(target)!r}: {exc.strerror or exc}; no "
+                         "partial file was left (an earlier file there is unchanged)") from exc
+
+
+def overview(root: str | os.PathLike) -> pd.DataFrame:
+    """One row per sweep store (``sweep.sqlite``) at or below ``root``.
+
+    Read-only, like :func:`status`; a store that cannot be read gets a row with its
+    reason instead of stopping the others.
+
+    Parameters
+    ----------
+    root : path
+        A sweep directory, or any directory above sweep directories (such as the
+        output directory of ``satsim run``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``store`` (the store's directory relative to ``root``, ``"."`` for
+        ``root`` itself; rows sorted by it), ``done``, ``failed``, ``pending``,
+        ``total`` (nullable integers), ``last_activity`` (ISO-8601 UTC time of the
+        last committed cell, e.g. ``"2026-05-09T07:35:25Z"``, or None) and ``error``
+        (None, or why the store cannot be read; its counts are then missing).
+
+    Raises
+    ------
+    SweepError
+        No sweep database in or below ``root``.
+    """
+    root = Path(root)
+    found = []
+    if root.is_dir():
+        for here, subdirs, files in os.walk(root):
+            subdirs.sort()
+            if DB_NAME in files:
+                found.append(Path(here))
+    if not found:
+        raise SweepError(f"no sweep database in or below {str(root)!r}")
+    rows = []
+    for directory in found:
+        rel = directory.relative_to(root).as_posix()
+        row: dict[str, Any] = {"store": rel, "done": None, "failed": None, "pending": None,
+                               "total": None, "last_activity": None, "error": None}
+        try:
+            with Store(directory, create=False) as store:
+                row.update(store.counts(), last_activity=store.last_activity())
+        except SweepError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values("store", kind="stable").reset_index(drop=True)
+    for col in ("done", "failed", "pending", "total"):
+        frame[col] = frame[col].astype("Int64")
+    return frame

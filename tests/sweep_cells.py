@@ -1,5 +1,7 @@
 """Cell functions for tests/test_sweep.py (importable by worker processes)."""
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -46,3 +48,62 @@ def interrupt_cell(params, rng):
     if params["i"] == 2:
         raise KeyboardInterrupt
     return {"i": params["i"]}
+
+
+def deadly_cell(params, rng):
+    """Kills its own process in the way params['how'] says ('ok' returns normally)."""
+    how = params["how"]
+    if how == "segv":
+        import ctypes
+
+        ctypes.string_at(0)  # a real segmentation fault
+    elif how == "exit3":
+        os._exit(3)
+    elif how == "sigkill":  # what the out-of-memory killer does
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"value": float(rng.random()), "i": params["i"]}
+
+
+def exit_on_cell(params, rng):
+    """os._exit in the cell whose i is params['bad']; an ordinary result otherwise."""
+    if params["i"] == params["bad"]:
+        os._exit(1)
+    return {"value": float(rng.random())}
+
+
+def pid_cell(params, rng):
+    return {"pid": os.getpid(), "setup": os.environ.get("SATSIM_TEST_SETUP", "")}
+
+
+def record_setup(path):
+    """worker_setup for the tests: note this worker's PID, mark the environment."""
+    with open(path, "a") as fh:
+        fh.write(f"{os.getpid()}\n")
+    os.environ["SATSIM_TEST_SETUP"] = "yes"
+
+
+def failing_setup():
+    raise RuntimeError("setup fails on purpose")
+
+
+def load_module(name, path, marker=None):
+    """worker_setup that imports a module from a file under ``name`` (like user studies,
+    which are not importable by name); with ``marker``, also :func:`record_setup`."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    if marker is not None:
+        record_setup(marker)
+    return module
+
+
+def logged_cell(params, rng):
+    """slow_cell that also appends "PID i" to params['log'] (to count computations)."""
+    with open(params["log"], "a") as fh:
+        fh.write(f"{os.getpid()} {params['i']}\n")
+    time.sleep(params["sleep"])
+    return {"value": float(rng.random())}
