@@ -27,6 +27,7 @@ from satsim import (
     sweep,
     theory,
 )
+from satsim._namespace import public_dir
 from satsim._warnings import (
     DegenerateDistributionWarning,
     MonteCarloPrecisionWarning,
@@ -69,3 +70,5 @@ __all__ = [
     "sweep",
     "theory",
 ]
+
+__dir__ = public_dir(globals())

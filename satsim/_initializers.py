@@ -146,7 +146,9 @@ class Initializer(abc.ABC):
     def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         """Fill ``out`` (any shape, C-contiguous float64) with i.i.d. draws of one entry."""
 
-    def _fill_layer(self, out, fan_in, fan_out, rng) -> None:
+    def _fill_layer(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         self._fill(out, fan_in, fan_out, rng)
 
     def _gaussian_scale(self, fan_in: int, fan_out: int) -> float | None:
@@ -154,7 +156,9 @@ class Initializer(abc.ABC):
         Monte Carlo engine fold σ into x instead of rescaling every weight); else None."""
         return None
 
-    def _fill_rows(self, out, fan_in, fan_out, rng) -> None:
+    def _fill_rows(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         self._fill(out, fan_in, fan_out, rng)
 
     # -- exact moments ------------------------------------------------------------
@@ -203,7 +207,7 @@ class _ScipyElementwise(Initializer):
     def weight_distribution(self, fan_in: int, fan_out: int) -> Any:
         """The frozen ``scipy.stats`` distribution of one weight."""
 
-    def _dist(self, fan_in, fan_out):
+    def _dist(self, fan_in: int, fan_out: int) -> Any:
         return self.weight_distribution(*_check_fans(fan_in, fan_out))
 
     def mean(self, fan_in: int, fan_out: int) -> float:
@@ -277,16 +281,16 @@ class Normal(_ScipyElementwise):
     def __repr__(self) -> str:
         return f"Normal(mean={self.loc!r}, std={self.scale!r}, name={self.name!r})"
 
-    def weight_distribution(self, fan_in, fan_out):
+    def weight_distribution(self, fan_in: int, fan_out: int) -> Any:
         return stats.norm(self.loc, self.scale)
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         _fill_normal(out, self.loc, self.scale, rng)
 
-    def _gaussian_scale(self, fan_in, fan_out):
+    def _gaussian_scale(self, fan_in: int, fan_out: int) -> float | None:
         return self.scale if self.loc == 0.0 else None
 
-    def excess_kurtosis(self, fan_in, fan_out):
+    def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         _check_fans(fan_in, fan_out)
         if self.scale == 0.0:
             return _degenerate_kurtosis(self)
@@ -301,15 +305,15 @@ class Uniform(_ScipyElementwise):
     high: float = 1.0
     name: str = dataclasses.field(default="uniform", kw_only=True)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         low, high = check_interval("low", self.low, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
-    def weight_distribution(self, fan_in, fan_out):
+    def weight_distribution(self, fan_in: int, fan_out: int) -> Any:
         return stats.uniform(self.low, self.high - self.low)
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         _fill_uniform(out, self.low, self.high, rng)
 
 
@@ -352,10 +356,10 @@ class TruncatedNormal(_ScipyElementwise):
             f"b={self.b!r}, name={self.name!r})"
         )
 
-    def weight_distribution(self, fan_in, fan_out):
+    def weight_distribution(self, fan_in: int, fan_out: int) -> Any:
         return stats.truncnorm(self.a, self.b, loc=self.loc, scale=self.scale)
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         _fill_truncnorm(out, self.a, self.b, self.loc, self.scale, rng)
 
 
@@ -386,7 +390,7 @@ class VarianceScaling(_ScipyElementwise):
     distribution: str = "normal"
     name: str = dataclasses.field(default="variance_scaling", kw_only=True)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(
             self, "scale", check_real("scale", self.scale, low=0.0, low_inclusive=False)
         )
@@ -405,7 +409,7 @@ class VarianceScaling(_ScipyElementwise):
         ]
         return self.scale / n
 
-    def weight_distribution(self, fan_in, fan_out):
+    def weight_distribution(self, fan_in: int, fan_out: int) -> Any:
         var = self.target_variance(fan_in, fan_out)
         if self.distribution == "normal":
             return stats.norm(0.0, math.sqrt(var))
@@ -414,12 +418,12 @@ class VarianceScaling(_ScipyElementwise):
             return stats.uniform(-limit, 2.0 * limit)
         return stats.truncnorm(-2.0, 2.0, scale=math.sqrt(var) / TRUNCATED_NORMAL_STD)
 
-    def _gaussian_scale(self, fan_in, fan_out):
+    def _gaussian_scale(self, fan_in: int, fan_out: int) -> float | None:
         if self.distribution != "normal":
             return None
         return math.sqrt(self.target_variance(fan_in, fan_out))
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         std = math.sqrt(self.target_variance(fan_in, fan_out))
         if self.distribution == "normal":
             _fill_normal(out, 0.0, std, rng)
@@ -449,22 +453,22 @@ class Constant(Initializer):
     value: float = 0.0
     name: str = dataclasses.field(default="constant", kw_only=True)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "value", check_real("value", self.value))
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         out.fill(self.value)
 
-    def mean(self, fan_in, fan_out):
+    def mean(self, fan_in: int, fan_out: int) -> float:
         return self.value
 
-    def variance(self, fan_in, fan_out):
+    def variance(self, fan_in: int, fan_out: int) -> float:
         return 0.0
 
-    def excess_kurtosis(self, fan_in, fan_out):
+    def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         return _degenerate_kurtosis(self)
 
-    def support(self, fan_in, fan_out):
+    def support(self, fan_in: int, fan_out: int) -> tuple[float, float]:
         return self.value, self.value
 
 
@@ -488,14 +492,18 @@ class Orthogonal(Initializer):
 
     elementwise: ClassVar[bool] = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         gain = check_real("gain", self.gain, low=0.0, low_inclusive=False)
         object.__setattr__(self, "gain", gain)
 
-    def _fill(self, out, fan_in, fan_out, rng):  # used only through the two methods below
+    def _fill(  # used only through the two methods below
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         raise NotImplementedError
 
-    def _fill_layer(self, out, fan_in, fan_out, rng):
+    def _fill_layer(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         rows = out.shape[0]
         cols = out.size // rows
         a = rng.standard_normal((max(rows, cols), min(rows, cols)))
@@ -505,7 +513,9 @@ class Orthogonal(Initializer):
             q = q.T
         out.reshape(rows, cols)[...] = self.gain * q
 
-    def _fill_rows(self, out, fan_in, fan_out, rng):
+    def _fill_rows(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         # One row of a Haar (fan_out, fan_in) layer is the first fan_in coordinates of a
         # uniform unit vector in R^d, d = max(fan_in, fan_out).
         d = max(fan_in, fan_out)
@@ -518,17 +528,17 @@ class Orthogonal(Initializer):
             out[...] = full[:, :fan_in]
         out *= self.gain / norms
 
-    def mean(self, fan_in, fan_out):
+    def mean(self, fan_in: int, fan_out: int) -> float:
         _check_fans(fan_in, fan_out)
         return 0.0
 
-    def variance(self, fan_in, fan_out):
+    def variance(self, fan_in: int, fan_out: int) -> float:
         return self.gain**2 / max(_check_fans(fan_in, fan_out))
 
-    def excess_kurtosis(self, fan_in, fan_out):
+    def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         return -6.0 / (max(_check_fans(fan_in, fan_out)) + 2.0)
 
-    def support(self, fan_in, fan_out):
+    def support(self, fan_in: int, fan_out: int) -> tuple[float, float]:
         _check_fans(fan_in, fan_out)
         return -self.gain, self.gain
 
@@ -564,10 +574,12 @@ class Sparse(Initializer):
     def _zero_fraction(self, fan_out: int) -> float:
         return math.ceil(self.sparsity * fan_out) / fan_out
 
-    def _fill(self, out, fan_in, fan_out, rng):
+    def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
         raise NotImplementedError
 
-    def _fill_layer(self, out, fan_in, fan_out, rng):
+    def _fill_layer(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         rows = out.shape[0]
         view = out.reshape(rows, -1)
         _fill_normal(view, 0.0, self.scale, rng)
@@ -578,7 +590,9 @@ class Sparse(Initializer):
             idx = np.argsort(rng.random(view.shape), axis=0, kind="stable")[:k]
             np.put_along_axis(view, idx, 0.0, axis=0)
 
-    def _fill_rows(self, out, fan_in, fan_out, rng):
+    def _fill_rows(
+        self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> None:
         # Within one row the columns' zero patterns are independent, each zero with
         # probability q = k/fan_out: exactly the law of one row of a sampled layer.
         q = self._zero_fraction(fan_out)
@@ -586,22 +600,22 @@ class Sparse(Initializer):
         if q > 0.0:
             out[rng.random(out.shape) < q] = 0.0
 
-    def mean(self, fan_in, fan_out):
+    def mean(self, fan_in: int, fan_out: int) -> float:
         _check_fans(fan_in, fan_out)
         return 0.0
 
-    def variance(self, fan_in, fan_out):
+    def variance(self, fan_in: int, fan_out: int) -> float:
         _, fan_out = _check_fans(fan_in, fan_out)
         return (1.0 - self._zero_fraction(fan_out)) * self.scale**2
 
-    def excess_kurtosis(self, fan_in, fan_out):
+    def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         _, fan_out = _check_fans(fan_in, fan_out)
         p = 1.0 - self._zero_fraction(fan_out)
         if p == 0.0:
             return _degenerate_kurtosis(self)
         return 3.0 / p - 3.0
 
-    def support(self, fan_in, fan_out):
+    def support(self, fan_in: int, fan_out: int) -> tuple[float, float]:
         _, fan_out = _check_fans(fan_in, fan_out)
         if self._zero_fraction(fan_out) == 1.0:
             return 0.0, 0.0

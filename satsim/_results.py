@@ -8,14 +8,23 @@ They hold raw unrounded numbers plus the inputs that define the run, expose a ti
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 import pandas as pd
 
 __all__ = ["Result", "result"]
 
+_T = TypeVar("_T")
 
-def result(cls: type) -> type:
+
+# dataclass_transform tells type checkers that ``@result`` builds a frozen, keyword-only
+# dataclass, so they check the generated ``__init__`` (field names and types) at every
+# construction site.  (``frozen_default`` is a keyword of Python 3.12's signature; on 3.11
+# the runtime accepts it through ``**kwargs`` and type checkers read it all the same.)
+@dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,)
+)
+def result(cls: type[_T]) -> type[_T]:
     """Class decorator: ``dataclass(frozen=True, slots=True, kw_only=True)``."""
     return dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)
 

@@ -40,13 +40,17 @@ import abc
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy import optimize, special
 
+from satsim._namespace import public_dir
 from satsim._registry import construct, resolve
 from satsim._validation import check_choice, check_real
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CRITERIA",
@@ -65,6 +69,8 @@ __all__ = [
     "get",
     "names",
 ]
+
+__dir__ = public_dir(globals())
 
 CRITERIA = ("output", "derivative", "tanh97", "inactive")
 
@@ -198,7 +204,7 @@ class Activation(abc.ABC):
     def _grad_peak(self) -> float:
         return 0.0
 
-    def threshold_frame(self, epsilon: float = 0.01, delta: float = 0.01):
+    def threshold_frame(self, epsilon: float = 0.01, delta: float = 0.01) -> pd.DataFrame:
         """A table of this activation's z-thresholds under every applicable criterion."""
         import pandas as pd
 
@@ -240,34 +246,34 @@ class Sigmoid(Activation):
     name: ClassVar[str] = "sigmoid"
     default_criterion: ClassVar[str] = "output"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         return special.expit(_float(z))
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return special.expit(z) * special.expit(-z)
 
-    def grad_from(self, z, a):
+    def grad_from(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return a * (1 - a)
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         s = special.expit(z)
         return s * special.expit(-z) * (1 - 2 * s)
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return 0.0, 1.0
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 0.25
 
-    def _output_bounds(self, eps):
+    def _output_bounds(self, eps: float) -> tuple[float, float]:
         t = math.log((1 - eps) / eps)
         return -t, t
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         # σ(1−σ) = δ/4 ⇒ σ = (1 ± √(1−δ))/2
         s = (1 + math.sqrt(1 - delta)) / 2
         t = math.log(s / (1 - s))
@@ -281,33 +287,33 @@ class Tanh(Activation):
     name: ClassVar[str] = "tanh"
     default_criterion: ClassVar[str] = "output"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         return np.tanh(_float(z))
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         t = np.tanh(_float(z))
         return 1 - t * t
 
-    def grad_from(self, z, a):
+    def grad_from(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return 1 - a * a
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         t = np.tanh(_float(z))
         return -2 * t * (1 - t * t)
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return -1.0, 1.0
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _output_bounds(self, eps):
+    def _output_bounds(self, eps: float) -> tuple[float, float]:
         t = 0.5 * math.log((1 - eps) / eps)  # atanh(1 − 2ε)
         return -t, t
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         t = math.atanh(math.sqrt(1 - delta))
         return -t, t
 
@@ -319,25 +325,25 @@ class ReLU(Activation):
     name: ClassVar[str] = "relu"
     default_criterion: ClassVar[str] = "inactive"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         return np.maximum(_float(z), 0)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return (z > 0).astype(z.dtype)
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         return np.zeros_like(_float(z))
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return 0.0, math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         return 0.0, math.inf
 
 
@@ -349,30 +355,30 @@ class LeakyReLU(Activation):
     name: ClassVar[str] = "leaky_relu"
     default_criterion: ClassVar[str] = "inactive"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "slope", check_real("slope", self.slope, low=0.0, high=1.0,
                                                      high_inclusive=False))
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
         return np.where(z > 0, z, self.slope * z).astype(z.dtype, copy=False)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return np.where(z > 0, 1.0, self.slope).astype(z.dtype, copy=False)
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         return np.zeros_like(_float(z))
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return (-math.inf if self.slope > 0 else 0.0), math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         return (0.0 if self.slope < delta else -math.inf), math.inf
 
 
@@ -383,34 +389,34 @@ class ELU(Activation):
     alpha: float = 1.0
     name: ClassVar[str] = "elu"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0,
                                                      low_inclusive=False))
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
         neg = self.alpha * np.expm1(np.minimum(z, 0))  # never exponentiates a large z
         return np.where(z > 0, z, neg).astype(z.dtype, copy=False)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return np.where(z > 0, 1.0, self.alpha * np.exp(np.minimum(z, 0))).astype(
             z.dtype, copy=False)
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         return np.where(z > 0, 0.0, self.alpha * np.exp(np.minimum(z, 0))).astype(
             z.dtype, copy=False)
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return -self.alpha, math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return max(1.0, self.alpha)
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         target = delta * self.max_grad
         if target >= 1.0:  # unreachable for delta < 1 unless alpha > 1
             return math.inf, math.inf
@@ -423,26 +429,26 @@ class Softplus(Activation):
 
     name: ClassVar[str] = "softplus"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
         return np.logaddexp(np.zeros((), z.dtype), z)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         return special.expit(_float(z))
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         return special.expit(z) * special.expit(-z)
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return 0.0, math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         return math.log(delta / (1 - delta)), math.inf  # σ(z) < δ
 
 
@@ -453,32 +459,32 @@ class Softsign(Activation):
     name: ClassVar[str] = "softsign"
     default_criterion: ClassVar[str] = "output"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
         return z / (1 + np.abs(z))
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return 1 / (1 + np.abs(z)) ** 2
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         return -2 * np.sign(z) / (1 + np.abs(z)) ** 3
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return -1.0, 1.0
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _output_bounds(self, eps):
+    def _output_bounds(self, eps: float) -> tuple[float, float]:
         a = 1 - 2 * eps  # |z|/(1+|z|) = a
         t = a / (1 - a)
         return -t, t
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         t = 1 / math.sqrt(delta) - 1
         return -t, t
 
@@ -490,29 +496,29 @@ class HardTanh(Activation):
     name: ClassVar[str] = "hard_tanh"
     default_criterion: ClassVar[str] = "output"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         return np.clip(_float(z), -1, 1)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return (np.abs(z) < 1).astype(z.dtype)
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         return np.zeros_like(_float(z))
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return -1.0, 1.0
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _output_bounds(self, eps):
+    def _output_bounds(self, eps: float) -> tuple[float, float]:
         t = 1 - 2 * eps
         return -t, t
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         return -1.0, 1.0
 
 
@@ -529,31 +535,31 @@ class GELU(Activation):
 
     name: ClassVar[str] = "gelu"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
         return z * special.ndtr(z)
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
         return special.ndtr(z) + z * np.exp(-0.5 * np.minimum(z * z, 1e4)) / _SQRT_2PI
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         return (2 - z * z) * np.exp(-0.5 * np.minimum(z * z, 1e4)) / _SQRT_2PI
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return _GELU_MIN, math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         # φ'' = 0 at z = √2: the derivative peaks there at ≈ 1.1289
         return float(self.grad(math.sqrt(2.0)))
 
-    def _grad_peak(self):
+    def _grad_peak(self) -> float:
         return math.sqrt(2.0)
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         # GELU's derivative is negative for z < −0.75 and has its minimum at −√2
         # (φ'' = (2 − z²)φ(z)); on (−∞, −√2) |φ'| rises from 0, so the saturated left
         # tail is where |φ'| < δ·max.  (|φ'| also dips to 0 near z = −0.75, an isolated
@@ -569,24 +575,24 @@ class Linear(Activation):
 
     name: ClassVar[str] = "linear"
 
-    def fn(self, z):
+    def fn(self, z: Any) -> np.ndarray:
         return _float(z).copy()
 
-    def grad(self, z):
+    def grad(self, z: Any) -> np.ndarray:
         return np.ones_like(_float(z))
 
-    def grad2(self, z):
+    def grad2(self, z: Any) -> np.ndarray:
         return np.zeros_like(_float(z))
 
     @property
-    def range(self):
+    def range(self) -> tuple[float, float]:
         return -math.inf, math.inf
 
     @property
-    def max_grad(self):
+    def max_grad(self) -> float:
         return 1.0
 
-    def _derivative_bounds(self, delta):
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
         return -math.inf, math.inf
 
 

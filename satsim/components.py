@@ -39,6 +39,7 @@ import numpy as np
 from scipy import stats
 
 from satsim._docstrings import fill
+from satsim._namespace import public_dir
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.init import as_initializer
 from satsim.inputs import as_input_model
@@ -51,6 +52,8 @@ __all__ = [
     "reused_weight",
     "shared_component",
 ]
+
+__dir__ = public_dir(globals())
 
 
 def _check_frozen(name: str, dist: Any) -> Any:
@@ -137,7 +140,8 @@ def products(
     fan_out = n_in if fan_out is None else check_int("fan_out", fan_out, minimum=1)
     rng = check_rng(rng)
     if over == "weights":
-        x = model.x if model.fixed else model.sample(1, rng=rng)[0]
+        # a fixed model returns its x without touching rng; a random one is drawn once
+        x = model.sample(1, rng=rng)[0]
         return w_init.sample_rows(n_draws, n_in, fan_out, rng=rng) * x
     if over == "inputs":
         w = w_init.sample_rows(1, n_in, fan_out, rng=rng)[0]
@@ -169,7 +173,7 @@ def reused_weight(
     n_in = model.n_in
     fan_out = n_in if fan_out is None else check_int("fan_out", fan_out, minimum=1)
     rng = check_rng(rng)
-    x = model.x if model.fixed else model.sample(1, rng=rng)[0]
+    x = model.sample(1, rng=rng)[0]  # a fixed model returns its x without touching rng
     # one weight per draw, with the law of a weight of this layer
     w = w_init.sample_rows(n_draws, n_in, fan_out, rng=rng)[:, :1]
     return w * x

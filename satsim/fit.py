@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ from scipy import stats
 
 from satsim._docstrings import fill
 from satsim._initializers import _ScipyElementwise
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.init import Initializer, Orthogonal, Sparse, as_initializer
@@ -53,6 +54,7 @@ from satsim.init import Initializer, Orthogonal, Sparse, as_initializer
 __all__ = [
     "BERRY_ESSEEN_C_IID",
     "BERRY_ESSEEN_C_NONIID",
+    "DEFAULT_CANDIDATES",
     "CLTResult",
     "FitResult",
     "NormalityResult",
@@ -63,14 +65,19 @@ __all__ = [
     "normality",
 ]
 
+__dir__ = public_dir(globals())
+
 #: Berry–Esseen constant for i.i.d. summands (Shevtsova 2011).
 BERRY_ESSEEN_C_IID = 0.4748
 #: Berry–Esseen constant for independent, non-identically distributed summands
 #: (Shevtsova 2010).
 BERRY_ESSEEN_C_NONIID = 0.5600
 
+#: Default candidate families of :func:`fit_distribution` (scipy.stats names).
 DEFAULT_CANDIDATES = ("norm", "t", "logistic", "laplace", "gennorm")
 _QQ_POINTS = 1000
+#: draws an (n, k) array of i.i.d. weights: sampler(n, k, rng)
+_Sampler = Callable[[int, int, np.random.Generator], np.ndarray]
 
 
 def _check_sample(name: str, z: Any, *, minimum: int) -> np.ndarray:
@@ -134,7 +141,7 @@ class FitResult(Result):
         frame["rank"] = np.arange(1, len(frame) + 1)
         return frame
 
-    def frozen(self, name: str | None = None):
+    def frozen(self, name: str | None = None) -> Any:
         """The fitted frozen scipy distribution (default: the best)."""
         name = self.best if name is None else check_choice("name", name, self.distributions)
         i = self.distributions.index(name)
@@ -156,7 +163,7 @@ class FitResult(Result):
         return [f"n={self.n}  ranked by {self.criterion.upper()}  best: {self.best}"]
 
 
-def _continuous(name: str):
+def _continuous(name: str) -> Any:  # a scipy.stats.rv_continuous
     dist = getattr(stats, name, None) if isinstance(name, str) else None
     if not isinstance(dist, stats.rv_continuous):
         raise ValueError(
@@ -194,7 +201,9 @@ def fit_distribution(
     dists = [_continuous(c) for c in candidates]
     criterion = check_choice("criterion", criterion, ("aic", "bic"))
     n = x.size
-    params, names, ll = [], [], []
+    params: list[tuple[float, ...]] = []
+    names: list[tuple[str, ...]] = []
+    values: list[float] = []
     for dist in dists:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             # optimiser chatter (overflow in trial points) is not the user's concern;
@@ -208,8 +217,8 @@ def fit_distribution(
         shapes = tuple(dist.shapes.split(", ")) if dist.shapes else ()
         params.append(p)
         names.append((*shapes, "loc", "scale"))
-        ll.append(value)
-    ll = np.array(ll)
+        values.append(value)
+    ll = np.array(values)
     k = np.array([len(p) for p in params], dtype=float)
     aic = 2 * k - 2 * ll
     bic = k * math.log(n) - 2 * ll
@@ -465,7 +474,7 @@ class CLTResult(Result):
         )
 
 
-def _freeze(dist):
+def _freeze(dist: Any) -> Any:
     """Freeze a scipy distribution without shape parameters (e.g. ``rv_discrete(values=...)``)."""
     try:
         return dist()
@@ -476,7 +485,7 @@ def _freeze(dist):
         ) from exc
 
 
-def _weight_law(weights: Any):
+def _weight_law(weights: Any) -> tuple[str, Any, Any, Any, Any, _Sampler | None]:
     """(label, mean, var, rho = E|w − μ|³, excess kurtosis, sampler(n, k, rng))."""
     if isinstance(weights, stats.rv_continuous | stats.rv_discrete):
         weights = _freeze(weights)
@@ -488,7 +497,7 @@ def _weight_law(weights: Any):
         if hasattr(dist.dist, "xk"):  # rv_discrete(values=(xk, pk))
             label = f"discrete(values={dist.dist.xk.tolist()})"
 
-        def sampler(n, k, rng):
+        def sampler(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
             return np.asarray(dist.rvs(size=(n, k), random_state=rng), dtype=float)
 
         return label, mean, var, rho, kurt, sampler
@@ -515,7 +524,7 @@ def _initializer_rho(init: Initializer, fan_in: int, fan_out: int) -> float:
 @fill
 def clt_speed(
     weights: Any,
-    n_in: Sequence[int],
+    n_in: int | Sequence[int],
     *,
     n_samples: int = 100_000,
     fan_out: int | None = None,
@@ -531,7 +540,7 @@ def clt_speed(
         ``scipy.stats.rv_discrete(values=([-1, 1], [0.5, 0.5]))``, ``"sparse"``,
         ``"truncated_normal"``).  Fan-dependent initializers use fan_in = fan_out = n;
         standardisation removes the scale anyway.
-    n_in : sequence of int
+    n_in : int or sequence of int
         Numbers of summands.
     n_samples : int, default 100000
         Monte Carlo draws of z per n.

@@ -55,7 +55,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,16 +63,21 @@ import pandas as pd
 from scipy import stats
 
 from satsim._docstrings import fill
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim._warnings import DegenerateDistributionWarning, MonteCarloPrecisionWarning
 
 __all__ = [
+    "MAX_PAIRWISE_K",
+    "SMALL_N",
     "CalibrationResult",
     "SumVarianceResult",
     "calibrate",
     "check_sum_variance",
 ]
+
+__dir__ = public_dir(globals())
 
 _METHODS = ("asymptotic", "normal_theory", "bootstrap")
 #: Largest k for which the k×k covariance matrix (pairwise decomposition) is formed.
@@ -199,7 +204,9 @@ def _chunk_rows(k: int) -> int:
     return max(1, 2**20 // max(k, 1))
 
 
-def _moments_two_pass(X: np.ndarray, a: np.ndarray, ddof: int, pairwise: bool):
+def _moments_two_pass(
+    X: np.ndarray, a: np.ndarray, ddof: int, pairwise: bool
+) -> tuple[np.ndarray, np.ndarray, float, float, float, float, np.ndarray | None]:
     """Centred sums needed by every method, reading X in row chunks."""
     n, k = X.shape
     step = _chunk_rows(k)
@@ -222,12 +229,14 @@ def _moments_two_pass(X: np.ndarray, a: np.ndarray, ddof: int, pairwise: bool):
         sum_ds2 += float(ds @ ds)
         sum_dst += float(ds @ t)
         sum_t2 += float(t @ t)
-        if pairwise:
+        if gram is not None:
             gram += C.T @ C
     return mu, sum_d, sum_ds, sum_ds2, sum_dst, sum_t2, gram
 
 
-def _top_pairs(gram: np.ndarray, a: np.ndarray, denom: float, top: int):
+def _top_pairs(
+    gram: np.ndarray, a: np.ndarray, denom: float, top: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     k = a.shape[0]
     cov = gram / denom
     contrib = 2.0 * np.outer(a, a) * cov
@@ -361,7 +370,7 @@ def check_sum_variance(
             DegenerateDistributionWarning,
             stacklevel=2,
         )
-    if pairwise:
+    if gram is not None:  # formed iff pairwise
         pair_i, pair_j, pair_cov, pair_corr, pair_contrib = _top_pairs(gram, a, denom, top_pairs)
     else:
         pair_i = pair_j = np.empty(0, dtype=np.intp)
@@ -444,7 +453,7 @@ def check_sum_variance(
         ci_low, ci_high, p_value, eq_p = _bootstrap(X, a, ddof, alpha, margin, n_resamples, rng)
 
     reject = bool(p_value <= alpha)  # NaN (no decision) compares False
-    equivalent = None if margin is None else bool(eq_p <= alpha)
+    equivalent = None if eq_p is None else bool(eq_p <= alpha)  # eq_p is None iff margin is
     return SumVarianceResult(
         ratio=ratio, ci_low=float(ci_low), ci_high=float(ci_high), se_log_ratio=se,
         p_value=float(p_value), reject=reject, equivalence_p_value=eq_p, equivalent=equivalent,
@@ -452,11 +461,19 @@ def check_sum_variance(
     )
 
 
-def _bootstrap(X, a, ddof, alpha, margin, n_resamples, rng):
+def _bootstrap(
+    X: np.ndarray,
+    a: np.ndarray,
+    ddof: int,
+    alpha: float,
+    margin: float | None,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> tuple[float, float, float, float | None]:
     n, k = X.shape
     a2 = a * a
 
-    def ratio_stat(x, axis=-1):
+    def ratio_stat(x: np.ndarray, axis: int = -1) -> np.ndarray:
         # scipy passes shape (k, ..., n) with the resampled axis last
         s = np.tensordot(a, x, axes=(0, 0))
         v = np.var(s, axis=-1, ddof=ddof)
@@ -479,7 +496,8 @@ def _bootstrap(X, a, ddof, alpha, margin, n_resamples, rng):
         lower = (np.count_nonzero(boot <= math.log(1.0 - margin)) + 1.0) / (boot.size + 1.0)
         upper = (np.count_nonzero(boot >= math.log(1.0 + margin)) + 1.0) / (boot.size + 1.0)
         eq_p = float(max(lower, upper))
-    return res.confidence_interval.low, res.confidence_interval.high, p_value, eq_p
+    ci = res.confidence_interval
+    return float(ci.low), float(ci.high), p_value, eq_p
 
 
 # --------------------------------------------------------------------------- calibration
@@ -543,7 +561,11 @@ def _takes_rng(func: Callable) -> bool:
         return False
 
 
-def _rejection_count(check, generate, streams):
+def _rejection_count(
+    check: Callable[..., Any],
+    generate: Callable[[np.random.Generator], Any],
+    streams: Sequence[np.random.Generator],
+) -> tuple[int, Any]:
     """(rejections, first outcome)."""
     pass_rng = _takes_rng(check)
     count = 0

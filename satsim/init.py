@@ -89,6 +89,7 @@ from satsim._initializers import (
     Uniform,
     VarianceScaling,
 )
+from satsim._namespace import public_dir
 from satsim._registry import construct, resolve
 from satsim._validation import check_choice, check_real
 
@@ -107,6 +108,8 @@ __all__ = [
     "get",
     "names",
 ]
+
+__dir__ = public_dir(globals())
 
 
 # --------------------------------------------------------------------------- gains

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from satsim._docstrings import fill
+from satsim._namespace import public_dir
 from satsim._validation import (
     check_array,
     check_int,
@@ -44,8 +45,11 @@ __all__ = [
     "InputModel",
     "Rows",
     "Uniform",
+    "as_input_model",
     "nielsen",
 ]
+
+__dir__ = public_dir(globals())
 
 
 class InputModel(abc.ABC):
@@ -99,7 +103,7 @@ class Fixed(InputModel):
     fixed: bool = dataclasses.field(default=True, init=False)
     label: str = dataclasses.field(default="fixed", kw_only=True)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         x = check_array("x", self.x, ndim=1).copy()
         x.setflags(write=False)
         object.__setattr__(self, "x", x)
@@ -109,7 +113,7 @@ class Fixed(InputModel):
         return f"Fixed(n_in={self.n_in}, nonzero={nonzero}, label={self.label!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Fixed) and np.array_equal(self.x, other.vector)
+        return isinstance(other, Fixed) and np.array_equal(self.x, other.x)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -117,7 +121,7 @@ class Fixed(InputModel):
     def n_in(self) -> int:  # type: ignore[override]
         return int(self.x.shape[0])
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.broadcast_to(self.x, (n, self.n_in)).copy()
 
     @property
@@ -191,11 +195,11 @@ class Bernoulli(_IIDInput):
     n_in: int
     p: float = 0.5
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "n_in", check_int("n_in", self.n_in, minimum=1))
         object.__setattr__(self, "p", check_probability("p", self.p))
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.random((n, self.n_in)) < self.p).astype(np.float64)
 
     @property
@@ -227,7 +231,7 @@ class Gaussian(_IIDInput):
     def __repr__(self) -> str:
         return f"Gaussian(n_in={self.n_in}, mean={self.loc!r}, std={self.scale!r})"
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         out = rng.standard_normal((n, self.n_in))
         out *= self.scale
         out += self.loc
@@ -254,13 +258,13 @@ class Uniform(_IIDInput):
     low: float = 0.0
     high: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "n_in", check_int("n_in", self.n_in, minimum=1))
         low, high = check_interval("low", self.low, "high", self.high)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         out = rng.random((n, self.n_in))
         out *= self.high - self.low
         out += self.low
@@ -290,7 +294,7 @@ class Rows(InputModel):
     X: np.ndarray
     label: str = dataclasses.field(default="rows", kw_only=True)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         X = check_array("X", self.X, ndim=2).copy()
         X.setflags(write=False)
         object.__setattr__(self, "X", X)
@@ -307,7 +311,7 @@ class Rows(InputModel):
     def n_in(self) -> int:  # type: ignore[override]
         return int(self.X.shape[1])
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.X[rng.integers(0, self.X.shape[0], size=n)]
 
     @property

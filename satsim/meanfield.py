@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy import optimize
 
 from satsim._docstrings import fill
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
@@ -85,7 +87,15 @@ __all__ = [
     "saturation_at_fixed_point",
 ]
 
-def _composite_rule(kmin: int, kmax: int, n: int, top: float = 13.0):
+__dir__ = public_dir(globals())
+
+#: an elementwise function of an array (an activation or one of its derivatives)
+_Fn = Callable[[np.ndarray], np.ndarray]
+
+
+def _composite_rule(
+    kmin: int, kmax: int, n: int, top: float = 13.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss–Legendre rule for E f(Z), Z ~ N(0, 1).
 
     Panels [0, 2^kmin], [2^k, 2^(k+1)] ... [2^kmax, top] and their mirror images, n
@@ -114,13 +124,13 @@ _SMALL_BATCH = 64
 _Q_MAX = 1e30
 
 
-def _gauss(f, q: np.ndarray) -> np.ndarray:
+def _gauss(f: _Fn, q: np.ndarray) -> np.ndarray:
     """E f(√q Z), vectorised over the array q."""
     u = np.sqrt(q)[..., None] * _Z1
     return f(u) @ _W1
 
 
-def _gauss2(f, g, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+def _gauss2(f: _Fn, g: _Fn, q: np.ndarray, c: np.ndarray) -> np.ndarray:
     """E f(u1) g(u2) with (u1, u2) centred normal, variances q, correlation c."""
     q, c = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(c, dtype=float))
     nodes, weights = (_Z2, _W2) if q.size <= _SMALL_BATCH else (_Z2_FAST, _W2_FAST)
@@ -134,7 +144,7 @@ def _gauss2(f, g, q: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,i,j->...", vals, weights, weights)
 
 
-def _variances(weight_variance: Any, bias_variance: Any):
+def _variances(weight_variance: Any, bias_variance: Any) -> tuple[np.ndarray, np.ndarray]:
     sw = np.asarray(weight_variance, dtype=float)
     sb = np.asarray(bias_variance, dtype=float)
     if not (np.all(np.isfinite(sw)) and np.all(sw > 0)):
@@ -145,10 +155,11 @@ def _variances(weight_variance: Any, bias_variance: Any):
         raise ValueError(
             f"`bias_variance` must be finite and >= 0; got bias_variance={bias_variance!r}"
         )
-    return np.broadcast_arrays(sw, sb)
+    sw, sb = np.broadcast_arrays(sw, sb)
+    return sw, sb
 
 
-def _out(x: np.ndarray):
+def _out(x: np.ndarray) -> float | np.ndarray:
     return float(x) if np.ndim(x) == 0 else x
 
 
@@ -164,7 +175,7 @@ def length_map(q: Any, weight_variance: Any, bias_variance: Any, *,
 
 
 def _fixed_point(act: Activation, sw: np.ndarray, sb: np.ndarray, q0: float) -> np.ndarray:
-    def G(q):
+    def G(q: np.ndarray) -> np.ndarray:
         return sw * _gauss(lambda u: act.fn(u) ** 2, q) + sb - q
 
     shape = sw.shape
@@ -217,7 +228,7 @@ def fixed_point(weight_variance: Any, bias_variance: Any, *, activation: Any = "
     return _out(_fixed_point(act, sw, sb, q0))
 
 
-def _chi1(act, sw, q):
+def _chi1(act: Activation, sw: np.ndarray, q: np.ndarray) -> np.ndarray:
     qq = np.where(np.isfinite(q), q, 0.0)
     return np.where(np.isfinite(q), sw * _gauss(lambda u: act.grad(u) ** 2, qq), np.inf)
 
@@ -241,7 +252,7 @@ def critical_weight_variance(bias_variance: Any, *, activation: Any = "tanh",
     sb = check_real("bias_variance", bias_variance, low=0.0)
     lo, hi = bracket
 
-    def f(sw):
+    def f(sw: float) -> float:
         arr = np.asarray(sw, dtype=float)
         return float(_chi1(act, arr, _fixed_point(act, arr, np.asarray(sb), 1.0))) - 1.0
 
@@ -292,11 +303,13 @@ def correlation_map(c: Any, weight_variance: Any, bias_variance: Any, *,
     return _out(_cmap(act, sw, sb, q, c))
 
 
-def _cmap(act, sw, sb, q, c):
+def _cmap(act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray,
+          c: np.ndarray) -> np.ndarray:
     return (sw * _gauss2(act.fn, act.fn, q, c) + sb) / q
 
 
-def _correlation_fixed_point(act, sw, sb, q, chi):
+def _correlation_fixed_point(act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray,
+                             chi: np.ndarray) -> np.ndarray:
     """c* (1 in the ordered phase; bisection on [0, 1) in the chaotic phase)."""
     cstar = np.ones(np.broadcast(sw, q).shape)
     chaotic = np.isfinite(q) & (chi > 1) & (q > 0)
@@ -325,8 +338,11 @@ def correlation_fixed_point(weight_variance: Any, bias_variance: Any, *,
     return _out(_correlation_fixed_point(act, sw, sb, q, _chi1(act, sw, q)))
 
 
-def _depth_scales(act, sw, sb, q, chi, cstar):
-    def scale(slope):
+def _depth_scales(
+    act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray, chi: np.ndarray,
+    cstar: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scale(slope: np.ndarray) -> np.ndarray:
         # ξ = −1/ln(slope) for a contracting map (slope < 1); inf at slope ≥ 1
         # (criticality, where perturbations neither die nor grow exponentially)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -443,7 +459,8 @@ class DeepPropagationResult(Result):
         return self.table.copy()
 
 
-def _mf_corr_step(act, sw, sb, q_prev, c_prev):
+def _mf_corr_step(act: Activation, sw: float | np.ndarray, sb: float | np.ndarray, q_prev: Any,
+                  c_prev: Any) -> np.ndarray:
     """One step of the correlation recursion away from the fixed point."""
     cross = _gauss2(act.fn, act.fn, np.asarray(q_prev), np.asarray(c_prev))
     qn = sw * _gauss(lambda u: act.fn(u) ** 2, np.asarray(q_prev)) + sb

@@ -42,14 +42,17 @@ from threadpoolctl import threadpool_limits
 
 from satsim._docstrings import fill
 from satsim._moments import StreamingMoments
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim._warnings import DegenerateDistributionWarning
 from satsim.init import Initializer
-from satsim.inputs import InputModel
+from satsim.inputs import Fixed, InputModel
 from satsim.theory import _resolve_layer, preactivation_moments
 
 __all__ = ["BLOCK_ELEMENTS", "PreactivationResult", "simulate"]
+
+__dir__ = public_dir(globals())
 
 #: Target number of weight entries per block (2**17 float64 = 1 MiB).
 BLOCK_ELEMENTS: int = 2**17
@@ -234,17 +237,32 @@ class PreactivationResult(Result):
 
 def _block_root(rng: np.random.Generator) -> np.random.SeedSequence:
     """One child SeedSequence of ``rng`` from which every block's seed derives."""
-    try:
-        return rng.bit_generator.seed_seq.spawn(1)[0]
-    except (AttributeError, TypeError):  # e.g. a bit generator seeded the legacy way
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+    seed_seq = rng.bit_generator.seed_seq
+    if isinstance(seed_seq, np.random.SeedSequence):
+        return seed_seq.spawn(1)[0]
+    # e.g. a bit generator seeded the legacy way (no SeedSequence to spawn from)
+    return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
 
 
 class _Job:
     """Everything a worker needs to process blocks (read-only, shared by threads)."""
 
-    def __init__(self, *, weights, inputs, bias, fan_in, fan_out, n_samples, block_size,
-                 root, bitgen_type, edges, thresholds, keep):
+    def __init__(
+        self,
+        *,
+        weights: Initializer,
+        inputs: InputModel,
+        bias: Initializer | None,
+        fan_in: int,
+        fan_out: int,
+        n_samples: int,
+        block_size: int,
+        root: np.random.SeedSequence,
+        bitgen_type: type[np.random.BitGenerator],
+        edges: np.ndarray,
+        thresholds: np.ndarray,
+        keep: int,
+    ) -> None:
         self.weights, self.inputs, self.bias = weights, inputs, bias
         self.fan_in, self.fan_out = fan_in, fan_out
         self.n_samples, self.block_size = n_samples, block_size
@@ -254,7 +272,9 @@ class _Job:
         self.width = float(edges[1] - edges[0])
         self.thresholds = thresholds
         self.keep = keep
-        self.x = inputs.x if inputs.fixed else None
+        # a Fixed input is folded into one matrix-vector product per block (as in
+        # satsim.theory, which also gives Fixed its exact cumulants); others are sampled
+        self.x = inputs.x if isinstance(inputs, Fixed) else None
         # Gaussian weights σ·G: draw G and fold σ into x (or into z for random inputs),
         # saving a pass over every block of weights
         self.sigma = weights._gaussian_scale(fan_in, fan_out)

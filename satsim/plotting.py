@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -26,20 +27,29 @@ matplotlib.use("Agg")  # headless: reports are rendered to files
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from satsim._namespace import public_dir
+
+if TYPE_CHECKING:
+    from satsim.study import FigureSpec
 
 __all__ = ["KINDS", "build", "to_data_uri", "to_png"]
+
+__dir__ = public_dir(globals())
 
 KINDS = ("line", "scatter", "hist", "qq", "heatmap", "bar")
 _THEME = {"style": "whitegrid", "context": "paper", "palette": "colorblind"}
 
 
-def _groups(frame: pd.DataFrame, hue: str | None):
+def _groups(frame: pd.DataFrame, hue: str | None) -> list[tuple[Any, pd.DataFrame]]:
     if hue is None:
         return [(None, frame)]
     return list(frame.groupby(hue, sort=False))
 
 
-def build(spec, tables: dict[str, pd.DataFrame]):
+def build(spec: FigureSpec, tables: dict[str, pd.DataFrame]) -> Figure:
     """Draw ``spec`` from ``tables``; return the matplotlib Figure."""
     if spec.kind not in KINDS:
         raise ValueError(f"figure kind must be one of {KINDS}; got {spec.kind!r}")
@@ -96,7 +106,9 @@ def build(spec, tables: dict[str, pd.DataFrame]):
         sns.barplot(data=frame, x=spec.x, y=spec.y, hue=spec.hue, ax=ax, errorbar=None)
         if "err" in opts:
             lo, hi = opts["err"]
-            centers = [p.get_x() + p.get_width() / 2 for p in ax.patches][: len(frame)]
+            # the bars are the axes' Rectangle patches, in drawing order
+            bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+            centers = [p.get_x() + p.get_width() / 2 for p in bars][: len(frame)]
             if len(centers) == len(frame):
                 ax.errorbar(centers, frame[spec.y], yerr=[frame[spec.y] - frame[lo],
                             frame[hi] - frame[spec.y]], fmt="none", ecolor="0.2", capsize=3)
@@ -115,7 +127,7 @@ def build(spec, tables: dict[str, pd.DataFrame]):
     return fig
 
 
-def to_png(fig, dpi: int = 110) -> bytes:
+def to_png(fig: Figure, dpi: int = 110) -> bytes:
     """PNG bytes of a figure (closes it)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -124,4 +136,5 @@ def to_png(fig, dpi: int = 110) -> bytes:
 
 
 def to_data_uri(png: bytes) -> str:
+    """A ``data:`` URI embedding PNG bytes (for self-contained HTML)."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -29,6 +29,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from satsim import init, inputs
+from satsim._namespace import public_dir
 
 __all__ = [
     "component_matrices",
@@ -38,6 +39,8 @@ __all__ = [
     "input_models",
     "seeds",
 ]
+
+__dir__ = public_dir(globals())
 
 
 def seeds() -> st.SearchStrategy[int]:

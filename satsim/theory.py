@@ -43,12 +43,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_int
 from satsim.init import Initializer, Orthogonal, as_initializer
 from satsim.inputs import Fixed, InputModel, as_input_model
 
 __all__ = ["PreactivationTheory", "preactivation_moments"]
+
+__dir__ = public_dir(globals())
 
 
 @result
@@ -80,7 +83,9 @@ class PreactivationTheory(Result):
         )
 
 
-def _resolve_layer(weights: Any, inputs: Any, bias: Any, fan_out: Any):
+def _resolve_layer(
+    weights: Any, inputs: Any, bias: Any, fan_out: Any
+) -> tuple[Initializer, InputModel, Initializer | None, int, int]:
     weights = as_initializer(weights, param="weights")
     inputs = as_input_model(inputs, param="inputs")
     bias = None if bias is None else as_initializer(bias, param="bias")

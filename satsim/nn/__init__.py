@@ -3,6 +3,7 @@
 See :mod:`satsim.nn.network` for the maths and conventions.
 """
 
+from satsim._namespace import public_dir
 from satsim.nn.costs import COSTS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from satsim.nn.network import History, Network, Softmax
 
@@ -15,3 +16,5 @@ __all__ = [
     "QuadraticCost",
     "Softmax",
 ]
+
+__dir__ = public_dir(globals())

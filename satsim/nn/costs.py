@@ -20,11 +20,16 @@ problem "softmax and log-likelihood"), which a test checks.
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import numpy as np
 from scipy import special
 
+from satsim._namespace import public_dir
+
 __all__ = ["COSTS", "Cost", "CrossEntropyCost", "LogLikelihoodCost", "QuadraticCost"]
+
+__dir__ = public_dir(globals())
 
 
 class Cost(abc.ABC):
@@ -37,8 +42,8 @@ class Cost(abc.ABC):
         """Summed cost of the batch."""
 
     @abc.abstractmethod
-    def delta(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, output) -> np.ndarray:
-        """∂C_x/∂z^L for every example (same shape as z)."""
+    def delta(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, output: Any) -> np.ndarray:
+        """∂C_x/∂z^L for every example (same shape as z); ``output`` is the output layer."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -47,11 +52,11 @@ class Cost(abc.ABC):
 class QuadraticCost(Cost):
     name = "quadratic"
 
-    def fn(self, z, a, y):
+    def fn(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
         d = a - y
         return 0.5 * float(np.einsum("ij,ij->", d, d))
 
-    def delta(self, z, a, y, output):
+    def delta(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, output: Any) -> np.ndarray:
         return (a - y) * output.grad(z)
 
 
@@ -59,11 +64,11 @@ class CrossEntropyCost(Cost):
     name = "cross_entropy"
     outputs = ("sigmoid",)
 
-    def fn(self, z, a, y):
+    def fn(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
         # −[y ln σ(z) + (1−y) ln(1−σ(z))] = ln(1 + e^z) − y z
         return float(np.sum(np.logaddexp(0, z) - y * z))
 
-    def delta(self, z, a, y, output):
+    def delta(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, output: Any) -> np.ndarray:
         return a - y
 
 
@@ -71,10 +76,10 @@ class LogLikelihoodCost(Cost):
     name = "log_likelihood"
     outputs = ("softmax",)
 
-    def fn(self, z, a, y):
+    def fn(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
         return float(np.sum(special.logsumexp(z, axis=1)) - np.einsum("ij,ij->", z, y))
 
-    def delta(self, z, a, y, output):
+    def delta(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, output: Any) -> np.ndarray:
         return a - y
 
 

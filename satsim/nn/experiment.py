@@ -14,15 +14,23 @@ the final test accuracy and the data source.  Parameters (all JSON values):
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from satsim._namespace import public_dir
+
+if TYPE_CHECKING:
+    from satsim.data import Dataset
+
 __all__ = ["train_cell"]
+
+__dir__ = public_dir(globals())
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str):
+def _dataset(name: str) -> Dataset:
     from satsim import data
 
     return data.load(name)

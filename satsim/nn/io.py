@@ -3,8 +3,8 @@
 The file is a NumPy ``.npz`` archive holding ``W0, b0, W1, b1, …`` and a
 ``metadata`` entry: JSON with ``format`` ("satsim.nn"), ``format_version``,
 ``sizes``, ``activation``, ``output``, ``cost``, ``init``, ``bias_init`` and ``dtype``.
-Writes go to a temporary file in the same directory, are flushed and fsynced,
-then renamed over the target (atomic on POSIX), so a crash never leaves a
+The write is atomic (:func:`satsim._atomic.atomic_writer`: a temporary sibling,
+flushed and fsynced, renamed over the target), so a crash never leaves a
 half-written network.  :func:`load` validates everything before building the
 network: a truncated, corrupted or mismatched file raises ``ValueError`` naming
 the file and the problem.
@@ -15,21 +15,28 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
+from satsim._atomic import atomic_writer
+from satsim._namespace import public_dir
 from satsim._npz import NPZ_ERRORS, read_arrays
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+if TYPE_CHECKING:
+    from satsim.nn.network import Network
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
+
+__dir__ = public_dir(globals())
 
 FORMAT = "satsim.nn"
 FORMAT_VERSION = 1
 
 
-def save(net, path) -> None:
-    path = Path(path)
+def save(net: Network, path: str | os.PathLike) -> None:
+    """Write ``net`` to ``path`` (``.npz`` with JSON metadata), atomically."""
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -43,29 +50,20 @@ def save(net, path) -> None:
         "bias_init": None if net.bias_init is None else net.bias_init.name,
         "dtype": net.dtype.name,
     }
-    arrays = {"metadata": np.array(json.dumps(meta))}
+    arrays: dict[str, np.ndarray] = {"metadata": np.array(json.dumps(meta))}
     for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         arrays[f"W{i}"] = W
         arrays[f"b{i}"] = b
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
 
 
-def _fail(path, what: str):
+def _fail(path: Path, what: str) -> NoReturn:
     raise ValueError(f"cannot load network from {str(path)!r}: {what}")
 
 
-def load(path):
+def load(path: str | os.PathLike) -> Network:
+    """Read a network written by :func:`save`; every check runs before it is built."""
     from satsim.activations import get as get_activation
     from satsim.nn.network import Network
 

@@ -49,19 +49,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from satsim._namespace import public_dir
 from satsim._validation import check_choice, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
 from satsim.init import as_initializer
 from satsim.nn.costs import COSTS, Cost
 
 __all__ = ["History", "Network", "Softmax"]
+
+__dir__ = public_dir(globals())
 
 
 class Softmax:
@@ -75,7 +79,7 @@ class Softmax:
         return e
 
 
-def _output(name: Any):
+def _output(name: Any) -> Softmax | Activation:
     if isinstance(name, str) and name == "softmax":
         return Softmax()
     return as_activation(name, param="output")
@@ -170,6 +174,9 @@ class Network:
         self.rng = check_rng(rng)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
+        #: the JSON metadata of the file a network was loaded from (:meth:`load`); empty
+        #: for a network built here
+        self.metadata: dict[str, Any] = {}
         for fan_in, fan_out in itertools.pairwise(self.sizes):
             W = self.init.sample((fan_out, fan_in), rng=self.rng)
             self.weights.append(W.astype(self.dtype))
@@ -223,7 +230,17 @@ class Network:
         return Y
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, X: np.ndarray, *, keep: bool = False):
+    @overload
+    def _forward(self, X: np.ndarray, *, keep: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def _forward(
+        self, X: np.ndarray, *, keep: Literal[True]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]: ...
+
+    def _forward(
+        self, X: np.ndarray, *, keep: bool = False
+    ) -> np.ndarray | tuple[list[np.ndarray], list[np.ndarray]]:
         """Return (zs, activations) if keep else the output activation."""
         a = X
         zs, acts = [], [X]
@@ -259,7 +276,8 @@ class Network:
         X, y = self._check_xy(X, y)
         return self._total_cost(X, y, lmbda, regularization, X.shape[0])
 
-    def _total_cost(self, X, y, lmbda, regularization, n_reg, batch=10_000):
+    def _total_cost(self, X: np.ndarray, y: np.ndarray, lmbda: float, regularization: str,
+                    n_reg: int, batch: int = 10_000) -> float:
         total = 0.0
         last = len(self.weights) - 1
         for start in range(0, X.shape[0], batch):
@@ -277,13 +295,15 @@ class Network:
         return float(cost)
 
     # ------------------------------------------------------------------ backprop
-    def _output_delta(self, z, a, Y):
+    def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
         if isinstance(self.output, Softmax) and self.cost.name == "quadratic":
             d = a - Y  # Jacobian of softmax: diag(a) − a aᵀ
             return a * (d - np.sum(a * d, axis=1, keepdims=True))
         return self.cost.delta(z, a, Y, self.output)
 
-    def _backprop(self, X, Y, masks=None):
+    def _backprop(
+        self, X: np.ndarray, Y: np.ndarray, masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Summed gradients (∇W, ∇b) over the batch rows."""
         a = X
         zs, acts, outs = [], [X], []
@@ -301,17 +321,17 @@ class Network:
             zs.append(z)
             acts.append(a)
         delta = self._output_delta(zs[-1], acts[-1], Y)
-        grads_w = [None] * len(self.weights)
-        grads_b = [None] * len(self.weights)
+        grads_w: list[np.ndarray] = []  # filled from the last layer down, then reversed
+        grads_b: list[np.ndarray] = []
         for i in range(last, -1, -1):
-            grads_w[i] = delta.T @ acts[i]
-            grads_b[i] = delta.sum(axis=0)
+            grads_w.append(delta.T @ acts[i])
+            grads_b.append(delta.sum(axis=0))
             if i:
                 delta = delta @ self.weights[i]
                 delta *= self.activation.grad_from(zs[i - 1], outs[i - 1])
                 if masks is not None:
                     delta *= masks[i - 1]
-        return grads_w, grads_b
+        return grads_w[::-1], grads_b[::-1]
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -441,10 +461,13 @@ class Network:
                         break
         return history
 
-    def _update(self, gw, gb, m, n, eta, lmbda, regularization, momentum, vw, vb):
+    def _update(self, gw: list[np.ndarray], gb: list[np.ndarray], m: int, n: int, eta: float,
+                lmbda: float, regularization: str, momentum: float,
+                vw: list[np.ndarray] | None, vb: list[np.ndarray] | None) -> None:
         step = self.dtype.type(eta / m)
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             if momentum:
+                assert vw is not None and vb is not None  # allocated by fit() when momentum > 0
                 g = gw[i] / m
                 if lmbda:
                     g += (lmbda / n) * (W if regularization == "l2" else np.sign(W))
@@ -464,7 +487,8 @@ class Network:
             W -= gw[i]
             b -= step * gb[i]
 
-    def _telemetry(self, epoch, Xp, Yp, epsilon):
+    def _telemetry(self, epoch: int, Xp: np.ndarray, Yp: np.ndarray,
+                   epsilon: float) -> list[dict[str, Any]]:
         from satsim.saturation import dead_fraction, fraction
 
         zs, _ = self._forward(Xp, keep=True)
@@ -497,14 +521,14 @@ class Network:
         return rows
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the network to ``path`` (.npz with JSON metadata), atomically."""
         from satsim.nn.io import save
 
         save(self, path)
 
     @classmethod
-    def load(cls, path) -> Network:
+    def load(cls, path: str | os.PathLike) -> Network:
         """Read a network written by :meth:`save` (validated; never half-loads)."""
         from satsim.nn.io import load
 

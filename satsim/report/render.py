@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import pandas as pd
 
+from satsim._atomic import atomic_write
+from satsim._namespace import public_dir
 from satsim.report.model import Document, build_document
 
+if TYPE_CHECKING:
+    from satsim.study import StudyResult
+
 __all__ = ["render_html", "render_pdf", "write_report"]
+
+__dir__ = public_dir(globals())
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("satsim.report", "templates"),
@@ -32,23 +39,12 @@ def render_pdf(html: str, path: str | os.PathLike) -> Path:
     header, figures kept whole."""
     import weasyprint
 
-    path = Path(path)
-    _atomic_write(path, weasyprint.HTML(string=html).write_pdf())
-    return path
+    return atomic_write(path, weasyprint.HTML(string=html).write_pdf())
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def write_report(results: Sequence, out: str | os.PathLike, *, pdf: bool = True) -> dict:
+def write_report(
+    results: Sequence[StudyResult], out: str | os.PathLike, *, pdf: bool = True
+) -> dict[str, Path]:
     """Write ``index.html``, ``satsim-report.pdf``, ``findings.json`` and
     ``findings.csv`` into ``out``; return their paths."""
     out = Path(out)
@@ -56,13 +52,13 @@ def write_report(results: Sequence, out: str | os.PathLike, *, pdf: bool = True)
     doc = build_document(results)
     html = render_html(doc)
     paths = {"html": out / "index.html"}
-    _atomic_write(paths["html"], html.encode("utf-8"))
+    atomic_write(paths["html"], html)
     findings = pd.concat([r.findings_frame() for r in results], ignore_index=True)
     paths["json"] = out / "findings.json"
     records = [dict(f.to_dict(), study=res.name) for res in results for f in res.findings]
-    _atomic_write(paths["json"], json.dumps(records, indent=2).encode())
+    atomic_write(paths["json"], json.dumps(records, indent=2))
     paths["csv"] = out / "findings.csv"
-    _atomic_write(paths["csv"], findings.to_csv(index=False).encode())
+    atomic_write(paths["csv"], findings.to_csv(index=False))
     if pdf:
         paths["pdf"] = render_pdf(html, out / "satsim-report.pdf")
     return paths
