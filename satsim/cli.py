@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["STUDY_ORDER", "demo_table", "main"]
+from satsim._namespace import public_dir
 
-#: the report's order (the argument's order)
-STUDY_ORDER = ("z_distribution", "variance_additivity", "clt", "saturation",
-               "deep_propagation", "learning_slowdown", "init_training",
-               "costs_and_regularization")
+__all__ = ["CLIError", "demo_table", "main"]
+
+
+__dir__ = public_dir(globals())
 
 
 class CLIError(Exception):
@@ -65,55 +65,40 @@ def demo_table(
     return pd.DataFrame(rows)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
         sys.stderr.write(f"satsim: error: {message}\n")
         raise SystemExit(2)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--scale", choices=("test", "quick", "full"), default="quick",
-                   help="quick (default, minutes) or full (the published scale)")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel workers (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--executor", default="serial",
-                   help="where studies run their sweep cells: serial (default), process, "
-                        "or dask://HOST:PORT")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
 def _build_parser() -> argparse.ArgumentParser:
     from satsim import __version__
+    from satsim.study import _STUDIES_HELP, _add_common_options, _positive_int
 
     parser = _Parser(prog="satsim", description="Statistics-first simulation of weight "
-                     "initialization and neuron saturation.")
+                     "initialization and neuron saturation.",
+                     epilog="Studies: the built-in ones, those of installed packages "
+                            "(entry-point group satsim.studies) and the folders named with "
+                            "--studies DIR or $SATSIM_STUDIES.  Long runs resume: rerun the "
+                            "same command; `satsim sweep status DIR` shows progress.")
     parser.add_argument("--version", action="version", version=f"satsim {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     rep = sub.add_parser("report", help="run/reuse studies; write DIR/index.html and the PDF")
-    rep.add_argument("studies", nargs="*", metavar="NAME", help="studies (default: all)")
-    rep.add_argument("-o", "--out", default="reports", help="output directory (default reports)")
+    rep.add_argument("studies_names", nargs="*", metavar="NAME",
+                     help="studies (default: all, in their declared order)")
+    _add_common_options(rep, out_default="reports")
     rep.add_argument("--no-pdf", action="store_true", help="HTML only")
     rep.add_argument("--rerun", action="store_true", help="ignore saved study results")
-    _common(rep)
 
-    run = sub.add_parser("run", help="run studies and save their results")
-    run.add_argument("studies", nargs="+", metavar="NAME")
-    run.add_argument("-o", "--out", default="reports/studies", help="output directory")
-    _common(run)
+    # `satsim run` builds its full parser from the named studies' parameters
+    # (satsim.study.build_parser, the same one `python studies/NAME.py` uses)
+    run = sub.add_parser("run", help="run studies and save their results "
+                         "(`satsim run NAME --help` lists NAME's parameters)", add_help=False)
+    run.add_argument("argv", nargs=argparse.REMAINDER)
 
-    sub.add_parser("list", help="list the studies")
+    lst = sub.add_parser("list", help="list the studies")
+    lst.add_argument("--studies", action="append", metavar="DIR", help=_STUDIES_HELP)
 
     data = sub.add_parser("data", help="datasets: fetch NAME")
     data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser, required=True)
@@ -122,14 +107,18 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dest", help="directory (default: $SATSIM_DATA/NAME or the cache)")
     fetch.add_argument("--mirror", action="append", help="base URL to try (repeatable)")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch.add_argument("--timeout", type=float, default=900.0,
+                       help="overall deadline per file and mirror, in seconds (default 900)")
 
-    sw = sub.add_parser("sweep", help="sweeps: status DIR")
+    sw = sub.add_parser("sweep", help="sweeps: status DIR, export DIR")
     sw_sub = sw.add_subparsers(dest="sweep_command", parser_class=_Parser, required=True)
-    st = sw_sub.add_parser("status", help="done / failed / pending counts of a sweep")
-    st.add_argument("dir", help="the sweep's output directory")
-    ex = sw_sub.add_parser("export", help="write the sweep's results as CSV")
-    ex.add_argument("dir", help="the sweep's output directory")
-    ex.add_argument("-o", "--out", help="CSV path (default DIR/results.csv)")
+    st = sw_sub.add_parser("status", help="done / failed / pending cells of every sweep "
+                           "store in or below DIR")
+    st.add_argument("dir", help="a sweep directory, or the -o DIR given to satsim run/report")
+    ex = sw_sub.add_parser("export", help="write every store's results as CSV")
+    ex.add_argument("dir", help="a sweep directory, or the -o DIR given to satsim run/report")
+    ex.add_argument("-o", "--out", help="CSV path when DIR holds one store (default "
+                    "STORE/results.csv for each store)")
 
     demo = sub.add_parser("demo", help="z = w·x + b under every initializer")
     demo.add_argument("--n-samples", type=_positive_int, default=50_000,
@@ -151,55 +140,52 @@ def _writable(out: Path) -> Path:
     return out
 
 
-def _check_names(names: Sequence[str]) -> list[str]:
-    from satsim.study import discover
+def _discover(studies):
+    from satsim.study import StudyError, discover_errors
+    from satsim.study import discover as find
 
-    known = discover()
+    try:
+        return find(studies), discover_errors(studies)
+    except StudyError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _check_names(names: Sequence[str], studies) -> list[str]:
+    known, errors = _discover(studies)
     for n in names:
+        if n in errors:
+            raise CLIError(errors[n])
         if n not in known:
             raise CLIError(f"unknown study {n!r}; known studies: {', '.join(known) or 'none'}")
     return list(names)
 
 
-def _run_one(args):
-    name, scale, seed, out, reuse, executor = args
-    from satsim.study import run_study
+def _run_command(argv: Sequence[str]) -> int:
+    """``satsim run NAME… [options]``: the study names come first; the parser is then
+    generated from their parameters (the same as ``python studies/NAME.py``)."""
+    from satsim.study import _report_run, build_parser, load_study
 
-    run_study(name, scale=scale, seed=seed, out=out, reuse=reuse, executor=executor)
-    return name
-
-
-def _run_studies(names, *, scale, seed, out, reuse, jobs, quiet, executor="serial"):
-    from tqdm.auto import tqdm
-
-    from satsim.study import StudyResult, load_study
-
-    required = {r for n in names for r in getattr(load_study(n), "REQUIRES", ())}
-    phases = [[n for n in names if n in required], [n for n in names if n not in required]]
-    bar = tqdm(total=len(names), unit="study", desc="studies",
-               disable=quiet or not sys.stderr.isatty())
-    for phase in phases:
-        tasks = [(n, scale, seed, str(out), reuse, executor) for n in phase]
-        if jobs > 1 and len(tasks) > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for _ in pool.map(_run_one, tasks):
-                    bar.update()
-        else:
-            for t in tasks:
-                bar.set_postfix_str(t[0])
-                _run_one(t)
-                bar.update()
-    bar.close()
-    return [StudyResult.load(Path(out) / n) for n in names]
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--studies", action="append")
+    known, _ = pre.parse_known_args(argv)
+    names = []
+    for a in argv:
+        if a.startswith("-"):
+            break
+        names.append(a)
+    _check_names(names, known.studies)
+    modules = [load_study(n, studies=known.studies) for n in names]
+    # with no names this prints the usage (-h) or the one-line "required" error
+    args = build_parser(modules, prog="satsim run").parse_args(argv)
+    _writable(Path(args.out))
+    return _report_run(args.names, args)
 
 
 def _data_command(args) -> int:
     from satsim import data
 
     path = data.fetch(args.name, dest=args.dest, mirrors=args.mirror,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, timeout=args.timeout)
     print(f"{args.name}: verified files in {path}")
     return 0
 
@@ -218,28 +204,66 @@ def _sweep_command(args) -> int:
     from satsim import sweep
 
     try:
+        table = sweep.overview(args.dir)
         if args.sweep_command == "status":
-            c = sweep.status(args.dir)
+            with pd.option_context("display.width", 200, "display.max_columns", 20,
+                                   "display.max_colwidth", 80):
+                print(table.to_string(index=False))
+            c = table[["done", "failed", "pending", "total"]].sum()
             print(f"done {c['done']}  failed {c['failed']}  pending {c['pending']}  "
-                  f"(total {c['total']})")
+                  f"(total {c['total']}) in {len(table)} store(s)")
         else:
-            path = Path(args.out) if args.out else Path(args.dir) / "results.csv"
-            sweep.results(args.dir).to_csv(path, index=False)
-            print(f"wrote {path}")
+            root = Path(args.dir)
+            if args.out and len(table) > 1:
+                raise CLIError(f"{args.dir!r} holds {len(table)} sweep stores; -o names one "
+                               "CSV file, so leave it out (each store gets STORE/results.csv)")
+            for store in table.store:
+                where = root / store
+                path = Path(args.out) if args.out else where / "results.csv"
+                print(f"wrote {sweep.export(where, path)}")
     except sweep.SweepError as exc:
         raise CLIError(str(exc)) from None
     return 0
 
 
-def _check_executor(value: str) -> str:
-    if value in ("serial", "process") or value.startswith("dask://"):
-        return value
-    raise CLIError(f"--executor must be serial, process or dask://HOST:PORT; got {value!r}")
+def _list(args) -> int:
+    known, errors = _discover(args.studies)
+    for name, info in known.items():
+        origin = "" if info.origin == "built-in" else f"  [{info.origin}]"
+        print(f"{name:28} {info.title}{origin}")
+    for line in errors.values():
+        sys.stderr.write(f"satsim: warning: {line}\n")
+    return 0
+
+
+def _report(args) -> int:
+    from satsim.report import write_report
+    from satsim.study import StudyProgress, _run_command
+
+    if args.studies_names:
+        names = _check_names(args.studies_names, args.studies)
+    else:
+        known, errors = _discover(args.studies)
+        for line in errors.values():  # the report goes on with the studies that import
+            sys.stderr.write(f"satsim: warning: {line}\n")
+        names = list(known)
+    if not names:
+        raise CLIError("no studies found")
+    out = _writable(Path(args.out))
+    progress = StudyProgress(quiet=args.quiet)
+    results = _run_command(names, args, out=out / "studies", reuse=not args.rerun,
+                          progress=progress)
+    paths = write_report(results, out, pdf=not args.no_pdf)
+    n = sum(len(r.findings) for r in results)
+    passed = sum(f.passed is True for r in results for f in r.findings)
+    undecided = sum(f.passed is None for r in results for f in r.findings)
+    extra = f" ({undecided} undecided)" if undecided else ""
+    print(f"{passed} of {n} findings passed{extra}; wrote "
+          f"{', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 def _dispatch(args) -> int:
-    if getattr(args, "executor", None) is not None:
-        _check_executor(args.executor)
     if args.command == "data":
         return _data_command(args)
     if args.command == "sweep":
@@ -247,51 +271,34 @@ def _dispatch(args) -> int:
     if args.command == "demo":
         return _demo(args)
     if args.command == "list":
-        from satsim.study import discover, load_study
-
-        for name in discover():
-            print(f"{name:28} {load_study(name).TITLE}")
-        return 0
+        return _list(args)
     if args.command == "run":
-        names = _check_names(args.studies)
-        out = _writable(Path(args.out))
-        results = _run_studies(names, scale=args.scale, seed=args.seed, out=out, reuse=False,
-                               jobs=args.jobs, quiet=args.quiet, executor=args.executor)
-        for res in results:
-            bad = [f.id for f in res.findings if not f.passed]
-            status = "all findings pass" if not bad else f"FAILED: {', '.join(bad)}"
-            print(f"{res.name:28} {len(res.findings)} findings, {status} -> {out / res.name}")
-        return 0
+        return _run_command(args.argv)
     if args.command == "report":
-        from satsim.report import write_report
-
-        names = _check_names(args.studies or [n for n in STUDY_ORDER if n in _known()])
-        out = _writable(Path(args.out))
-        results = _run_studies(names, scale=args.scale, seed=args.seed, out=out / "studies",
-                               reuse=not args.rerun, jobs=args.jobs, quiet=args.quiet,
-                               executor=args.executor)
-        paths = write_report(results, out, pdf=not args.no_pdf)
-        n = sum(len(r.findings) for r in results)
-        passed = sum(f.passed for r in results for f in r.findings)
-        print(f"{passed} of {n} findings passed; wrote {', '.join(str(p) for p in paths.values())}")
-        return 0
+        return _report(args)
     return _demo(argparse.Namespace(n_samples=50_000, n_in=1000, active=500, seed=0, jobs=1))
 
 
-def _known():
-    from satsim.study import discover
-
-    return discover()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["run"]:
+        # parsed by the parser generated from the named studies (REMAINDER would not
+        # take a leading option such as --help)
+        args = argparse.Namespace(command="run", argv=argv[1:], debug="--debug" in argv)
+    else:
+        args = parser.parse_args(argv)
     try:
         return _dispatch(args)
     except CLIError as exc:
         sys.stderr.write(f"satsim: error: {exc}\n")
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C (and SIGTERM, turned into it): one line, 130
+        detail = str(exc)
+        if not detail.startswith("interrupted"):
+            detail = "interrupted" + (f"; {detail}" if detail else "")
+        sys.stderr.write(f"satsim: {detail}\n")
+        return 130
     except Exception as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from satsim._docstrings import fill
+from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
@@ -53,6 +54,8 @@ __all__ = [
     "predicted_fraction_mixture",
     "sweep",
 ]
+
+__dir__ = public_dir(globals())
 
 
 @result
@@ -158,8 +161,8 @@ def fraction(
     crit = _criterion_name(act, criterion)
     lo, hi = act.saturation_bounds(crit, epsilon=epsilon, delta=delta)
     level = _level(confidence_level)
-    common = dict(confidence_level=level, activation=act.name, criterion=crit, z_low=lo,
-                  z_high=hi)
+    common: dict[str, Any] = dict(confidence_level=level, activation=act.name, criterion=crit,
+                                  z_low=lo, z_high=hi)
     if isinstance(z, np.ndarray | list | tuple) or hasattr(z, "__array__"):
         arr = check_array("z", z)
         if arr.ndim == 2:
@@ -184,7 +187,15 @@ def fraction(
                             per_unit=np.empty(0), **common)
 
 
-def _layer_fraction(arr, act, crit, epsilon, delta, level, common) -> ProportionResult:
+def _layer_fraction(
+    arr: np.ndarray,
+    act: Activation,
+    crit: str,
+    epsilon: float,
+    delta: float,
+    level: float,
+    common: dict[str, Any],
+) -> ProportionResult:
     units = arr.shape[1]
     if units < 2:
         raise ValueError(
@@ -373,6 +384,9 @@ def sweep(
     rng: Any = None,
     out: Any = None,
     executor: Any = "serial",
+    workers: int | None = None,
+    progress: Any = False,
+    worker_setup: Any = None,
 ) -> pd.DataFrame:
     """Saturated fraction over fan_in × initializer × activation × input model.
 
@@ -394,9 +408,11 @@ def sweep(
     %(confidence_level)s
     %(rng)s
     out : path, optional
-        Sweep directory (resumable SQLite store); default a temporary one.
+        Sweep directory (resumable SQLite store); default an in-memory store.
     executor : default "serial"
         Any :func:`satsim.sweep.run` executor ("process", a Dask client, ...).
+    workers, progress, worker_setup :
+        Passed to :func:`satsim.sweep.run`.
 
     Returns
     -------
@@ -404,8 +420,6 @@ def sweep(
         Columns ``fan_in``, ``initializer``, ``activation``, ``inputs``, ``criterion``,
         ``estimate``, ``ci_low``, ``ci_high``, ``predicted``, ``theory_std``, ``n``.
     """
-    import tempfile
-
     from satsim import sweep as engine
 
     fans = [check_int(f"fan_in[{i}]", f, minimum=1) for i, f in enumerate(fan_in)]
@@ -425,10 +439,9 @@ def sweep(
     grid = engine.product(fixed={"activations": acts, "bias": bias, "n_samples": n_samples,
                                  "epsilon": epsilon, "confidence_level": confidence_level},
                           fan_in=fans, initializer=inits, inputs=list(inputs))
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = tmp if out is None else out
-        engine.run(_sweep_cell, grid, out=directory, root_seed=root, executor=executor)
-        table = engine.results(directory)
+    table = engine.run(_sweep_cell, grid, out=out, root_seed=root, executor=executor,
+                       workers=workers, progress=progress, worker_setup=worker_setup
+                       ).to_frame()
     failed = table[table.status != "done"]
     if len(failed):
         raise RuntimeError(f"{len(failed)} sweep cell(s) failed: {failed.error.iloc[0]}")

@@ -17,9 +17,10 @@ import pandas as pd
 from scipy import stats
 
 from satsim import fit
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "How fast does z become normal? Berry–Esseen, measured"
+ORDER = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,13 +49,12 @@ def cell(params: dict, rng) -> dict:
     return {"table": res.to_frame().assign(weights=params["law"]).to_dict("list")}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+def run(params: Params, ctx: StudyContext) -> StudyResult:
     from satsim import sweep
-    from satsim.study import run_grid
 
     grid = sweep.product(fixed={"n_in": list(params.n_in), "n_samples": params.n_samples},
                          law=list(LAWS))
-    cells = run_grid(cell, grid, rng=rng, workdir=workdir, executor=executor)
+    cells = ctx.run_grid(cell, grid)
     table = pd.concat([pd.DataFrame(c["table"]) for c in cells], ignore_index=True)
     table["upper"] = table.distance + table.dkw_halfwidth
     violations = int((table.distance > table.berry_esseen_bound + table.dkw_halfwidth).sum())
@@ -82,14 +82,14 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                 "half-width (≈ 1.36/√N).",
         xlabel="n_in (summands)", ylabel="Kolmogorov distance",
         options={"ref": "berry_esseen_bound", "logx": True, "logy": True})]
-    return StudyResult(name="clt", title=TITLE, description=__doc__, params={},
+    return StudyResult(name="clt", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"clt": table}, figures=figures, findings=findings, display=["clt"])
 
 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("clt", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ import dataclasses
 import pandas as pd
 
 from satsim import data
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "Costs and L2 regularisation (Nielsen ch. 3)"
+ORDER = 80
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +33,9 @@ FULL = {"epochs": 30, "train_size": 50_000, "small_epochs": 400, "lmbda": 0.1}
 TEST = {"epochs": 2, "train_size": 5_000}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+def run(params: Params, ctx: StudyContext) -> StudyResult:
     from satsim import sweep
     from satsim.nn.experiment import train_cell
-    from satsim.study import run_grid
 
     ds = data.load("fashion-mnist")
     common = {"sizes": [784, 30, 10], "batch_size": 10, "telemetry": False,
@@ -51,8 +51,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                "eta": params.eta, "monitor_training": True, "experiment": "regularisation"},
         lmbda=[0.0, params.lmbda])
     costs, reg = [], []
-    for rec in run_grid(train_cell, costs_grid + reg_grid, rng=rng, workdir=workdir,
-                        executor=executor):
+    for rec in ctx.run_grid(train_cell, costs_grid + reg_grid):
         frame = pd.DataFrame(rec["history"])
         if rec["experiment"] == "costs":
             costs.append(frame.assign(cost=rec["label"]))
@@ -85,14 +84,14 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                    xlabel="epoch", ylabel="train − test accuracy", options={"marker": ""}),
     ]
     return StudyResult(name="costs_and_regularization", title=TITLE, description=__doc__,
-                       params={}, tables={"costs": costs, "regularisation": reg},
+                       params=dataclasses.asdict(params), tables={"costs": costs, "regularisation": reg},
                        figures=figures, findings=findings)
 
 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("costs_and_regularization", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from satsim import meanfield
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "Saturation through depth: Monte Carlo vs mean-field theory"
+ORDER = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +52,8 @@ def cell(params: dict, rng) -> dict:
     return {"table": res.to_frame().to_dict("list")}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+def run(params: Params, ctx: StudyContext) -> StudyResult:
     from satsim import sweep
-    from satsim.study import run_grid
 
     deep = sweep.zipped(fixed={"depth": params.depth, "width": params.width,
                                "n_probe": params.n_probe, "bias": "standard_normal",
@@ -63,7 +63,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                                        "n_probe": params.n_probe, "bias": "zeros",
                                        "kind": "glorot", "activation": "tanh"},
                                 init=["torch_linear", "glorot_uniform"])
-    cells = run_grid(cell, deep + glorot_grid, rng=rng, workdir=workdir, executor=executor)
+    cells = ctx.run_grid(cell, deep + glorot_grid)
     layers = pd.concat([pd.DataFrame(c["table"]).assign(
         activation=c["activation"], initializer=c["init"],
         series=f"{c['activation']} / {c['init']}") for c in cells if c["kind"] == "deep"],
@@ -158,7 +158,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                             "line": ("critical_weight_variance", "bias_variance"),
                             "line_label": "χ1 = 1"}),
     ]
-    return StudyResult(name="deep_propagation", title=TITLE, description=__doc__, params={},
+    return StudyResult(name="deep_propagation", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"layers": layers, "glorot": glorot, "phase": phase,
                                "critical_line": line},
                        figures=figures, findings=findings, display=["glorot"])
@@ -167,7 +167,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("deep_propagation", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "The learning slowdown of one neuron (quadratic vs cross-entropy)"
+ORDER = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +44,24 @@ def trajectory(w: float, b: float, cost: str, steps: int, eta: float) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def run(params: Params, *, rng, requires=None) -> StudyResult:
-    frames = []
-    for (w0, b0) in ((0.6, 0.9), (2.0, 2.0)):
-        for cost in ("quadratic", "cross_entropy"):
-            frames.append(trajectory(w0, b0, cost, params.steps, params.eta).assign(
-                cost_function=cost, start=f"w={w0}, b={b0}",
-                series=f"{cost}, w={w0}, b={b0}"))
-    table = pd.concat(frames, ignore_index=True)
+def cell(params: dict, rng) -> dict:
+    """One start and cost (a satsim.sweep cell; deterministic, ``rng`` is unused)."""
+    w0, b0, cost = params["w"], params["b"], params["cost"]
+    frame = trajectory(w0, b0, cost, params["steps"], params["eta"]).assign(
+        cost_function=cost, start=f"w={w0}, b={b0}", series=f"{cost}, w={w0}, b={b0}")
+    return {"table": frame.to_dict("list")}
+
+
+def run(params: Params, ctx: StudyContext) -> StudyResult:
+    from satsim import sweep
+
+    starts = sweep.zipped(w=[0.6, 2.0], b=[0.9, 2.0])
+    grid = sweep.Grid(sweep.product(fixed={**start.params, "steps": params.steps,
+                                           "eta": params.eta},
+                                    cost=["quadratic", "cross_entropy"]).cells[i]
+                      for start in starts for i in range(2))
+    table = pd.concat([pd.DataFrame(c["table"]) for c in ctx.run_grid(cell, grid)],
+                      ignore_index=True)
 
     def out(cost, start, step):
         sel = table[(table.cost_function == cost) & (table.start == start) & (table.step == step)]
@@ -86,7 +97,7 @@ def run(params: Params, *, rng, requires=None) -> StudyResult:
                    caption="Quadratic cost (a²/2) and cross-entropy (−ln(1 − a)) per step.",
                    xlabel="step", ylabel="cost", options={"marker": "", "logy": True}),
     ]
-    return StudyResult(name="learning_slowdown", title=TITLE, description=__doc__, params={},
+    return StudyResult(name="learning_slowdown", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"trajectories": table}, figures=figures, findings=findings,
                        notes=["Nielsen's cross-entropy animation (η = 0.005) steps along "
                               "∂C/∂a, not the true gradient; its curve is not reproduced."])
@@ -95,7 +106,7 @@ def run(params: Params, *, rng, requires=None) -> StudyResult:
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("learning_slowdown", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

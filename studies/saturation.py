@@ -18,9 +18,14 @@ from scipy import stats
 
 from satsim import data, inputs, saturation
 from satsim.montecarlo import simulate
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "How many neurons saturate? Measured and predicted"
+ORDER = 40
+EXPORTS = {"predicted_initial_saturation":
+           "{'hidden': HIDDEN, 'by_initializer': {initializer: predicted saturated "
+           "fraction of the 784-HIDDEN-10 hidden layer at initialization}} (mixture over "
+           "Fashion-MNIST rows)"}
 TRAINING_INITS = ("standard_normal", "nielsen", "glorot_normal", "he_normal")
 
 
@@ -40,25 +45,37 @@ TEST = {"fan_in": (10, 100), "initializers": ("standard_normal", "nielsen"),
         "n_samples": 3_000, "data_rows": 300}
 
 
-def run(params: Params, *, rng, requires=None, executor="serial") -> StudyResult:
-    s1, s2 = rng.spawn(2)
+def mixture_cell(params: dict, rng) -> dict:
+    """Real rows: the mixture prediction against a Monte Carlo (a satsim.sweep cell)."""
+    ds = data.load("fashion-mnist")
+    X = ds.train[0][: params["data_rows"]]
+    name = params["initializer"]
+    pred = saturation.predicted_fraction_mixture(X, weights=name, fan_out=params["hidden"])
+    res = simulate(name, inputs.Rows(X), n_samples=params["n_samples"],
+                   keep=params["n_samples"], fan_out=params["hidden"], rng=rng)
+    frac = saturation.fraction(res.samples, confidence_level=0.999)
+    return {"row": {"initializer": name, "predicted": pred, "estimate": frac.estimate,
+                    "ci_low": frac.ci_low, "ci_high": frac.ci_high,
+                    "covered": bool(frac.ci_low <= pred <= frac.ci_high)},
+            "source": ds.source}
+
+
+def run(params: Params, ctx: StudyContext) -> StudyResult:
+    from satsim import sweep as engine
+
+    s1, _ = ctx.rng.spawn(2)
     sweep = saturation.sweep(params.fan_in, params.initializers, params.activations,
                              n_samples=params.n_samples, confidence_level=0.99, rng=s1,
-                             executor=executor)
+                             **ctx.sweep_options("sweep"))
     sweep["covered"] = (sweep.ci_low <= sweep.predicted) & (sweep.predicted <= sweep.ci_high)
     gaussian = sweep[sweep.initializer.isin(["standard_normal", "nielsen", "glorot_normal",
                                              "he_normal"])]
-    ds = data.load("fashion-mnist")
-    X = ds.train[0][: params.data_rows]
-    rows = []
-    for init_name, stream in zip(TRAINING_INITS, s2.spawn(len(TRAINING_INITS)), strict=True):
-        pred = saturation.predicted_fraction_mixture(X, weights=init_name, fan_out=params.hidden)
-        res = simulate(init_name, inputs.Rows(X), n_samples=params.n_samples,
-                       keep=params.n_samples, fan_out=params.hidden, rng=stream)
-        frac = saturation.fraction(res.samples, confidence_level=0.999)
-        rows.append({"initializer": init_name, "predicted": pred, "estimate": frac.estimate,
-                     "ci_low": frac.ci_low, "ci_high": frac.ci_high,
-                     "covered": frac.ci_low <= pred <= frac.ci_high})
+    grid = engine.product(fixed={"data_rows": params.data_rows, "hidden": params.hidden,
+                                 "n_samples": params.n_samples},
+                          initializer=list(TRAINING_INITS))
+    cells = ctx.run_grid(mixture_cell, grid, name="mixture")
+    rows = [c["row"] for c in cells]
+    source = cells[0]["source"]
     mixture = pd.DataFrame(rows)
     # with exact predictions each 99% CI misses with probability 0.01: allow the
     # binomial 99.9% quantile of misses (cells share z samples, so this is approximate)
@@ -72,7 +89,7 @@ def run(params: Params, *, rng, requires=None, executor="serial") -> StudyResult
         Finding(id="mixture_matches_real_rows",
                 claim="real data rows: mixture prediction inside the 99.9% CI",
                 expected=len(mixture), observed=int(mixture.covered.sum()),
-                method=f"Wilson 99.9% CIs, {params.data_rows} Fashion-MNIST rows ({ds.source})",
+                method=f"Wilson 99.9% CIs, {params.data_rows} Fashion-MNIST rows ({source})",
                 passed=bool(mixture.covered.all())),
     ]
     for row in mixture.itertuples():
@@ -98,15 +115,18 @@ def run(params: Params, *, rng, requires=None, executor="serial") -> StudyResult
                    xlabel="initializer", ylabel="saturated fraction",
                    options={"err": ("ci_low", "ci_high")}),
     ]
-    return StudyResult(name="saturation", title=TITLE, description=__doc__, params={},
+    exports = {"predicted_initial_saturation": {
+        "hidden": params.hidden,
+        "by_initializer": {r.initializer: float(r.predicted) for r in mixture.itertuples()}}}
+    return StudyResult(name="saturation", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"sweep": plot, "mixture": mixture}, figures=figures,
-                       findings=findings, display=["mixture"])
+                       findings=findings, display=["mixture"], exports=exports)
 
 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("saturation", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import pandas as pd
 from scipy import stats
 
 from satsim import components, identities, inputs
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "Variances of independent sums add (and when they do not)"
+ORDER = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +75,10 @@ def calibration_cell(cell_params: dict, rng) -> dict:
                     "replications": cal.replications}}
 
 
-def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+def run(params: Params, ctx: StudyContext) -> StudyResult:
     cases, counter = _families(params)
     rows = []
-    streams = rng.spawn(len(cases) + len(counter) + 2)
+    streams = ctx.rng.spawn(len(cases) + len(counter) + 2)
     for (label, make), stream in zip({**cases, **counter}.items(), streams, strict=False):
         res = identities.check_sum_variance(make(stream), alpha=params.alpha, margin=0.1)
         top = res.pairs_frame().head(1)
@@ -97,13 +98,11 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
     rejected = int(indep.reject.sum())
     allowed = int(stats.binom.ppf(0.995, len(indep), params.alpha))
     from satsim import sweep
-    from satsim.study import run_grid
 
     grid = sweep.product(fixed={"n_draws": params.n_draws, "k": params.k,
                                 "replications": params.replications},
                          family=["independent normal", "independent t(5)", "w·x over both"])
-    cal_rows = [c["row"] for c in run_grid(calibration_cell, grid, rng=rng, workdir=workdir,
-                                           executor=executor)]
+    cal_rows = [c["row"] for c in ctx.run_grid(calibration_cell, grid)]
     calib = pd.DataFrame(cal_rows)
     findings = [
         Finding(id="independent_not_rejected", claim="uncorrelated cases: the identity holds",
@@ -135,7 +134,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                    xlabel="case", ylabel="variance ratio",
                    options={"err": ("ci_low", "ci_high"), "rotate": 75, "size": (6.4, 4.8)}),
     ]
-    return StudyResult(name="variance_additivity", title=TITLE, description=__doc__, params={},
+    return StudyResult(name="variance_additivity", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"cases": table, "calibration": calib}, figures=figures,
                        findings=findings, display=["cases", "calibration"])
 
@@ -143,7 +142,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("variance_additivity", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import pandas as pd
 
 from satsim import fit, init, inputs
 from satsim.montecarlo import simulate
-from satsim.study import FigureSpec, Finding, StudyResult
+from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
 
 TITLE = "How wide is z? The initialization argument, simulated"
+ORDER = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,16 +68,15 @@ def cell(params: dict, rng) -> dict:
     return out
 
 
-def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") -> StudyResult:
+def run(params: Params, ctx: StudyContext) -> StudyResult:
     from satsim import sweep
-    from satsim.study import run_grid
 
     grid = sweep.zipped(
         fixed={"n_in": params.n_in, "active": params.active, "n_samples": params.n_samples,
                "confidence_level": params.confidence_level},
         initializer=list(init.names()),
         keep=[params.keep if n in ("standard_normal", "nielsen") else 0 for n in init.names()])
-    cells = run_grid(cell, grid, rng=rng, workdir=workdir, executor=executor)
+    cells = ctx.run_grid(cell, grid)
     rows = [c["row"] for c in cells]
     # cells without kept samples have no hist/qq/normality entries (NaN in the table)
     hist_rows = [pd.DataFrame(c["hist"]) for c in cells if isinstance(c.get("hist"), dict)]
@@ -131,7 +131,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
                    options={"identity": True, "logx": True, "logy": True}),
     ]
     return StudyResult(
-        name="z_distribution", title=TITLE, description=__doc__, params={},
+        name="z_distribution", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
         tables={"initializers": table, "histograms": pd.concat(hist_rows, ignore_index=True),
                 "qq": pd.concat(qq_rows, ignore_index=True),
                 "normality": pd.concat(norm_rows, ignore_index=True)},
@@ -141,7 +141,7 @@ def run(params: Params, *, rng, requires=None, workdir=None, executor="serial") 
 def main(argv=None):
     from satsim.study import main as study_main
 
-    return study_main("z_distribution", argv)
+    return study_main(__file__, argv)
 
 
 if __name__ == "__main__":

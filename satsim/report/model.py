@@ -6,15 +6,20 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
+from satsim._namespace import public_dir
+
 __all__ = ["Document", "FigureBlock", "Section", "TableBlock", "build_document", "fmt"]
+
+__dir__ = public_dir(globals())
 
 MAX_ROWS = 40
 
 
-def fmt(value, digits: int = 4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
     """Round for display (the only place numbers are rounded)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -58,7 +63,7 @@ class Section:
 
     @property
     def passed(self) -> bool:
-        return all(f["passed"] for f in self.findings)
+        return all(f["passed"] is not False for f in self.findings)  # undecided ≠ failed
 
 
 @dataclasses.dataclass
@@ -74,7 +79,7 @@ class Document:
 
     @property
     def n_passed(self) -> int:
-        return sum(f["passed"] for f in self.findings)
+        return sum(f["passed"] is True for f in self.findings)
 
 
 def _table(name: str, frame: pd.DataFrame) -> TableBlock:
@@ -102,7 +107,10 @@ def build_document(results: Sequence, *, title: str = "satsim report") -> Docume
                                        caption=spec.caption,
                                        uri=plotting.to_data_uri(plotting.to_png(fig))))
         findings = [{"id": f.id, "claim": f.claim, "expected": fmt(f.expected),
-                     "observed": fmt(f.observed), "method": f.method, "passed": bool(f.passed)}
+                     "observed": fmt(f.observed), "method": f.method,
+                     "passed": None if f.passed is None else bool(f.passed),
+                     "verdict": "undecided" if f.passed is None
+                     else ("pass" if f.passed else "fail")}
                     for f in res.findings]
         sections.append(Section(
             id=res.name, title=res.title, paragraphs=_paragraphs(res.description),
