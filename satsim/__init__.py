@@ -29,9 +29,11 @@ from satsim import (
 )
 from satsim._namespace import public_dir
 from satsim._warnings import (
+    ApproximationWarning,
     DegenerateDistributionWarning,
     MonteCarloPrecisionWarning,
     SatsimWarning,
+    TrainingDivergenceWarning,
 )
 from satsim.fit import fit_distribution, normality
 from satsim.identities import calibrate, check_sum_variance
@@ -42,12 +44,14 @@ from satsim.theory import PreactivationTheory, preactivation_moments
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ApproximationWarning",
     "DegenerateDistributionWarning",
     "Initializer",
     "MonteCarloPrecisionWarning",
     "PreactivationResult",
     "PreactivationTheory",
     "SatsimWarning",
+    "TrainingDivergenceWarning",
     "VarianceScaling",
     "__version__",
     "activations",

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, dataclass_transform
 
 import pandas as pd
 
-__all__ = ["Result", "result"]
+__all__ = ["Plottable", "Result", "result"]
 
 _T = TypeVar("_T")
 
@@ -25,8 +25,9 @@ _T = TypeVar("_T")
     kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,)
 )
 def result(cls: type[_T]) -> type[_T]:
-    """Class decorator: ``dataclass(frozen=True, slots=True, kw_only=True)``."""
-    return dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    """Class decorator: ``dataclass(frozen=True, slots=True, kw_only=True)``; the repr
+    is :class:`Result`'s short one, not the dataclass's field dump."""
+    return dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)(cls)
 
 
 class Result:
@@ -59,6 +60,44 @@ class Result:
 
     def __str__(self) -> str:
         return self.summary()
+
+    #: lines of the table shown by ``repr`` (the whole table is ``to_frame()``)
+    _REPR_ROWS = 6
+
+    def __repr__(self) -> str:
+        """A few lines: the title and the head of the tidy table (no raw arrays)."""
+        frame = self.to_frame()
+        with pd.option_context("display.width", 100, "display.max_columns", 8,
+                               "display.max_colwidth", 24):
+            body = frame.head(self._REPR_ROWS).to_string(
+                index=False, float_format=lambda v: f"{v:.4g}")
+        more = len(frame) - self._REPR_ROWS
+        tail = [f"… {more} more rows (.to_frame())"] if more > 0 else []
+        return "\n".join([f"<{type(self).__name__}: {self._title}>", body, *tail])
+
+    def _repr_html_(self) -> str:
+        """The tidy table, for notebooks."""
+        frame = self.to_frame()
+        table = frame.head(50).to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                       border=0)
+        more = len(frame) - 50
+        note = f"<p>… {more} more rows</p>" if more > 0 else ""
+        import html
+
+        return f"<div><strong>{html.escape(type(self).__name__)}</strong>: " \
+               f"{html.escape(self._title)}{table}{note}</div>"
+
+
+class Plottable:
+    """Mixin: ``.plot(ax=None)`` draws the result (matplotlib imported lazily) and
+    returns the Axes (see :func:`satsim.plotting.plot_result`)."""
+
+    __slots__ = ()
+
+    def plot(self, ax: Any = None) -> Any:
+        from satsim.plotting import plot_result
+
+        return plot_result(self, ax=ax)
 
 
 def frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -8,9 +8,11 @@ single kind.  Warnings mark *degenerate but legal* situations; invalid input rai
 from __future__ import annotations
 
 __all__ = [
+    "ApproximationWarning",
     "DegenerateDistributionWarning",
     "MonteCarloPrecisionWarning",
     "SatsimWarning",
+    "TrainingDivergenceWarning",
 ]
 
 
@@ -26,3 +28,17 @@ class DegenerateDistributionWarning(SatsimWarning):
 class MonteCarloPrecisionWarning(SatsimWarning):
     """The Monte Carlo standard error is larger than the precision asked for, or the
     sample is too small for the asymptotic approximation used."""
+
+
+class ApproximationWarning(SatsimWarning):
+    """The approximation behind a p-value or interval is known to be poor for these
+    data (e.g. the normal approximation of a studentized statistic when the
+    components are strongly skewed for the number of draws), so the test's size may
+    exceed its nominal level.  The message names the method to use instead."""
+
+
+class TrainingDivergenceWarning(SatsimWarning):
+    """Training diverged: the cost became non-finite, or grew past a set multiple of
+    its value before training (typically a learning rate far too large).  Emitted by
+    :meth:`satsim.nn.Network.fit`, which then stops and says why in
+    ``History.stop_reason``."""

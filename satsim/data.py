@@ -5,9 +5,22 @@ Readers (all validate what they read and name the file in every error):
 * :func:`read_idx` — IDX files, gzip-compressed or raw (MNIST, Fashion-MNIST and
   EMNIST share the format): magic number, dimension sizes, payload length;
 * :func:`read_nielsen_pickle` — Nielsen's ``mnist.pkl.gz`` (loaded with an
-  unpickler that only accepts NumPy arrays, never arbitrary objects);
+  unpickler that only rebuilds NumPy arrays, never arbitrary objects);
 * :func:`read_npz` — ``.npz`` with ``x_train, y_train, x_test, y_test`` (Keras'
   ``mnist.npz`` layout) and optionally ``x_val, y_val``.
+
+Untrusted files.  A file may be damaged or crafted, so no reader allocates what a
+file merely asks for: headers, shapes, dtypes and declared sizes are checked
+first, against :data:`MAX_BYTES` (256 MiB per file — five times MNIST's largest
+IDX file, above Nielsen's 220 MB pickle; every reader and :func:`load` take
+``max_bytes=`` to raise it), and decompression is streamed and stops at the
+declared size (an IDX payload), at twice ``max_bytes`` (a pickle stream) or is never
+started (``.npz`` members that are not needed, or whose header is out of bounds).
+The pickle reader runs at most :data:`MAX_PICKLE_OPS` opcodes on the pure-Python
+unpickler and calls nothing but checked stand-ins for NumPy's array
+reconstruction.  Every failure is a :class:`DatasetError` naming the file; a limit
+breach says which limit and how to raise it.  ``load`` turns pixels into float64,
+so its result takes 8 bytes per uint8 pixel read.
 
 Registry and search.  :func:`load` looks for a registered dataset's four IDX files
 in ``$SATSIM_DATA/<name>/``, the user cache directory
@@ -18,9 +31,15 @@ none is found, ``fashion-mnist`` falls back to the subset bundled with satsim.  
 returned :class:`Dataset` says which source it used.
 
 Checksums.  The registry holds the SHA-256 of the canonical ``.gz`` files (what
-:func:`fetch` downloads and verifies) and of the *decompressed* IDX payloads.  The
-Debian package recompresses the files (its ``.gz`` bytes differ from upstream),
-so files found on disk are verified by their decompressed content.
+:func:`fetch` downloads and verifies) and, for Fashion-MNIST, of the
+*decompressed* IDX payloads.  ``load(verify=True)`` (the default) accepts an IDX
+file found on disk if it is the canonical ``.gz`` or, where a content digest is
+registered, if its decompressed content matches (the Debian package recompresses
+the files, so its ``.gz`` bytes differ from upstream).  A file that is neither —
+for MNIST, which has no content digests, any copy that is not the canonical
+``.gz`` — is refused with a DatasetError that says so; ``verify=False`` loads it,
+and ``Dataset.source`` then reads "(not verified: verify=False)".  ``.npz`` and
+pickle sources have no registered checksum: their ``source`` says "not verified".
 
 Splits.  ``split="nielsen"`` (default): the first 50,000 training images train,
 the last 10,000 validate, and the 10,000 test images test — Nielsen's split.
@@ -40,15 +59,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import hashlib
 import http.client
-import io
 import json
 import logging
 import math
 import os
-import pickle
 import signal
 import threading
 import time
@@ -56,16 +72,27 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from satsim._atomic import atomic_writer
 from satsim._namespace import public_dir
-from satsim._npz import NPZ_ERRORS, read_arrays
-from satsim._validation import check_real
+from satsim._readers import (
+    MAX_BYTES,
+    MAX_PICKLE_OPS,
+    DatasetError,
+    _check_split,
+    _read_idx,
+    _where,
+    read_idx,
+    read_nielsen_pickle,
+    read_npz,
+)
+from satsim._validation import check_int, check_real
 
 __all__ = [
+    "MAX_BYTES",
+    "MAX_PICKLE_OPS",
     "Dataset",
     "DatasetError",
     "build_subset",
@@ -91,10 +118,6 @@ DEFAULT_TIMEOUT = 900.0  # s per file: the largest file (26 MB) still completes 
 READ_TIMEOUT = 60.0  # s a single connect or read may wait for the server
 _CHUNK = 1 << 16
 _log = logging.getLogger(__name__)
-
-
-class DatasetError(ValueError):
-    """A data file is missing, malformed or fails its checksum."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,139 +208,6 @@ def _entry(name: str) -> _Entry:
     return _REGISTRY[name]
 
 
-# --------------------------------------------------------------------------- readers
-_IDX_TYPES: dict[int, Any] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
-                              0x0D: ">f4", 0x0E: ">f8"}
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{str(path)!r}: file not found") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise DatasetError(f"{str(path)!r}: corrupt or truncated gzip data ({exc})") from None
-    return raw
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gzip or raw) into an array, validating its header.
-
-    Raises
-    ------
-    DatasetError
-        Bad magic number, unknown type code, or a payload whose length does not
-        match the dimension sizes (a truncated file).
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DatasetError(f"{str(path)!r}: not an IDX file (bad magic number "
-                           f"{data[:4].hex() if data else 'empty'})")
-    code, ndim = data[2], data[3]
-    if code not in _IDX_TYPES:
-        raise DatasetError(f"{str(path)!r}: unknown IDX type code 0x{code:02x}")
-    if ndim == 0 or len(data) < 4 + 4 * ndim:
-        raise DatasetError(f"{str(path)!r}: truncated IDX header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_TYPES[code])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    payload = data[4 + 4 * ndim:]
-    if len(payload) != expected:
-        raise DatasetError(f"{str(path)!r}: payload has {len(payload)} bytes, header "
-                           f"{shape} needs {expected} (truncated or corrupted)")
-    return np.frombuffer(payload, dtype=dtype).reshape(shape).copy()
-
-
-def _content_digest(path: Path) -> str:
-    return hashlib.sha256(_read_bytes(path)).hexdigest()
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickler for Nielsen's mnist.pkl.gz: NumPy arrays and tuples only."""
-
-    _ALLOWED: frozenset = frozenset({
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-    })
-
-    def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only NumPy arrays)")
-
-
-def _check_split(path, name, X, y, n_classes=10):
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 3:
-        X = X.reshape(X.shape[0], -1)
-    if X.ndim != 2 or X.shape[1] != 784:
-        raise DatasetError(f"{str(path)!r}: {name} images have shape {X.shape}, expected (n, 784)")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise DatasetError(f"{str(path)!r}: {name} has {X.shape[0]} images but labels of "
-                           f"shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DatasetError(f"{str(path)!r}: {name} labels have dtype {y.dtype}, expected integers")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DatasetError(f"{str(path)!r}: {name} labels outside [0, {n_classes - 1}] "
-                           f"(found {y.min()}..{y.max()})")
-    if np.issubdtype(X.dtype, np.floating):
-        if not np.all(np.isfinite(X)):
-            raise DatasetError(f"{str(path)!r}: {name} images contain NaN or inf")
-        if X.size and (X.min() < 0 or X.max() > 1):
-            raise DatasetError(f"{str(path)!r}: float {name} images must lie in [0, 1]")
-        Xf = X.astype(np.float64)
-    elif X.dtype == np.uint8:
-        Xf = X / 255.0
-    else:
-        raise DatasetError(f"{str(path)!r}: {name} images have dtype {X.dtype}, "
-                           "expected uint8 or float in [0, 1]")
-    return Xf, y.astype(np.int64)
-
-
-def read_nielsen_pickle(path: str | os.PathLike):
-    """Read Nielsen's ``mnist.pkl.gz``: ``(train, validation, test)``, each ``(X, y)``."""
-    path = Path(path)
-    try:
-        with gzip.open(path, "rb") as fh:
-            obj = _ArrayUnpickler(io.BytesIO(fh.read()), encoding="latin1").load()
-    except FileNotFoundError:
-        raise DatasetError(f"{str(path)!r}: file not found") from None
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
-        raise DatasetError(f"{str(path)!r}: not a readable mnist.pkl.gz ({exc})") from None
-    if not (isinstance(obj, tuple) and len(obj) == 3):
-        raise DatasetError(f"{str(path)!r}: expected a (train, validation, test) tuple")
-    return tuple(_check_split(path, part, *obj[i])
-                 for i, part in enumerate(("train", "validation", "test")))
-
-
-def read_npz(path: str | os.PathLike):
-    """Read ``x_train, y_train, x_test, y_test`` (and ``x_val, y_val``) from an .npz."""
-    path = Path(path)
-    try:
-        arrays = read_arrays(path)
-    except FileNotFoundError:
-        raise DatasetError(f"{str(path)!r}: file not found") from None
-    except NPZ_ERRORS as exc:
-        raise DatasetError(f"{str(path)!r}: not a readable .npz ({exc})") from None
-    if ("x_val" in arrays) != ("y_val" in arrays):
-        raise DatasetError(f"{str(path)!r}: x_val and y_val must come together")
-    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
-    if missing:
-        raise DatasetError(f"{str(path)!r}: missing arrays {sorted(missing)}")
-    train = _check_split(path, "train", arrays["x_train"], arrays["y_train"])
-    test = _check_split(path, "test", arrays["x_test"], arrays["y_test"])
-    val = None
-    if "x_val" in arrays:
-        val = _check_split(path, "validation", arrays["x_val"], arrays["y_val"])
-    return train, val, test
-
-
 # --------------------------------------------------------------------------- load
 @dataclasses.dataclass(frozen=True, repr=False)
 class Dataset:
@@ -371,19 +261,54 @@ def _split(name, Xtr, ytr, Xte, yte, split, source, classes):
                    classes=classes)
 
 
-def _load_idx_dir(name: str, d: Path, entry: _Entry, verify: bool):
+def _verified_idx(name: str, path: Path, entry: _Entry, max_bytes: int) -> np.ndarray:
+    """Read one of a registered dataset's IDX files, checking it is the registered file.
+
+    Either the file's own SHA-256 is the registered one for the canonical ``.gz``
+    (what :func:`fetch` downloads), or, for a recompressed or decompressed copy such
+    as Debian's, the SHA-256 of its decompressed content is the registered content
+    digest (computed while reading, in the same pass).  Without a content digest a
+    copy that is not the canonical ``.gz`` cannot be verified, and is refused before
+    it is parsed.
+    """
+    fname = path.name
+    canonical = entry.files.get(fname)
+    content = entry.content.get(fname)
+    if (canonical is not None and path.is_file() and path.stat().st_size <= max_bytes
+            and _file_sha256(path) == canonical):
+        return _read_idx(path, max_bytes)[0]
+    unverified = (f"run `satsim data fetch {name}` to replace it, or pass verify=False "
+                  "to load it unverified")
+    if content is None:
+        known = ("it is not the registered .gz file (SHA-256 mismatch) and no content "
+                 "checksum is registered" if canonical is not None
+                 else "no checksum is registered for it")
+        raise DatasetError(f"{_where(path)}: cannot verify this {name} file: {known}; "
+                           + unverified)
+    array, digest = _read_idx(path, max_bytes, digest=True)
+    if digest != content:
+        raise DatasetError(f"{_where(path)}: content SHA-256 does not match the registered "
+                           f"{name} file; " + unverified)
+    return array
+
+
+def _load_idx_dir(name: str, d: Path, entry: _Entry, verify: bool, max_bytes: int):
     if verify:
-        for f in FILES:
-            expected = entry.content.get(f)
-            if expected and _content_digest(d / f) != expected:
-                raise DatasetError(f"{str(d / f)!r}: content SHA-256 does not match the "
-                                   f"registered {name} file")
-    Xtr, ytr = read_idx(d / FILES[0]), read_idx(d / FILES[1])
-    Xte, yte = read_idx(d / FILES[2]), read_idx(d / FILES[3])
+        Xtr, ytr, Xte, yte = (_verified_idx(name, d / f, entry, max_bytes) for f in FILES)
+    else:
+        Xtr, ytr, Xte, yte = (_read_idx(d / f, max_bytes)[0] for f in FILES)
     parts = []
     for label, X, y in (("train", Xtr, ytr), ("test", Xte, yte)):
         parts.append(_check_split(d, label, X, y, len(entry.classes)))
     return parts
+
+
+def _idx_source(d: Path, verify: bool) -> str:
+    return f"IDX files in {d} " + ("(SHA-256 verified)" if verify
+                                   else "(not verified: verify=False)")
+
+
+_UNVERIFIED = "(not verified: no registered checksum)"
 
 
 def load_bundled() -> Dataset:
@@ -395,7 +320,7 @@ def load_bundled() -> Dataset:
 
 
 def load(name: str, *, source: str | os.PathLike | None = None, split: str = "nielsen",
-         verify: bool = True) -> Dataset:
+         verify: bool = True, max_bytes: int = MAX_BYTES) -> Dataset:
     """Load a registered dataset.
 
     Parameters
@@ -408,11 +333,28 @@ def load(name: str, *, source: str | os.PathLike | None = None, split: str = "ni
         subset for fashion-mnist.
     split : {"nielsen", "standard"}
     verify : bool, default True
-        Check registered content checksums of IDX files found on disk.
+        Check that each IDX file is the registered one: its SHA-256 is that of the
+        canonical ``.gz``, or its decompressed content's SHA-256 is the registered
+        content digest (Fashion-MNIST has them, so Debian's recompressed files
+        verify).  A file that cannot be verified (e.g. an MNIST file that is not the
+        canonical ``.gz``: MNIST has no content digests) is refused with a
+        DatasetError.  ``.npz`` and pickle sources have no registered checksum and
+        are never verified; ``Dataset.source`` says so, as it does for IDX files
+        read with ``verify=False``.
+    max_bytes : int, default :data:`MAX_BYTES`
+        The most bytes taken from any one file (see :func:`read_idx`,
+        :func:`read_nielsen_pickle`, :func:`read_npz`).
+
+    Raises
+    ------
+    DatasetError
+        No data found, a file fails verification, or a file is malformed or
+        larger than ``max_bytes``; the message names the file.
     """
     entry = _entry(name)
     if split not in ("nielsen", "standard"):
         raise ValueError(f"`split` must be one of 'nielsen', 'standard'; got split={split!r}")
+    max_bytes = check_int("max_bytes", max_bytes, minimum=1)
     if source == "bundled":
         if name != "fashion-mnist":
             raise ValueError("only 'fashion-mnist' has a bundled subset")
@@ -422,21 +364,23 @@ def load(name: str, *, source: str | os.PathLike | None = None, split: str = "ni
         if p.is_dir():
             if not _has_files(p):
                 raise DatasetError(f"{str(p)!r}: expected the files {', '.join(FILES)}")
-            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, p, entry, verify)
-            return _split(name, Xtr, ytr, Xte, yte, split, f"IDX files in {p}", entry.classes)
+            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, p, entry, verify, max_bytes)
+            return _split(name, Xtr, ytr, Xte, yte, split, _idx_source(p, verify),
+                          entry.classes)
         if p.name.endswith(".pkl.gz"):
-            train, val, test = read_nielsen_pickle(p)
+            train, val, test = read_nielsen_pickle(p, max_bytes=max_bytes)
             return Dataset(name=name, train=train, validation=val, test=test,
-                           source=f"Nielsen pickle {p}", classes=entry.classes)
+                           source=f"Nielsen pickle {p} {_UNVERIFIED}", classes=entry.classes)
         if p.suffix == ".npz":
-            train, val, test = read_npz(p)
+            train, val, test = read_npz(p, max_bytes=max_bytes)
             return Dataset(name=name, train=train, validation=val, test=test,
-                           source=f"npz {p}", classes=entry.classes)
+                           source=f"npz {p} {_UNVERIFIED}", classes=entry.classes)
         raise DatasetError(f"{str(p)!r}: not a directory, .npz or .pkl.gz")
     for d in _candidates(name):
         if _has_files(d):
-            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, d, entry, verify)
-            return _split(name, Xtr, ytr, Xte, yte, split, f"IDX files in {d}", entry.classes)
+            (Xtr, ytr), (Xte, yte) = _load_idx_dir(name, d, entry, verify, max_bytes)
+            return _split(name, Xtr, ytr, Xte, yte, split, _idx_source(d, verify),
+                          entry.classes)
     if name == "fashion-mnist" and BUNDLED.is_file():
         return load_bundled()
     looked = ", ".join(str(d) for d in _candidates(name))
@@ -717,8 +661,8 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
     checksums, seed, licence) is stored in the archive.
     """
     src = Path(source)
-    Xtr, ytr = read_idx(src / FILES[0]), read_idx(src / FILES[1])
-    Xte, yte = read_idx(src / FILES[2]), read_idx(src / FILES[3])
+    read = {f: _read_idx(src / f, MAX_BYTES, digest=True) for f in FILES}
+    Xtr, ytr, Xte, yte = (read[f][0] for f in FILES)
     rng = np.random.default_rng(seed)
     tr_idx, va_idx, te_idx = [], [], []
     for c in range(10):
@@ -733,7 +677,7 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
         "seed": seed,
         "per_class": {"train": train_per_class, "validation": validation_per_class,
                       "test": test_per_class},
-        "source_content_sha256": {f: _content_digest(src / f) for f in FILES},
+        "source_content_sha256": {f: read[f][1] for f in FILES},
         "train_indices_from": FILES[0], "test_indices_from": FILES[2],
     }
     out = Path(out)

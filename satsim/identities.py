@@ -64,7 +64,7 @@ from scipy import stats
 
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
-from satsim._results import Result, result
+from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim._warnings import DegenerateDistributionWarning, MonteCarloPrecisionWarning
 
@@ -88,7 +88,7 @@ SMALL_N = 100
 
 
 @result
-class SumVarianceResult(Result):
+class SumVarianceResult(Result, Plottable):
     r"""Outcome of :func:`check_sum_variance`.
 
     Attributes

@@ -17,13 +17,20 @@ and, for models with i.i.d. coordinates, the per-coordinate ``mean`` E[x] and
 :class:`Rows` resamples the rows of a real data matrix with replacement; its
 moments are those of the empirical distribution of the rows (population
 convention, ``ddof=0``), which is exactly the law being sampled.
+
+:class:`Fixed` and :class:`Rows` are the two models defined by a stored array and
+share one base for it: the array is validated, copied, made read-only (also after
+unpickling), and decides equality and the hash — by type and values, not label —
+so ``nielsen() == nielsen()`` and equal models hash equal.  The other models are
+frozen dataclasses, equal when their parameters are.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+import hashlib
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -95,27 +102,73 @@ class InputModel(abc.ABC):
         """:math:`E\\lVert x \\rVert^2`."""
 
 
+class _ArrayInput(InputModel):
+    """Base of the input models defined by a stored array (:class:`Fixed`,
+    :class:`Rows`): one place for validation, immutability, equality and hashing.
+
+    Subclasses are frozen dataclasses whose first field, named :attr:`_field`,
+    holds the array (``ndim`` :attr:`_ndim`).  The array is validated with the
+    field's name, copied (the caller's array is never aliased), stored as float64
+    with ``-0.0`` normalised to ``0.0`` and made read-only.  Equality is by type and
+    values (``np.array_equal``); ``label`` is a display name and takes no part.  The
+    hash is that of a digest of the values, so equal models hash equal.
+    """
+
+    _field: ClassVar[str]
+    _ndim: ClassVar[int]
+    label: str
+
+    def __post_init__(self) -> None:
+        arr = check_array(self._field, getattr(self, self._field), ndim=self._ndim).copy()
+        arr += 0.0  # IEEE: -0.0 + 0.0 == +0.0, so equal arrays have equal bytes
+        arr.setflags(write=False)
+        object.__setattr__(self, self._field, arr)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickle and copy.deepcopy restore arrays writeable: keep the stored one read-only
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        self._array.setflags(write=False)
+
+    @property
+    def _array(self) -> np.ndarray:
+        arr: np.ndarray = getattr(self, self._field)
+        return arr
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _ArrayInput) or type(other) is not type(self):
+            return NotImplemented
+        return np.array_equal(self._array, other._array)
+
+    def __hash__(self) -> int:
+        # the stored array is a private read-only copy, so the values do not change;
+        # blake2b over its buffer (no copy) keeps hashing a large data matrix cheap
+        digest = hashlib.blake2b(np.ascontiguousarray(self._array).data, digest_size=16)
+        return hash((type(self).__qualname__, self._array.shape, digest.digest()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._describe()}, label={self.label!r})"
+
+    @abc.abstractmethod
+    def _describe(self) -> str: ...
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
-class Fixed(InputModel):
-    """One fixed input vector ``x`` (every draw returns it)."""
+class Fixed(_ArrayInput):
+    """One fixed input vector ``x`` (every draw returns it).
+
+    Equal vectors give equal (and equally hashed) models, whatever their ``label``.
+    """
+
+    _field = "x"
+    _ndim = 1
 
     x: np.ndarray
     fixed: bool = dataclasses.field(default=True, init=False)
     label: str = dataclasses.field(default="fixed", kw_only=True)
 
-    def __post_init__(self) -> None:
-        x = check_array("x", self.x, ndim=1).copy()
-        x.setflags(write=False)
-        object.__setattr__(self, "x", x)
-
-    def __repr__(self) -> str:
-        nonzero = int(np.count_nonzero(self.x))
-        return f"Fixed(n_in={self.n_in}, nonzero={nonzero}, label={self.label!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Fixed) and np.array_equal(self.x, other.x)
-
-    __hash__ = None  # type: ignore[assignment]
+    def _describe(self) -> str:
+        return f"n_in={self.n_in}, nonzero={int(np.count_nonzero(self.x))}"
 
     @property
     def n_in(self) -> int:  # type: ignore[override]
@@ -284,28 +337,22 @@ class Uniform(_IIDInput):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
-class Rows(InputModel):
+class Rows(_ArrayInput):
     """Rows of a real data matrix ``X`` (n_rows, n_in), drawn uniformly with replacement.
 
     The moments are those of the empirical distribution of the rows: e.g.
-    ``sum_var`` is the population (``ddof=0``) variance of the row sums.
+    ``sum_var`` is the population (``ddof=0``) variance of the row sums.  Equal
+    matrices give equal (and equally hashed) models, whatever their ``label``.
     """
+
+    _field = "X"
+    _ndim = 2
 
     X: np.ndarray
     label: str = dataclasses.field(default="rows", kw_only=True)
 
-    def __post_init__(self) -> None:
-        X = check_array("X", self.X, ndim=2).copy()
-        X.setflags(write=False)
-        object.__setattr__(self, "X", X)
-
-    def __repr__(self) -> str:
-        return f"Rows(n_rows={self.X.shape[0]}, n_in={self.n_in}, label={self.label!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Rows) and np.array_equal(self.X, other.X)
-
-    __hash__ = None  # type: ignore[assignment]
+    def _describe(self) -> str:
+        return f"n_rows={self.X.shape[0]}, n_in={self.n_in}"
 
     @property
     def n_in(self) -> int:  # type: ignore[override]

@@ -67,7 +67,7 @@ from scipy import optimize
 
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
-from satsim._results import Result, result
+from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
 
@@ -369,7 +369,7 @@ def depth_scales(weight_variance: Any, bias_variance: Any, *,
 
 # --------------------------------------------------------------------------- phase diagram
 @result
-class PhaseDiagramResult(Result):
+class PhaseDiagramResult(Result, Plottable):
     """q*, χ1, c*, ξ_q and ξ_c on a (σ_b², σ_w²) grid (arrays of shape (n_b, n_w))."""
 
     _title = "Mean-field phase diagram"
@@ -436,7 +436,7 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
 
 # --------------------------------------------------------------------------- Monte Carlo
 @result
-class DeepPropagationResult(Result):
+class DeepPropagationResult(Result, Plottable):
     """Per-layer Monte Carlo statistics next to their mean-field predictions."""
 
     _title = "Deep signal propagation: Monte Carlo vs mean field"

@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits
 from satsim._docstrings import fill
 from satsim._moments import StreamingMoments
 from satsim._namespace import public_dir
-from satsim._results import Result, result
+from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
 from satsim._warnings import DegenerateDistributionWarning
 from satsim.init import Initializer
@@ -67,7 +67,7 @@ def _z_quantile(confidence_level: float) -> float:
 
 
 @result
-class PreactivationResult(Result):
+class PreactivationResult(Result, Plottable):
     r"""Summary of a Monte Carlo run of :math:`z = w \cdot x + b`.
 
     Attributes

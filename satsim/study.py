@@ -27,7 +27,7 @@ directory, the executor and a progress reporter; grids run on :mod:`satsim.sweep
 through :meth:`StudyContext.run_grid`, with their store under the output directory,
 so an interrupted study resumes where it stopped.
 
-A :class:`StudyResult` holds tidy tables, figure specifications, findings
+A :class:`StudyResult` holds tidy tables, typed figures (:mod:`satsim.plotting`), findings
 (:class:`Finding`: a claim, expected and observed values, the method, and a verdict —
 passed, failed or undecided), exports and provenance.  :meth:`StudyResult.save`
 writes ``DIR/NAME/result/`` (``result.json`` and ``tables/*.csv``) as one unit.
@@ -61,7 +61,6 @@ from satsim._namespace import public_dir
 
 __all__ = [
     "SCALES",
-    "FigureSpec",
     "Finding",
     "StudyContext",
     "StudyError",
@@ -126,27 +125,6 @@ class Finding:
         return _jsonable(dataclasses.asdict(self))
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FigureSpec:
-    """What to draw, from which table: built by :func:`satsim.plotting.build`."""
-
-    id: str
-    kind: str  # line, scatter, hist, qq, heatmap, bar
-    table: str
-    x: str
-    y: str
-    title: str
-    caption: str
-    xlabel: str
-    ylabel: str
-    hue: str | None = None
-    col: str | None = None
-    options: dict = dataclasses.field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -164,7 +142,8 @@ class StudyResult:
     description: str
     params: dict
     tables: dict[str, pd.DataFrame]
-    figures: list[FigureSpec]
+    #: typed figures (:mod:`satsim.plotting`), drawn from ``tables`` when rendered
+    figures: list[Any]
     findings: list[Finding]
     notes: list[str] = dataclasses.field(default_factory=list)
     #: names of tables shown in the report (the rest are exported only)
@@ -226,9 +205,10 @@ class StudyResult:
                 atomic_write(path, frame.to_csv(index=False))
                 tables[key] = _sha256(path)
             doc = {
-                "format": "satsim.study", "format_version": 2,
+                "format": "satsim.study", "format_version": 3,
                 "name": self.name, "title": self.title, "description": self.description,
-                "params": _jsonable(self.params), "figures": [f.to_dict() for f in self.figures],
+                "params": _jsonable(self.params),
+                "figures": [_jsonable(f.to_dict()) for f in self.figures],
                 "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
                 "display": self.display, "provenance": _jsonable(self.provenance),
                 "exports": exports, "export_tables": export_tables, "tables": tables,
@@ -273,16 +253,18 @@ class StudyResult:
                                  "the one saved with the result)")
             tables[key] = pd.read_csv(path)
         exports = dict(doc.get("exports", {}))
+        from satsim.plotting import figure_from_dict  # matplotlib itself stays unimported
+
         for key in doc.get("export_tables", []):
             exports[key] = tables.pop(f"export.{key}")
         try:
             return cls(name=doc["name"], title=doc["title"], description=doc["description"],
                        params=doc["params"], tables=tables,
-                       figures=[FigureSpec(**f) for f in doc["figures"]],
+                       figures=[figure_from_dict(f) for f in doc["figures"]],
                        findings=[Finding(**f) for f in doc["findings"]], notes=doc["notes"],
                        display=doc.get("display", []), exports=exports,
                        provenance=doc["provenance"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise StudyError(f"{str(d / 'result.json')!r} is incomplete: {exc}") from None
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from satsim import fit
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import LinePlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "How fast does z become normal? Berry–Esseen, measured"
 ORDER = 30
@@ -74,14 +75,14 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                 expected="ratio > 0.6", observed=float(rad.ratio.min()),
                 method="Kolmogorov distance / bound", passed=bool((rad.ratio > 0.6).all())),
     ]
-    figures = [FigureSpec(
-        id="distance", kind="line", table="clt", x="n_in", y="distance", hue="weights",
-        title="Kolmogorov distance to N(0, 1) vs number of inputs",
-        caption="Monte Carlo sup|F_n − Φ| of the standardised sum (solid) and the Berry–Esseen "
-                "bound C ρ/(σ³√n) (dashed), log–log. The Monte Carlo floor is the DKW "
-                "half-width (≈ 1.36/√N).",
-        xlabel="n_in (summands)", ylabel="Kolmogorov distance",
-        options={"ref": "berry_esseen_bound", "logx": True, "logy": True})]
+    figures = [LinePlot(
+        id="distance", table="clt", x="n_in", y="distance", hue="weights", ref="berry_esseen_bound",
+        ref_label="Berry–Esseen bound", measured_label="Monte Carlo distance",
+        hue_title="weight law", title="Kolmogorov distance to N(0, 1) vs number of inputs",
+        caption="Monte Carlo sup|F_n − Φ| of the standardised sum (solid, one colour per "
+                "weight law) and the Berry–Esseen bound C ρ/(σ³√n) (dashed, same colour), "
+                "log–log. The Monte Carlo floor is the DKW half-width (≈ 1.36/√N).",
+        xlabel="n_in (summands)", ylabel="Kolmogorov distance", logx=True, logy=True)]
     return StudyResult(name="clt", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"clt": table}, figures=figures, findings=findings, display=["clt"])
 

@@ -13,7 +13,8 @@ import dataclasses
 import pandas as pd
 
 from satsim import data
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import LinePlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "Costs and L2 regularisation (Nielsen ch. 3)"
 ORDER = 80
@@ -74,14 +75,16 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                 passed=bool(last.loc[on, "gap"] < last.loc[off, "gap"])),
     ]
     figures = [
-        FigureSpec(id="costs", kind="line", table="costs", x="epoch", y="validation_accuracy",
-                   hue="cost", title="Test accuracy per epoch by cost function",
-                   caption=f"784-30-10 trained on {params.train_size} images ({ds.source}).",
-                   xlabel="epoch", ylabel="test accuracy"),
-        FigureSpec(id="overfitting", kind="line", table="regularisation", x="epoch", y="gap",
-                   hue="regularisation", title="Overfitting on 1,000 images",
-                   caption="Training minus test accuracy per epoch, with and without L2.",
-                   xlabel="epoch", ylabel="train − test accuracy", options={"marker": ""}),
+        LinePlot(id="costs", table="costs", x="epoch", y="validation_accuracy", hue="cost",
+                 hue_title="cost (output)", integer_x=True,
+                 title="Test accuracy per epoch by cost function",
+                 caption=f"784-30-10 trained on {params.train_size} images ({ds.source}).",
+                 xlabel="epoch", ylabel="test accuracy"),
+        LinePlot(id="overfitting", table="regularisation", x="epoch", y="gap",
+                 hue="regularisation", hue_title="L2", marker="", integer_x=True,
+                 title="Overfitting on 1,000 images",
+                 caption="Training minus test accuracy per epoch, with and without L2.",
+                 xlabel="epoch", ylabel="train − test accuracy"),
     ]
     return StudyResult(name="costs_and_regularization", title=TITLE, description=__doc__,
                        params=dataclasses.asdict(params), tables={"costs": costs, "regularisation": reg},

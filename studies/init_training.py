@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from satsim import data
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import LinePlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "Initialization in training: saturation predicted, observed, and paid for"
 ORDER = 70
@@ -120,16 +121,17 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                 f"(p = {test.pvalue:.3g})", method=method,
                 passed=bool(diff.mean() > 0 and test.pvalue < 0.05)))
     figures = [
-        FigureSpec(id="accuracy", kind="line", table="summary", x="epoch", y="accuracy",
-                   hue="series", title="Validation accuracy per epoch",
-                   caption=f"Mean over {params.seeds} seeds with a 95% t band; data: "
-                           f"{ds.source}.", xlabel="epoch", ylabel="validation accuracy",
-                   options={"band": ("ci_low", "ci_high")}),
-        FigureSpec(id="saturation", kind="line", table="summary", x="epoch", y="saturated",
-                   hue="series", title="Hidden-layer saturation per epoch",
-                   caption="Fraction of hidden pre-activations with sigmoid output within 1% "
-                           "of 0 or 1, on a fixed probe of 1000 training images "
-                           "(mean over seeds).", xlabel="epoch", ylabel="saturated fraction"),
+        LinePlot(id="accuracy", table="summary", x="epoch", y="accuracy", hue="series",
+                 band=("ci_low", "ci_high"), hue_title="initializer (network)",
+                 integer_x=True, title="Validation accuracy per epoch",
+                 caption=f"Mean over {params.seeds} seeds with a 95% t band; data: "
+                         f"{ds.source}.", xlabel="epoch", ylabel="validation accuracy"),
+        LinePlot(id="saturation", table="summary", x="epoch", y="saturated", hue="series",
+                 hue_title="initializer (network)", integer_x=True,
+                 title="Hidden-layer saturation per epoch",
+                 caption="Fraction of hidden pre-activations with sigmoid output within 1% "
+                         "of 0 or 1, on a fixed probe of 1000 training images "
+                         "(mean over seeds).", xlabel="epoch", ylabel="saturated fraction"),
     ]
     return StudyResult(name="init_training", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"curves": curves, "summary": summary}, figures=figures,

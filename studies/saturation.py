@@ -18,7 +18,8 @@ from scipy import stats
 
 from satsim import data, inputs, saturation
 from satsim.montecarlo import simulate
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import BarPlot, LinePlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "How many neurons saturate? Measured and predicted"
 ORDER = 40
@@ -98,22 +99,23 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
             claim=f"predicted initial hidden saturation, 784-{params.hidden}-10, {row.initializer}",
             expected=row.predicted, observed=row.estimate, method="mixture over data rows",
             passed=bool(row.covered)))
-    plot = sweep.assign(series=sweep.initializer + " / " + sweep.activation)
+    plot = sweep
     figures = [
-        FigureSpec(id="sweep", kind="line", table="sweep", x="fan_in", y="estimate",
-                   hue="series", title="Saturated fraction vs fan_in",
-                   caption="Monte Carlo estimate (solid, 99% Wilson band) and the closed form "
-                           "(dashed) for each initializer / activation; inputs: half of them 1.",
-                   xlabel="fan_in", ylabel="saturated fraction",
-                   options={"band": ("ci_low", "ci_high"), "ref": "predicted", "logx": True,
-                            "size": (6.4, 4.6)}),
-        FigureSpec(id="mixture", kind="bar", table="mixture", x="initializer", y="estimate",
-                   title="Initial hidden saturation on real images",
-                   caption="Monte Carlo saturated fraction of a 784-30-10 hidden layer fed "
-                           "Fashion-MNIST rows, with 99.9% CIs; the mixture prediction is in "
-                           "the table below.",
-                   xlabel="initializer", ylabel="saturated fraction",
-                   options={"err": ("ci_low", "ci_high")}),
+        LinePlot(id="sweep", table="sweep", x="fan_in", y="estimate", hue="initializer",
+                 col="activation", band=("ci_low", "ci_high"), ref="predicted",
+                 ref_label="closed form", measured_label="Monte Carlo (99% band)",
+                 hue_title="initializer", title="Saturated fraction vs fan_in",
+                 caption="Monte Carlo estimate (solid, 99% Wilson band) and the closed form "
+                         "(dashed), one panel per activation, one colour per initializer; "
+                         "inputs: half of them equal to 1.",
+                 xlabel="fan_in", ylabel="saturated fraction", logx=True, size=(7.2, 3.2)),
+        BarPlot(id="mixture", table="mixture", category="initializer", value="estimate",
+                errors=("ci_low", "ci_high"), marker="predicted",
+                marker_label="mixture prediction", title="Initial hidden saturation on real images",
+                caption="Monte Carlo saturated fraction of a 784-30-10 hidden layer fed "
+                        "Fashion-MNIST rows, with 99.9% Wilson intervals; diamonds: the "
+                        "mixture prediction over the same rows.",
+                xlabel="saturated fraction", ylabel="initializer", size=(6.4, 2.8)),
     ]
     exports = {"predicted_initial_saturation": {
         "hidden": params.hidden,

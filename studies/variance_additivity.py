@@ -20,7 +20,8 @@ import pandas as pd
 from scipy import stats
 
 from satsim import components, identities, inputs
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import BarPlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "Variances of independent sums add (and when they do not)"
 ORDER = 20
@@ -126,13 +127,14 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                 method="Wilson CIs over replications",
                 passed=bool(params.n_draws < 4000 or (calib.power >= 0.8).all())),
     ]
+    table["kind"] = np.where(table.dependent, "dependent", "independent")
     figures = [
-        FigureSpec(id="ratios", kind="bar", table="cases", x="case", y="ratio", hue="dependent",
-                   title="Var(Σ X) / Σ Var(X) per case",
-                   caption="Ratio with its 95% CI; 1 means the variances add. Dependent cases "
-                           "(orange) carry a covariance term.",
-                   xlabel="case", ylabel="variance ratio",
-                   options={"err": ("ci_low", "ci_high"), "rotate": 75, "size": (6.4, 4.8)}),
+        BarPlot(id="ratios", table="cases", category="case", value="ratio", hue="kind",
+                hue_title="components", errors=("ci_low", "ci_high"), reference=1.0,
+                title="Var(Σ X) / Σ Var(X) per case",
+                caption="Ratio with its 95% CI per case; the dotted line at 1 is where the "
+                        "variances add. Dependent cases carry a covariance term.",
+                xlabel="variance ratio", ylabel="", size=(6.6, 4.2)),
     ]
     return StudyResult(name="variance_additivity", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
                        tables={"cases": table, "calibration": calib}, figures=figures,

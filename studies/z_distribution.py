@@ -20,7 +20,8 @@ import pandas as pd
 
 from satsim import fit, init, inputs
 from satsim.montecarlo import simulate
-from satsim.study import FigureSpec, Finding, StudyContext, StudyResult
+from satsim.plotting import DensityPlot, QQPlot, SaturationHero, ScatterPlot
+from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "How wide is z? The initialization argument, simulated"
 ORDER = 10
@@ -111,30 +112,50 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                        f"(≈{(1 - params.confidence_level) * len(table):.2f} misses expected)",
                 passed=bool(table.covered.sum() >= len(table) - 1)),
     ]
+    from satsim.saturation import predicted_fraction
+
+    threshold = float(np.log(99.0))  # sigmoid output within 1% of 0 or 1
+    hero = pd.DataFrame({"initializer": ["standard_normal", "nielsen"],
+                         "theory_std": [float(big.predicted_std), float(small.predicted_std)]})
+    hero["predicted_saturated"] = [predicted_fraction(s) for s in hero.theory_std]
     figures = [
-        FigureSpec(id="hist", kind="hist", table="histograms", x="z", y="density",
-                   hue="initializer", title="Distribution of z = w·x + b",
-                   caption="Monte Carlo density of z on the fixed grid theory mean ± 8 theory "
-                           "std, with the fitted normal (dashed). N(0,1) weights spread z over "
-                           "±60; N(0,1/n_in) weights keep it within ±4.",
-                   xlabel="z", ylabel="density (1/unit z)", options={"ref": "fitted_normal"}),
-        FigureSpec(id="qq", kind="qq", table="qq", x="theoretical", y="sample",
-                   hue="initializer", title="QQ plot against the fitted normal",
-                   caption="Sample quantiles of z against the quantiles of the fitted normal "
-                           "(Hazen plotting positions); points on y = x mean normal.",
-                   xlabel="normal quantile (z units)", ylabel="sample quantile (z units)"),
-        FigureSpec(id="std", kind="scatter", table="initializers", x="predicted_std",
-                   y="simulated_std", title="Predicted vs simulated std",
-                   caption="Closed-form std of z (satsim.theory) against the Monte Carlo "
-                           "estimate for every registered initializer.",
-                   xlabel="predicted std of z", ylabel="simulated std of z",
-                   options={"identity": True, "logx": True, "logy": True}),
+        SaturationHero(
+            id="hero", table="histograms", predictions="hero",
+            title="Why the initialization matters: z against the sigmoid",
+            caption="Top: σ(z) (solid) and σ′(z) (dashed). Below, on the same z axis, the "
+                    "Monte Carlo density of z = w·x + b on Nielsen's input (500 of 1000 "
+                    "inputs equal to 1, N(0, 1) bias) under N(0, 1) weights and under "
+                    "N(0, 1/n_in) weights. Shaded: |z| > ln 99, where σ is within 1% of 0 or "
+                    "1 and σ′(z) < 0.01; the predicted saturated fraction is written on each "
+                    "row.",
+            labels=("N(0, 1) weights: std √501 ≈ 22.4", "N(0, 1/n_in) weights: std √1.5 ≈ 1.22"),
+            threshold=threshold, xlabel="z"),
+        DensityPlot(id="hist", table="histograms", x="z", y="density", col="initializer",
+                    ref="fitted_normal", title="Distribution of z = w·x + b",
+                    caption="Monte Carlo density of z (filled) on a fixed grid of theory mean "
+                            "± 8 theory std, one panel per initializer on its own scale, with "
+                            "the fitted normal (black, dashed).",
+                    xlabel="z", ylabel="density (1/unit z)", size=(6.8, 3.0)),
+        QQPlot(id="qq", table="qq", x="theoretical", y="sample", col="initializer",
+               title="QQ plot against the fitted normal",
+               caption="Sample quantiles of z against the quantiles of the fitted normal "
+                       "(Hazen plotting positions), one panel per initializer; points on "
+                       "y = x (dotted) mean normal.",
+               xlabel="normal quantile (z units)", ylabel="sample quantile (z units)",
+               size=(6.8, 3.0)),
+        ScatterPlot(id="std", table="initializers", x="predicted_std", y="simulated_std",
+                    title="Predicted vs simulated std",
+                    caption="Closed-form std of z (satsim.theory) against the Monte Carlo "
+                            "estimate, one point per registered initializer, with y = x "
+                            "(dotted); log–log.",
+                    xlabel="predicted std of z", ylabel="simulated std of z", identity=True,
+                    logx=True, logy=True),
     ]
     return StudyResult(
         name="z_distribution", title=TITLE, description=__doc__, params=dataclasses.asdict(params),
         tables={"initializers": table, "histograms": pd.concat(hist_rows, ignore_index=True),
                 "qq": pd.concat(qq_rows, ignore_index=True),
-                "normality": pd.concat(norm_rows, ignore_index=True)},
+                "normality": pd.concat(norm_rows, ignore_index=True), "hero": hero},
         figures=figures, findings=findings, display=["initializers", "normality"])
 
 

@@ -78,17 +78,20 @@ def test_read_idx_rejects_truncated_gzip(tmp_path):
 
 # ------------------------------------------------------------------ load / search
 def test_load_from_directory_and_env_search(tmp_path, monkeypatch):
+    # synthetic files are not the registered MNIST files: verify=False to read them
+    # (this test used to load them with verify=True, which verified nothing for MNIST)
     arrays = write_mnist_dir(tmp_path / "mnist", n_train=30)
-    ds = data.load("mnist", source=tmp_path / "mnist", split="standard")
+    ds = data.load("mnist", source=tmp_path / "mnist", split="standard", verify=False)
     X, y = ds.train
     assert X.shape == (30, 784) and X.dtype == np.float64 and X.min() >= 0 and X.max() <= 1
     np.testing.assert_array_equal(y, arrays["train-labels-idx1-ubyte.gz"])
     assert ds.validation is None and "IDX files in" in ds.source
+    assert "not verified" in ds.source
     monkeypatch.setenv("SATSIM_DATA", str(tmp_path))
-    found = data.load("mnist", split="standard")
+    found = data.load("mnist", split="standard", verify=False)
     assert str(tmp_path / "mnist") in found.source
     with pytest.raises(DatasetError, match="needs the full training file"):
-        data.load("mnist")  # Nielsen's split needs 60 000 training images
+        data.load("mnist", verify=False)  # Nielsen's split needs 60 000 training images
 
 
 def test_load_reports_where_it_looked(tmp_path, monkeypatch):
@@ -537,6 +540,10 @@ def test_build_subset_writes_atomically(tmp_path, monkeypatch):
         (lambda: data.fetch("mnist", mirrors="http://x/"), TypeError,
          r"`mirrors` must be a sequence of base URLs, not a string; got mirrors='http://x/'"),
         (lambda: data.fetch("mnist", mirrors=[]), ValueError, r"`mirrors` must not be empty"),
+        (lambda: data.load("mnist", max_bytes=0), ValueError,
+         r"`max_bytes` must be a positive integer; got max_bytes=0"),
+        (lambda: data.read_npz("x.npz", max_bytes="1"), TypeError, r"`max_bytes` must be a positive integer"),
+        (lambda: data.read_nielsen_pickle("x.pkl.gz", max_bytes=-1), ValueError, r"`max_bytes` must be"),
     ],
 )
 def test_bad_input(call, exc, match):

@@ -1,6 +1,8 @@
 """Tests for satsim.inputs: exact moments of every input model, sampling, bad input."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -68,6 +70,63 @@ def test_rows_sampling_draws_rows_with_replacement():
     draws = inputs.Rows(X).sample(50, rng=2)
     assert all(any(np.array_equal(d, r) for r in X) for d in draws)
     assert len({tuple(d) for d in draws}) == 4  # 50 draws of 4 rows hit them all (p≈1-4·0.75⁵⁰)
+
+
+def test_fixed_equality_and_hash_are_by_values():
+    # issue 12 §5: nielsen() == nielsen() must hold, with equal hashes
+    a, b = inputs.nielsen(), inputs.nielsen()
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != inputs.nielsen(1000, 499) and a != inputs.nielsen(999, 500)
+    # the label is a display name: same vector, same model
+    x = np.r_[np.ones(500), np.zeros(500)]
+    assert inputs.Fixed(x, label="other") == a and hash(inputs.Fixed(x, label="other")) == hash(a)
+    # -0.0 == 0.0 as values, so the hashes must agree too
+    assert inputs.Fixed([0.0, 1.0]) == inputs.Fixed([-0.0, 1.0])
+    assert hash(inputs.Fixed([0.0, 1.0])) == hash(inputs.Fixed([-0.0, 1.0]))
+    # ints are stored as float64: the same values
+    assert inputs.Fixed([1, 2]) == inputs.Fixed([1.0, 2.0])
+    assert (a == "nielsen") is False and (a != None) is True  # noqa: E711
+
+
+def test_rows_equality_and_hash_are_by_values():
+    X = np.arange(12.0).reshape(4, 3)
+    a, b = inputs.Rows(X), inputs.Rows(X.copy(), label="copy")
+    assert a == b and hash(a) == hash(b)
+    assert a != inputs.Rows(X[:3]) and a != inputs.Rows(X.reshape(3, 4))
+    # a fixed vector and a one-row matrix are different kinds of model
+    one = np.array([1.0, 2.0, 3.0])
+    assert inputs.Fixed(one) != inputs.Rows(one[None, :])
+
+
+@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4)),
+              elements=st.floats(-10, 10)))
+def test_array_models_hash_consistently_with_equality(X):
+    # tier (a): equal models hash equal (the hash contract), for copies and re-labels
+    r1, r2 = inputs.Rows(X), inputs.Rows(X.copy(), label="b")
+    f1, f2 = inputs.Fixed(X[0]), inputs.Fixed(X[0].copy(), label="b")
+    assert r1 == r2 and hash(r1) == hash(r2)
+    assert f1 == f2 and hash(f1) == hash(f2)
+
+
+def test_fixed_and_rows_share_one_array_input_base():
+    # DESIGN §2: one array-input base; validation, copying, read-only storage,
+    # equality and hashing live there once
+    base = inputs._ArrayInput
+    assert issubclass(inputs.Fixed, base) and issubclass(inputs.Rows, base)
+    for name in ("__post_init__", "__eq__", "__hash__", "__repr__"):
+        assert name not in vars(inputs.Fixed) and name not in vars(inputs.Rows), name
+    X = np.ones((2, 3))
+    r = inputs.Rows(X)
+    X[0, 0] = 5.0
+    assert r.X[0, 0] == 1.0 and not r.X.flags.writeable
+    assert repr(r) == "Rows(n_rows=2, n_in=3, label='rows')"
+    # process workers receive models by pickle: still equal, equally hashed, read-only
+    for model in (r, inputs.nielsen(10, 4)):
+        back = pickle.loads(pickle.dumps(model))
+        assert back == model and hash(back) == hash(model) and back.label == model.label
+        assert not back._array.flags.writeable
+        assert not copy.deepcopy(model)._array.flags.writeable
+    assert repr(inputs.nielsen(10, 4)) == "Fixed(n_in=10, nonzero=4, label='nielsen(10, 4)')"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Tests for satsim.nn: gradients, regularisation, dropout, determinism, persistence,
 and Nielsen's chapter-3 protocol on real Fashion-MNIST."""
 
+import functools
 import itertools
 import json
 import zipfile
@@ -206,6 +207,81 @@ def test_nielsen_protocol_on_fashion_mnist():
     assert sat_big > 0.5 > 0.1 > sat_small, (sat_big, sat_small)
 
 
+def _cross_entropy(net, X, y):
+    """Nielsen's cross-entropy cost, Σ_classes −[y ln a + (1−y) ln(1−a)] averaged over
+    rows, by a forward pass written out here (independent of Network's cost code)."""
+    from scipy.special import expit, log_expit
+
+    a = X
+    for W, b in zip(net.weights, net.biases, strict=True):
+        z = a @ W.T + b
+        a = expit(z)
+    Y = np.eye(net.sizes[-1])[y]
+    # ln σ(z) and ln(1 − σ(z)) = ln σ(−z) without overflow for |z| huge
+    return float(np.mean(np.sum(-(Y * log_expit(z) + (1 - Y) * log_expit(-z)), axis=1)))
+
+
+@functools.cache
+def _fashion_subset(n):
+    ds = data.load("fashion-mnist")  # the installed files, else the bundled subset
+    (X, y), (Xv, yv) = ds.train, ds.validation
+    return X[:n], y[:n], Xv[:1000], yv[:1000]
+
+
+def test_divergence_with_absurd_learning_rate_warns_and_stops():
+    # issue 12 §5: η = 1e3 collapses to chance with a huge cost and used to say nothing
+    from satsim._warnings import TrainingDivergenceWarning
+
+    X, y, Xv, yv = _fashion_subset(1000)
+    net = Network([784, 30, 10], rng=1)
+    before = _cross_entropy(net, X, y)
+    with pytest.warns(TrainingDivergenceWarning, match=r"diverged at epoch 1: .*eta=1000"):
+        h = net.fit(X, y, epochs=5, batch_size=10, eta=1e3, telemetry=False, rng=2)
+    assert h.stopped_early and h.stop_reason.startswith("diverged at epoch 1")
+    assert [e["epoch"] for e in h.epochs] == [0, 1]  # stopped right after the first epoch
+    after = _cross_entropy(net, X, y)
+    # the divergence is real, by the independent cost: far past 10 × the start
+    assert after > 10 * before, (before, after)
+    # and the network is at chance: 10 classes; 4 binomial SEs (1000 rows) above 0.1
+    assert net.accuracy(Xv, yv) < 0.1 + 4 * np.sqrt(0.09 / 1000)
+
+
+def test_reasonable_learning_rate_does_not_trip_the_divergence_check():
+    # η = 0.5 (Nielsen ch. 3): the cost falls, no warning (the suite turns warnings
+    # into errors), the run completes
+    X, y, _, _ = _fashion_subset(1000)
+    net = Network([784, 30, 10], rng=1)
+    before = _cross_entropy(net, X, y)
+    h = net.fit(X, y, epochs=2, batch_size=10, eta=0.5, telemetry=False, rng=2)
+    assert not h.stopped_early and len(h.epochs) == 3
+    assert _cross_entropy(net, X, y) < before
+
+
+def test_non_finite_cost_is_reported_once_not_as_numpy_warnings():
+    from satsim._warnings import TrainingDivergenceWarning
+
+    X, y, _, _ = _fashion_subset(300)
+    net = Network([784, 30, 10], rng=1)
+    # η near the float64 maximum: the first update overflows to inf, then inf − inf
+    with pytest.warns(TrainingDivergenceWarning, match=r"cost on the probe subset is nan"):
+        h = net.fit(X, y, epochs=3, batch_size=10, eta=1e308, rng=2)
+    assert h.stopped_early and len(h.epochs) == 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        # weights near 1e308: z overflows, so the (independent) cost is not finite either
+        assert not np.isfinite(_cross_entropy(net, X, y))
+    # the telemetry of the diverged epoch is kept (saturation is undefined there: NaN)
+    assert h.to_frame().query("epoch == 1").saturated.isna().all()
+
+
+def test_divergence_check_can_be_switched_off():
+    X, y, _, _ = _fashion_subset(300)
+    h = Network([784, 30, 10], rng=1).fit(X, y, epochs=2, batch_size=10, eta=1e3,
+                                         telemetry=False, divergence=None, rng=2)
+    # with the check off the same run goes on, its cost far above the start
+    assert not h.stopped_early and len(h.epochs) == 3
+    assert h.epochs[1]["train_cost"] > 10 * h.epochs[0]["train_cost"]
+
+
 @pytest.mark.parametrize(
     "call, exc, match",
     [
@@ -239,6 +315,9 @@ def test_bad_construction(call, exc, match):
         (np.ones((5, 4)), np.zeros(5, int), {"regularization": "l3"}, ValueError, r"`regularization`"),
         (np.ones((5, 4)), np.zeros(5, int), {"schedule": 2}, ValueError, r"need `validation`"),
         (np.ones((5, 4)), np.array([0.5] * 5), {}, TypeError, r"integer class labels"),
+        (np.ones((5, 4)), np.zeros(5, int), {"divergence": 1.0}, ValueError, r"`divergence` must be > 1; got divergence=1.0"),
+        (np.ones((5, 4)), np.zeros(5, int), {"divergence": np.nan}, ValueError, r"`divergence`"),
+        (np.ones((5, 4)), np.zeros(5, int), {"divergence": "10"}, TypeError, r"`divergence` must be a real number"),
     ],
 )
 def test_bad_fit_input(X, y, kwargs, exc, match):

@@ -105,8 +105,9 @@ def _free_port() -> int:
 def dask_cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
     pytest.importorskip("distributed")
-    bindir = Path(sys.executable).parent
-    dask = str(bindir / "dask") if (bindir / "dask").exists() else "dask"
+    # the `dask` command of this interpreter (`python -m dask` is that command): the
+    # scheduler and workers must run the same environment as the client
+    dask = [sys.executable, "-m", "dask"]
     port = _free_port()
     address = f"127.0.0.1:{port}"
     logs = tmp_path / "dask-logs"
@@ -119,7 +120,7 @@ def dask_cluster(tmp_path):
         files.append(open(logs / name, "w"))  # noqa: SIM115 (closed in the finally below)
         return files[-1]
 
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], cwd=workdir, env=_clean_env(),
                               stdout=log("scheduler.log"), stderr=subprocess.STDOUT,
                               start_new_session=True)]
@@ -137,7 +138,7 @@ def dask_cluster(tmp_path):
                 time.sleep(0.2)
         for i in range(2):
             procs.append(subprocess.Popen(
-                [dask, "worker", f"tcp://{address}", "--nworkers", "1", "--nthreads", "1",
+                [*dask, "worker", f"tcp://{address}", "--nworkers", "1", "--nthreads", "1",
                  "--no-dashboard", "--local-directory", str(workdir / f"w{i}")],
                 cwd=workdir, env=_clean_env(), stdout=log(f"worker{i}.log"),
                 stderr=subprocess.STDOUT, start_new_session=True))

@@ -4,7 +4,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -91,67 +90,11 @@ def test_report_files_and_exports(report):
     html = paths["html"].read_text()
     for name in STUDIES:
         assert f'id="{name}"' in html
-    assert "Findings summary" in html and "Provenance" in html
+    assert "The question and the answer" in html and "Provenance" in html
     assert "<script" not in html and "src=\"http" not in html  # self-contained
     findings = json.loads(paths["json"].read_text())
     assert len(findings) == sum(len(r.findings) for r in res.values())
     assert paths["csv"].read_text().startswith("id,")
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PROBE = """<script>
-window.__errors = 0;
-window.addEventListener('error', function () { window.__errors++; }, true);
-var _ce = console.error; console.error = function () { window.__errors++; _ce.apply(console, arguments); };
-window.addEventListener('load', function () {
-  var imgs = Array.from(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.documentElement.setAttribute('data-images', imgs.length + '/' + ok);
-  document.documentElement.setAttribute('data-errors', String(window.__errors));
-});
-</script>"""
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
-def test_html_in_headless_chromium(report, tmp_path):
-    _out, paths, _ = report
-    probe = tmp_path / "probe.html"
-    probe.write_text(paths["html"].read_text().replace("<head>", "<head>" + PROBE, 1))
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    m = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
-    assert m, dom.stderr[-2000:]
-    total, loaded = map(int, m.groups())
-    assert total > 10 and loaded == total
-    assert 'data-errors="0"' in dom.stdout
-    shot = tmp_path / "shot.png"
-    subprocess.run([*flags, "--window-size=1200,1600", f"--screenshot={shot}", paths["html"].as_uri()], capture_output=True, timeout=120)
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
-    assert pixels.std() > 10 and (pixels < 200).mean() > 0.01  # text and figures, not blank
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
-def test_pdf_pages(report, tmp_path):
-    import weasyprint
-
-    _out, paths, _ = report
-    expected = len(weasyprint.HTML(string=paths["html"].read_text()).render().pages)
-    subprocess.run(["pdftoppm", "-r", "30", "-png", str(paths["pdf"]), str(tmp_path / "p")],
-                   check=True, timeout=300)
-    pages = sorted(tmp_path.glob("p-*.png"))
-    assert len(pages) == expected >= len(STUDIES) + 2
-    from PIL import Image
-
-    for page in pages:
-        px = np.asarray(Image.open(page).convert("L"), dtype=float)
-        assert (px < 200).mean() > 0.001, page.name  # every page has ink
 
 
 # ------------------------------------------------------------------ CLI
@@ -414,7 +357,8 @@ def test_sweep_status_and_export_take_the_output_directory(tmp_path, capsys):
     assert cli.main(["sweep", "status", str(out)]) == 0
     text = capsys.readouterr().out
     assert "learning_slowdown/sweeps/" in text and "clt/sweeps/" in text
-    assert "done 8  failed 0  pending 0  (total 8) in 2 store(s)" in text
+    # learning_slowdown: 8 cells (two starts × true-gradient and book curves); clt: 4
+    assert "done 12  failed 0  pending 0  (total 12) in 2 store(s)" in text
     assert cli.main(["sweep", "export", str(out)]) == 0
     assert len(list(out.glob("*/sweeps/*/cells/results.csv"))) == 2
     assert cli.main(["sweep", "status", str(tmp_path / "nothing")]) == 2

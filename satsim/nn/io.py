@@ -7,7 +7,9 @@ The write is atomic (:func:`satsim._atomic.atomic_writer`: a temporary sibling,
 flushed and fsynced, renamed over the target), so a crash never leaves a
 half-written network.  :func:`load` validates everything before building the
 network: a truncated, corrupted or mismatched file raises ``ValueError`` naming
-the file and the problem.
+the file and the problem.  Files are untrusted: nothing is allocated before its
+size has been checked against the metadata and ``max_bytes`` (:data:`MAX_BYTES`),
+and entries the metadata does not name are refused unread (see :func:`load`).
 """
 
 from __future__ import annotations
@@ -16,23 +18,30 @@ import itertools
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from satsim._atomic import atomic_writer
 from satsim._namespace import public_dir
-from satsim._npz import NPZ_ERRORS, read_arrays
+from satsim._npz import NpzArchive, NpzError, NpzLimitError
+from satsim._validation import check_int
 
 if TYPE_CHECKING:
     from satsim.nn.network import Network
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_BYTES", "load", "save"]
 
 __dir__ = public_dir(globals())
 
 FORMAT = "satsim.nn"
 FORMAT_VERSION = 1
+#: the most bytes of parameters :func:`load` reads from a file (256 MiB: a
+#: 784-4096-4096-10 float64 network is 160 MB); ``load(path, max_bytes=...)`` raises it
+MAX_BYTES = 256 * 2**20
+_MAX_METADATA_BYTES = 1 << 20  # the JSON metadata (stored as UTF-32: 256k characters)
+_MAX_METADATA_DEPTH = 32
+_DTYPES = ("float32", "float64")
 
 
 def save(net: Network, path: str | os.PathLike) -> None:
@@ -62,24 +71,42 @@ def _fail(path: Path, what: str) -> NoReturn:
     raise ValueError(f"cannot load network from {str(path)!r}: {what}")
 
 
-def load(path: str | os.PathLike) -> Network:
-    """Read a network written by :func:`save`; every check runs before it is built."""
-    from satsim.activations import get as get_activation
-    from satsim.nn.network import Network
+def _over_limit(path: Path, what: str, max_bytes: int) -> NoReturn:
+    _fail(path, f"{what}, more than the max_bytes={max_bytes} limit (default "
+                f"satsim.nn.io.MAX_BYTES={MAX_BYTES}; pass a larger max_bytes to load it)")
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no network file at {str(path)!r}")
-    try:
-        arrays = read_arrays(path)
-    except NPZ_ERRORS as exc:
-        _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
-    if "metadata" not in arrays:
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of decoded JSON, without recursion."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= _MAX_METADATA_DEPTH:  # deeper than that is an error anyway
+                todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                    else item))
+    return deepest
+
+
+def _metadata(path: Path, npz: NpzArchive) -> dict[str, Any]:
+    """The checked JSON metadata: read first, and bounded, before any array."""
+    if "metadata" not in npz.names:
         _fail(path, "no 'metadata' entry (not written by satsim)")
+    shape, dt = npz.header("metadata")
+    if shape != () or dt.kind != "U":
+        _fail(path, f"'metadata' is an array of shape {shape} and dtype {dt}, not a JSON string")
+    if dt.itemsize > _MAX_METADATA_BYTES:
+        _fail(path, f"'metadata' is {dt.itemsize} bytes, more than the "
+                    f"{_MAX_METADATA_BYTES}-byte limit for metadata")
     try:
-        meta = json.loads(str(arrays["metadata"]))
-    except json.JSONDecodeError as exc:
+        meta = json.loads(str(npz.read("metadata")[()]))
+    except RecursionError:
+        _fail(path, f"metadata is nested more than {_MAX_METADATA_DEPTH} levels deep")
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         _fail(path, f"metadata is not valid JSON: {exc}")
+    if _depth(meta) > _MAX_METADATA_DEPTH:
+        _fail(path, f"metadata is nested more than {_MAX_METADATA_DEPTH} levels deep")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, "metadata does not describe a satsim.nn network")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -87,23 +114,89 @@ def load(path: str | os.PathLike) -> Network:
                     f"(this satsim reads version {FORMAT_VERSION})")
     sizes = meta.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2
-            and all(isinstance(s, int) and s > 0 for s in sizes)):
-        _fail(path, f"bad 'sizes' in metadata: {sizes!r}")
-    dtype = np.dtype(meta.get("dtype", "float64"))
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        W, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
-        if W is None or b is None:
-            _fail(path, f"layer {i} is missing (W{i}/b{i})")
-        if W.shape != (fan_out, fan_in) or b.shape != (fan_out,):
-            _fail(path, f"layer {i} has shapes {W.shape}, {b.shape}; metadata says "
-                        f"({fan_out}, {fan_in}), ({fan_out},)")
-        if W.dtype != dtype or b.dtype != dtype:
-            _fail(path, f"layer {i} has dtype {W.dtype}/{b.dtype}; metadata says {dtype}")
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            _fail(path, f"layer {i} contains non-finite values")
-    extra = set(arrays) - {"metadata"} - {f"{p}{i}" for i in range(len(sizes) - 1) for p in "Wb"}
-    if extra:
-        _fail(path, f"unexpected entries {sorted(extra)}")
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+        _fail(path, f"bad 'sizes' in metadata: {_short(sizes)}")
+    dtype = meta.get("dtype", "float64")
+    if dtype not in _DTYPES:
+        _fail(path, f"metadata dtype {_short(dtype)} is not one of "
+                    f"{', '.join(map(repr, _DTYPES))}")
+    for key in ("activation", "output", "cost"):
+        if not isinstance(meta.get(key), str):
+            _fail(path, f"metadata {key!r} must be a name (a string); got {_short(meta.get(key))}")
+    params = meta.get("activation_params", {})
+    if not (isinstance(params, dict) and all(
+            isinstance(v, int | float | str | bool) or v is None for v in params.values())):
+        _fail(path, f"metadata 'activation_params' must map names to numbers; "
+                    f"got {_short(params)}")
+    return meta
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, dict | list) or _depth(value) < 4 else "..."
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Network:
+    """Read a network written by :func:`save`; every check runs before it is built.
+
+    The file is untrusted: the metadata (at most 1 MiB of JSON, nested at most 32
+    levels) is read and checked first; then the member names (exactly ``W0, b0,
+    …`` for its sizes: anything else is refused unread), then each array's ``.npy``
+    header (shape and dtype as the metadata says); only then are the arrays
+    decompressed, in chunks.  The parameters together may take at most
+    ``max_bytes`` (default :data:`MAX_BYTES`).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        ``"cannot load network from '<path>': <what is wrong>"``.
+    """
+    from satsim.activations import get as get_activation
+    from satsim.nn.network import Network
+
+    path = Path(path)
+    max_bytes = check_int("max_bytes", max_bytes, minimum=1)
+    if not path.exists():
+        raise FileNotFoundError(f"no network file at {str(path)!r}")
+    try:
+        with NpzArchive(path, max_bytes=max_bytes + _MAX_METADATA_BYTES) as npz:
+            meta = _metadata(path, npz)
+            sizes: list[int] = meta["sizes"]
+            dtype = np.dtype(meta.get("dtype", "float64"))
+            n_layers = len(sizes) - 1
+            need = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+            if need * dtype.itemsize > max_bytes:
+                _over_limit(path, f"metadata sizes {_short(sizes)} need "
+                                  f"{need * dtype.itemsize} bytes of {dtype} parameters",
+                            max_bytes)
+            names = set(npz.names)
+            for i in range(n_layers):
+                if f"W{i}" not in names or f"b{i}" not in names:
+                    _fail(path, f"layer {i} is missing (W{i}/b{i})")
+            extra = names - {"metadata"} - {f"{p}{i}" for i in range(n_layers) for p in "Wb"}
+            if extra:
+                _fail(path, f"unexpected entries {sorted(extra)}")
+            for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+                (w_shape, w_dtype), (b_shape, b_dtype) = npz.header(f"W{i}"), npz.header(f"b{i}")
+                if w_shape != (fan_out, fan_in) or b_shape != (fan_out,):
+                    _fail(path, f"layer {i} has shapes {w_shape}, {b_shape}; metadata says "
+                                f"({fan_out}, {fan_in}), ({fan_out},)")
+                if w_dtype != dtype or b_dtype != dtype:
+                    _fail(path, f"layer {i} has dtype {w_dtype}/{b_dtype}; metadata says "
+                                f"{dtype}")
+            weights, biases = [], []
+            for i in range(n_layers):
+                W, b = npz.read(f"W{i}"), npz.read(f"b{i}")
+                if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+                    _fail(path, f"layer {i} contains non-finite values")
+                weights.append(W)
+                biases.append(b)
+    except NpzLimitError as exc:  # not reached: the parameters' total was checked above
+        _fail(path, str(exc))
+    except NpzError as exc:
+        _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
     try:
         activation = get_activation(meta["activation"], **meta.get("activation_params", {}))
         # the weights are replaced below: build with a trivial initializer, then record
@@ -119,6 +212,6 @@ def load(path: str | os.PathLike) -> Network:
     if meta.get("bias_init") in init_module.names():
         net.bias_init = init_module.get(meta["bias_init"])
     net.metadata = meta
-    net.weights = [arrays[f"W{i}"].copy() for i in range(len(sizes) - 1)]
-    net.biases = [arrays[f"b{i}"].copy() for i in range(len(sizes) - 1)]
+    net.weights = weights
+    net.biases = biases
     return net

@@ -29,6 +29,23 @@ Schedules.  ``early_stopping=n`` stops after n epochs without a new best validat
 accuracy; ``schedule=k`` halves η after k epochs without improvement and stops once
 η < η₀/128 (Nielsen ch. 3's suggested schedule).  Both need ``validation``.
 
+Divergence.  A learning rate far too large does not fail loudly by itself: with
+η = 1e3 a 784-30-10 sigmoid network lands at chance accuracy with a cost hundreds to
+millions of times its starting value, and every later epoch is wasted.  After
+epoch 0 and every epoch, :meth:`Network.fit` therefore computes the cost (data term
+plus regulariser) on its fixed probe subset and stops when it is non-finite, when
+any weight or bias is non-finite, or when it exceeds ``divergence`` (default 10)
+times its epoch-0 value: it emits a :class:`~satsim._warnings.TrainingDivergenceWarning`
+and returns the history so far with ``stopped_early=True`` and the reason in
+``stop_reason``.  Stopping rather than only warning because nothing useful can
+follow a non-finite weight, and a cost ten times that of the untrained network
+means the run has destroyed what the initialization gave it.  While the check is on,
+NumPy's floating-point warnings (overflow, invalid) inside training are silenced:
+their consequence, a non-finite cost or weight, is reported once, by this warning.
+A bounded cost cannot trip the ratio (the quadratic cost of sigmoid outputs is at
+most half the number of classes), so there only non-finite values are caught.
+``divergence=None`` switches the check off.
+
 Randomness.  One ``rng`` (SPEC 7) seeds the initial weights; :meth:`Network.fit`
 takes its own ``rng`` for shuffling, dropout masks and the telemetry probe subset
 (default: a stream spawned from the network's generator).  The caller's arrays
@@ -37,20 +54,24 @@ are never modified.
 Telemetry.  At epoch 0 (before training) and after every epoch, on a fixed probe
 subset of the training data, each layer's pre-activations are summarised (mean,
 std, 1/50/99th percentiles), the saturated fraction is measured with
-:func:`satsim.saturation.fraction` (same criteria and defaults, cluster-robust CI
-over units), the dead fraction for relu-like units with
-:func:`satsim.saturation.dead_fraction`, and the gradient and weight norms are
-recorded.  ``telemetry=False`` skips all of it; nothing telemetry-related runs
-inside the mini-batch loop either way.
+:func:`satsim.saturation.fraction` (same criteria and defaults; its interval is
+the population one, two-way cluster-robust over probe inputs and units, since the
+probes are a sample of the data and, at epoch 0, the units a sample of the
+initializer — the estimand the saturation predictions are about), the dead
+fraction for relu-like units with :func:`satsim.saturation.dead_fraction`, and the
+gradient and weight norms are recorded.  ``telemetry=False`` skips all of it;
+nothing telemetry-related runs inside the mini-batch loop either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, overload
 
@@ -58,7 +79,9 @@ import numpy as np
 import pandas as pd
 
 from satsim._namespace import public_dir
+from satsim._results import Plottable
 from satsim._validation import check_choice, check_int, check_real, check_rng
+from satsim._warnings import TrainingDivergenceWarning
 from satsim.activations import Activation, as_activation
 from satsim.init import as_initializer
 from satsim.nn.costs import COSTS, Cost
@@ -85,18 +108,32 @@ def _output(name: Any) -> Softmax | Activation:
     return as_activation(name, param="output")
 
 
-@dataclasses.dataclass
-class History:
-    """What happened during :meth:`Network.fit`.
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
+class History(Plottable):
+    """What happened during :meth:`Network.fit` (frozen, like the other results).
 
     ``epochs`` holds one dict per epoch (epoch 0 = before training) with the
     network-level metrics; ``layers`` one dict per epoch and layer (telemetry).
+    ``.plot()`` draws accuracy, cost and saturation per epoch.
     """
 
-    epochs: list[dict] = dataclasses.field(default_factory=list)
-    layers: list[dict] = dataclasses.field(default_factory=list)
+    epochs: tuple[dict, ...] = ()
+    layers: tuple[dict, ...] = ()
     stopped_early: bool = False
     stop_reason: str = ""
+
+    def __repr__(self) -> str:
+        e = self.epochs_frame()
+        last = e.iloc[-1].to_dict() if len(e) else {}
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in last.items() if k != "wall_time")
+        stop = f"; stopped early: {self.stop_reason}" if self.stopped_early else ""
+        return (f"<History: {max(len(e) - 1, 0)} epochs, {len(self.layers)} layer "
+                f"records{stop}>\nlast epoch: {shown}")
+
+    def _repr_html_(self) -> str:
+        return self.epochs_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                           border=0)
 
     def epochs_frame(self) -> pd.DataFrame:
         """One row per epoch: ``epoch``, ``eta``, ``train_cost``, ``train_accuracy``,
@@ -113,6 +150,20 @@ class History:
 
     def __str__(self) -> str:
         return self.epochs_frame().to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+class _Recorder:
+    """What :meth:`Network.fit` collects while it runs; :meth:`result` freezes it."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self.layers: list[dict] = []
+        self.stopped_early = False
+        self.stop_reason = ""
+
+    def result(self) -> History:
+        return History(epochs=tuple(self.epochs), layers=tuple(self.layers),
+                       stopped_early=self.stopped_early, stop_reason=self.stop_reason)
 
 
 class Network:
@@ -353,6 +404,7 @@ class Network:
         monitor_training: bool = True,
         probe_size: int = 1000,
         epsilon: float = 0.01,
+        divergence: float | None = 10.0,
         rng: Any = None,
     ) -> History:
         """Train by mini-batch SGD; return the :class:`History`.
@@ -381,6 +433,11 @@ class Network:
         probe_size : int, default 1000
         epsilon : float, default 0.01
             Saturation criterion (as :func:`satsim.saturation.fraction`).
+        divergence : float > 1 or None, default 10
+            Stop, with a :class:`~satsim._warnings.TrainingDivergenceWarning`, when
+            the cost on the probe subset exceeds ``divergence`` × its epoch-0 value or
+            when the cost or a parameter becomes non-finite (module docstring).
+            ``None``: no check.
         rng : seed or Generator, optional
             Shuffling, dropout and the probe subset (default: spawned from the
             network's generator).
@@ -405,11 +462,13 @@ class Network:
         if schedule is not None:
             schedule = check_int("schedule", schedule, minimum=1)
         probe_size = check_int("probe_size", probe_size, minimum=2)
+        if divergence is not None:
+            divergence = check_real("divergence", divergence, low=1.0, low_inclusive=False)
         rng = self.rng.spawn(1)[0] if rng is None else check_rng(rng)
 
         Y = self._onehot(y)
         probe = np.sort(rng.choice(n, size=min(probe_size, n), replace=False))
-        history = History()
+        history = _Recorder()
         velocity_w = [np.zeros_like(W) for W in self.weights] if momentum else None
         velocity_b = [np.zeros_like(b) for b in self.biases] if momentum else None
         eta0, best, since_best = eta, -math.inf, 0
@@ -429,37 +488,75 @@ class Network:
             if telemetry:
                 history.layers.extend(self._telemetry(epoch, X[probe], Y[probe], epsilon))
 
-        record(0)
-        for epoch in range(1, epochs + 1):
-            perm = rng.permutation(n)
-            Xs, Ys = X[perm], Y[perm]
-            for s in range(0, n, batch_size):
-                xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
-                m = xb.shape[0]
-                masks = None
-                if dropout:
-                    masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype) / keep
-                             for i in range(hidden)]
-                gw, gb = self._backprop(xb, yb, masks)
-                self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
-                             velocity_w, velocity_b)
-            record(epoch)
-            if validation is not None and (early_stopping or schedule):
-                acc = history.epochs[-1]["validation_accuracy"]
-                if acc > best:
-                    best, since_best = acc, 0
-                else:
-                    since_best += 1
-                if early_stopping and since_best >= early_stopping:
-                    history.stopped_early, history.stop_reason = True, (
-                        f"no improvement in {early_stopping} epochs")
+        probe_cost0 = math.nan
+
+        def diverged(epoch: int) -> bool:
+            """The divergence check after ``epoch`` (module docstring); warns and records
+            the reason when it fires."""
+            nonlocal probe_cost0
+            if divergence is None:
+                return False
+            cost = self._total_cost(X[probe], y[probe], lmbda, regularization, n)
+            if epoch == 0:
+                probe_cost0 = cost
+            params_finite = all(np.isfinite(np.sum(P))
+                                for P in itertools.chain(self.weights, self.biases))
+            if not math.isfinite(cost):
+                what = f"the cost on the probe subset is {cost}"
+            elif not params_finite:
+                what = "a weight or bias is not finite"
+            elif epoch and probe_cost0 > 0 and cost > divergence * probe_cost0:
+                what = (f"the cost on the probe subset is {cost:.3g}, more than "
+                        f"divergence={divergence:g} times its epoch-0 value {probe_cost0:.3g}")
+            else:
+                return False
+            reason = f"diverged at epoch {epoch}: {what}"
+            warnings.warn(f"training {reason} (is eta={eta:g} too large?); training stopped "
+                          "and the history so far returned", TrainingDivergenceWarning,
+                          stacklevel=3)
+            history.stopped_early, history.stop_reason = True, reason
+            return True
+
+        # while the divergence check is on, overflow/invalid results surface once, as a
+        # non-finite cost or parameter, instead of as a stream of NumPy RuntimeWarnings
+        quiet = (np.errstate(over="ignore", invalid="ignore") if divergence is not None
+                 else contextlib.nullcontext())
+        with quiet:
+            record(0)
+            if diverged(0):
+                return history.result()
+            for epoch in range(1, epochs + 1):
+                perm = rng.permutation(n)
+                Xs, Ys = X[perm], Y[perm]
+                for s in range(0, n, batch_size):
+                    xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
+                    m = xb.shape[0]
+                    masks = None
+                    if dropout:
+                        masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype)
+                                 / keep for i in range(hidden)]
+                    gw, gb = self._backprop(xb, yb, masks)
+                    self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
+                                 velocity_w, velocity_b)
+                record(epoch)
+                if diverged(epoch):
                     break
-                if schedule and since_best >= schedule:
-                    eta, since_best = eta / 2, 0
-                    if eta < eta0 / 128:
-                        history.stopped_early, history.stop_reason = True, "eta < eta0/128"
+                if validation is not None and (early_stopping or schedule):
+                    acc = history.epochs[-1]["validation_accuracy"]
+                    if acc > best:
+                        best, since_best = acc, 0
+                    else:
+                        since_best += 1
+                    if early_stopping and since_best >= early_stopping:
+                        history.stopped_early, history.stop_reason = True, (
+                            f"no improvement in {early_stopping} epochs")
                         break
-        return history
+                    if schedule and since_best >= schedule:
+                        eta, since_best = eta / 2, 0
+                        if eta < eta0 / 128:
+                            history.stopped_early, history.stop_reason = True, "eta < eta0/128"
+                            break
+        return history.result()
 
     def _update(self, gw: list[np.ndarray], gb: list[np.ndarray], m: int, n: int, eta: float,
                 lmbda: float, regularization: str, momentum: float,
@@ -510,7 +607,8 @@ class Network:
             sat = lo = hi = dead = math.nan
             if isinstance(act, Activation) and z.shape[1] >= 2:
                 try:
-                    res = fraction(z.astype(np.float64), activation=act, epsilon=epsilon)
+                    res = fraction(z.astype(np.float64), activation=act, epsilon=epsilon,
+                                   estimand="population")
                     sat, lo, hi = res.estimate, res.ci_low, res.ci_high
                 except ValueError:  # e.g. an activation that has no saturation criterion
                     pass

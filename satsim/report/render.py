@@ -30,7 +30,8 @@ _ENV = jinja2.Environment(
 
 
 def render_html(doc: Document) -> str:
-    """One self-contained HTML page (inline CSS, figures as data URIs)."""
+    """One self-contained HTML page (inline CSS; vector figures as inline SVG, raster
+    ones as data URIs)."""
     return _ENV.get_template("report.html.j2").render(doc=doc)
 
 
