@@ -7,7 +7,14 @@ of :math:`(X_1, \dots, X_k)`, ready for
 Cases where Bienaymé's identity holds (uncorrelated components):
 
 * :func:`independent` — independent columns from frozen ``scipy.stats``
-  distributions with finite fourth moment (the asymptotic test needs it).
+  distributions with finite variance.  Infinite kurtosis (Student t with
+  2 < df ≤ 4, Pareto tails) is allowed: under independence the test of
+  :func:`~satsim.identities.check_sum_variance` needs only second moments of the
+  products :math:`(X_i - \mu_i)(X_j - \mu_j)`, and its measured size is nominal
+  for t(3.5) and t(2.5); but its confidence interval is then a confidence set for
+  ρ = 1 only — away from 1 the ratio's variance involves the missing fourth moment,
+  so the interval's coverage there (and the equivalence test built on it) is not
+  guaranteed.
 * :func:`products` — :math:`X_j = w_j x_j` for an initializer and an input model,
   with the randomness stated explicitly by ``over``:
 
@@ -64,11 +71,11 @@ def _check_frozen(name: str, dist: Any) -> Any:
             f"`{name}` must be a frozen scipy.stats distribution (e.g. scipy.stats.t(5)); "
             f"got {name}={dist!r}"
         )
-    kurt = float(dist.stats(moments="k"))
-    if not math.isfinite(kurt):
+    var = float(dist.stats(moments="v"))
+    if not (math.isfinite(var) and var > 0):
         raise ValueError(
-            f"`{name}` must have a finite fourth moment (the variance test needs it); "
-            f"got {dist.dist.name} with args {dist.args} (excess kurtosis {kurt})"
+            f"`{name}` must have a finite, positive variance (Bienaymé's identity is about "
+            f"variances); got {dist.dist.name} with args {dist.args} (variance {var})"
         )
     return dist
 
@@ -82,7 +89,9 @@ def independent(
     Parameters
     ----------
     distributions : frozen distribution or sequence of them
-        One per column, or a single one repeated ``k`` times.
+        One per column, or a single one repeated ``k`` times; each with a finite,
+        positive variance (infinite kurtosis is allowed: see the module docstring
+        for what the variance test's interval then means).
     n_draws : int
         Number of rows.
     k : int, optional

@@ -91,6 +91,55 @@ def test_normality_family_wise_size_is_at_most_alpha():
     assert stats.binomtest(rejections, 200, 0.05, alternative="greater").pvalue > 1e-3
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e76, 1e300])
+def test_normality_is_scale_invariant(scale):
+    # before issue 12, Gaussian data scaled by 1e±300 were rejected (squares over/underflowed)
+    z = np.random.default_rng(8).standard_normal(3000)
+    ref = fit.normality(z, rng=9, n_mc_samples=199)
+    res = fit.normality(z * scale, rng=9, n_mc_samples=199)
+    assert not res.reject
+    # every test is location–scale invariant: the same p-values up to rounding
+    np.testing.assert_allclose(res.p_value, ref.p_value, rtol=1e-9, atol=1e-12)
+
+
+def test_lilliefors_row_beyond_the_table_uses_stephens_modification(rng):
+    from statsmodels.stats._lilliefors import get_lilliefors_table
+    from statsmodels.stats.diagnostic import lilliefors
+
+    z = rng.standard_normal(30_000)
+    row = fit.normality(z, rng=1, n_mc_samples=99).to_frame().set_index("test").loc["lilliefors"]
+    stat = lilliefors(z, dist="norm", pvalmethod="table")[0]
+    # D·(√n − 0.01 + 0.85/√n) (Stephens 1974, Table 1A, normal with estimated parameters),
+    # referred to statsmodels' simulated table at n = 1600, computed here independently
+    def factor(n):
+        return math.sqrt(n) - 0.01 + 0.85 / math.sqrt(n)
+
+    expected = get_lilliefors_table("norm").prob(stat * factor(30_000) / factor(1600), 1600)
+    assert row["statistic"] == pytest.approx(stat, rel=1e-9)
+    assert row["p_value"] == pytest.approx(expected, rel=1e-9) and "Stephens" in row["note"]
+    assert row["n"] == 30_000
+    small = fit.normality(z[:1000], rng=1, n_mc_samples=99).to_frame().set_index("test")
+    assert small.loc["lilliefors", "p_value"] == pytest.approx(
+        lilliefors(z[:1000], dist="norm", pvalmethod="table")[1], rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n, replications", [(20_000, 2000), (100_000, 600)])
+def test_lilliefors_size_beyond_the_table(n, replications):
+    # statsmodels' extrapolated table gave size 0.065–0.073 at n = 20 000 and 0.088–0.096
+    # at 100 000 (α = 0.05).  The row's p-value is computed by fit._lilliefors (the
+    # whole battery costs 70 ms a call at these n, mostly gc.collect in multipletests;
+    # test_lilliefors_row_… above ties the row to it).
+    streams = np.random.default_rng(n).spawn(replications)
+    p = np.array([fit._lilliefors(s.standard_normal(n), s)[1] for s in streams])
+    rejections = int(np.count_nonzero(p <= 0.05))
+    # two-sided binomial test of size = 0.05, 1e-3 floor.  Power against the old sizes:
+    # about one half at n = 20 000 (0.066: mean 132 vs 100 of 2000; these seeds give
+    # p = 0.002 with the old p-values) and > 0.95 at 100 000 (0.09: 55 vs 30 of 600;
+    # these seeds give p = 5e-7), so the pair catches the old behaviour
+    assert stats.binomtest(rejections, replications, 0.05).pvalue > 1e-3, rejections
+
+
 # ------------------------------------------------------------------ CLT speed
 def test_berry_esseen_holds_and_continuous_symmetric_sums_converge_faster():
     ns = [1, 4, 16, 64]

@@ -4,9 +4,11 @@ import math
 import warnings
 
 import numpy as np
-from hypothesis import given, settings
+import pytest
+import scipy
+from hypothesis import find, given, settings
 
-from satsim import testing, theory
+from satsim import components, identities, testing, theory
 from satsim._warnings import DegenerateDistributionWarning
 
 
@@ -48,3 +50,66 @@ def test_theory_variance_is_nonnegative_for_any_pairing(ini, model):
 @given(testing.component_matrices())
 def test_component_matrices_shape(X):
     assert X.ndim == 2 and X.shape[0] >= 2 and X.shape[1] >= 2 and np.all(np.isfinite(X))
+
+
+# ------------------------------------------------------------------ readable examples
+@given(testing.distributions(finite_kurtosis=False))
+def test_distribution_reprs_are_the_code_that_builds_them(dist):
+    text = repr(dist)
+    assert text.startswith("scipy.stats.") and "object at 0x" not in text
+    again = eval(text, {"scipy": scipy})  # the repr is code, by design
+    assert again.dist.name == dist.dist.name
+    assert again.args == dist.args and again.kwds == dist.kwds
+
+
+def test_falsifying_examples_print_readable_distributions():
+    @settings(max_examples=5, derandomize=True, database=None)
+    @given(testing.distributions())
+    def always_fails(dist):
+        raise AssertionError("boom")
+
+    with pytest.raises(AssertionError) as info:
+        always_fails()
+    report = "\n".join(getattr(info.value, "__notes__", []))
+    assert "dist=scipy.stats." in report and "object at 0x" not in report, report
+
+
+# ------------------------------------------------------------------ degenerate inputs
+@settings(max_examples=40)
+@given(testing.input_models(784))
+def test_input_models_are_not_all_zero_by_default(model):
+    # E‖x‖² = 0 iff every draw is the zero vector (Fixed(n_in=784, nonzero=0) before)
+    assert model.n_in == 784 and model.sq_norm_mean > 0
+
+
+def test_degenerate_input_models_on_request():
+    zero = find(testing.input_models(784, degenerate=True), lambda m: m.sq_norm_mean == 0)
+    assert zero.n_in == 784 and not zero.sample(3, rng=0).any()
+
+
+# ------------------------------------------------------------------ sound property tests
+# The recipe of the satsim.testing docstring, run as written: a Bonferroni level over the
+# examples, an exact test (permutation) with enough resamples to reach it, and the power
+# side so that a test that cannot reject fails.
+N_EXAMPLES = 10
+ALPHA = 1e-3 / N_EXAMPLES  # P(any false rejection in the run | identities hold) ≤ 1e-3
+B = 2 * round(1 / ALPHA) - 1  # α(B + 1) = 2 ≥ 1: the test can reject at this α
+
+
+@settings(max_examples=N_EXAMPLES, derandomize=True, database=None)
+@given(testing.distributions(), testing.seeds())
+def test_independent_variances_add(dist, seed):
+    X = components.independent(dist, 300, k=2, rng=seed)
+    res = identities.check_sum_variance(X, alpha=ALPHA, method="permutation",
+                                        n_resamples=B, rng=seed)
+    assert not res.reject, res
+
+
+@settings(max_examples=N_EXAMPLES, derandomize=True, database=None)
+@given(testing.seeds())
+def test_correlated_variances_do_not(seed):
+    # ρ = 0.5: Var(X₁ + X₂) = 3, not 2; at n = 300 log R / se ≈ 5, far past α = 1e-4
+    X = components.correlated_pair(300, inflation=0.5, rng=seed)
+    res = identities.check_sum_variance(X, alpha=ALPHA, method="permutation",
+                                        n_resamples=B, rng=seed)
+    assert res.reject, res
