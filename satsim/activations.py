@@ -3,10 +3,13 @@ r"""Activation functions with exact derivatives, ranges and saturation criteria.
 One family serves the statistics (:mod:`satsim.saturation`,
 :mod:`satsim.meanfield`) and the training engine.  Every activation has
 
-* ``fn(z)``, ``grad(z)`` (:math:`\varphi'`) and ``grad2(z)`` (:math:`\varphi''`, used by
-  the mean-field depth scale :math:`\xi_q`), numerically stable for
-  :math:`|z| \le 10^4` in float32 and float64 (no overflow/invalid warnings, no NaN),
-  computed in the input's floating dtype;
+* ``fn(z)``, ``grad(z)`` (:math:`\varphi'`) and ``grad2(z)`` (the pointwise
+  :math:`\varphi''`), finite for every finite z in float16, float32 and float64 (no
+  overflow/invalid warnings, no NaN) and returned in the input's floating dtype
+  (integers and lists become float64).  At a kink ``grad2`` is the pointwise value of
+  the smooth pieces: the atoms of the distributional φ'' (hard_tanh:
+  :math:`\delta(z+1) - \delta(z-1)`; relu: :math:`\delta(z)`) are not representable,
+  so :mod:`satsim.meanfield` never integrates ``grad2`` (see :mod:`satsim._gaussian`);
 * ``range`` — the closure of its image, e.g. (0, 1) for the sigmoid;
 * ``max_grad`` — :math:`\sup_z \varphi'(z)`;
 * :meth:`Activation.saturation_bounds` — the z-interval outside which a unit
@@ -32,6 +35,9 @@ Saturation criteria (DESIGN §3.6: conventions are named parameters)
     :func:`satsim.saturation.dead_fraction`.
 
 ``linear`` never saturates: its bounds are (−inf, inf).
+
+``erf`` (:math:`\varphi(z) = \mathrm{erf}(z)`) is the activation whose mean-field
+integrals are all closed forms (Williams 1997); it serves as the exact reference.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "Erf",
     "HardTanh",
     "LeakyReLU",
     "Linear",
@@ -81,6 +88,20 @@ def _float(z: Any) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     return arr
+
+
+def _like(out: Any, z: np.ndarray) -> np.ndarray:
+    """``out`` in z's dtype (scipy.special computes float16 input in float32/64)."""
+    return np.asarray(out).astype(z.dtype, copy=False)
+
+
+#: |z| beyond which exp(−z²/2) underflows in every float dtype (e^{−800} = 0 in float64);
+#: clipping there keeps z² finite in float16 (40² = 1600 < 65504)
+_GAUSS_CLIP = 40.0
+
+
+def _gauss_clip(z: np.ndarray) -> np.ndarray:
+    return np.clip(z, -_GAUSS_CLIP, _GAUSS_CLIP)
 
 
 def _check_epsilon(epsilon: Any) -> float:
@@ -247,11 +268,12 @@ class Sigmoid(Activation):
     default_criterion: ClassVar[str] = "output"
 
     def fn(self, z: Any) -> np.ndarray:
-        return special.expit(_float(z))
+        z = _float(z)
+        return _like(special.expit(z), z)
 
     def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return special.expit(z) * special.expit(-z)
+        return _like(special.expit(z) * special.expit(-z), z)
 
     def grad_from(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return a * (1 - a)
@@ -259,7 +281,7 @@ class Sigmoid(Activation):
     def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
         s = special.expit(z)
-        return s * special.expit(-z) * (1 - 2 * s)
+        return _like(s * special.expit(-z) * (1 - 2 * s), z)
 
     @property
     def range(self) -> tuple[float, float]:
@@ -434,11 +456,12 @@ class Softplus(Activation):
         return np.logaddexp(np.zeros((), z.dtype), z)
 
     def grad(self, z: Any) -> np.ndarray:
-        return special.expit(_float(z))
+        z = _float(z)
+        return _like(special.expit(z), z)
 
     def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return special.expit(z) * special.expit(-z)
+        return _like(special.expit(z) * special.expit(-z), z)
 
     @property
     def range(self) -> tuple[float, float]:
@@ -465,11 +488,13 @@ class Softsign(Activation):
 
     def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return 1 / (1 + np.abs(z)) ** 2
+        r = 1 / (1 + np.abs(z))  # (1 + |z|)² itself overflows for |z| > √max
+        return r * r
 
     def grad2(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return -2 * np.sign(z) / (1 + np.abs(z)) ** 3
+        r = 1 / (1 + np.abs(z))
+        return -2 * np.sign(z) * r * r * r
 
     @property
     def range(self) -> tuple[float, float]:
@@ -491,7 +516,13 @@ class Softsign(Activation):
 
 @dataclasses.dataclass(frozen=True)
 class HardTanh(Activation):
-    """clip(z, −1, 1)."""
+    r"""clip(z, −1, 1).
+
+    ``grad2`` is 0 wherever it exists; the distributional second derivative is
+    :math:`\delta(z+1) - \delta(z-1)`, whose atoms matter wherever φ'' multiplies a
+    function that is non-zero at ±1 (the mean-field slope :math:`E[\varphi\varphi'']`
+    gets :math:`-2\,p_u(1)` from them); :mod:`satsim.meanfield` uses closed forms.
+    """
 
     name: ClassVar[str] = "hard_tanh"
     default_criterion: ClassVar[str] = "output"
@@ -537,15 +568,18 @@ class GELU(Activation):
 
     def fn(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return z * special.ndtr(z)
+        return _like(z * special.ndtr(z), z)
 
     def grad(self, z: Any) -> np.ndarray:
         z = _float(z)
-        return special.ndtr(z) + z * np.exp(-0.5 * np.minimum(z * z, 1e4)) / _SQRT_2PI
+        c = _gauss_clip(z)  # zφ(z) is 0 to every precision beyond |z| = 40
+        return _like(special.ndtr(z) + c * np.exp(-0.5 * c * c) / _SQRT_2PI, z)
 
     def grad2(self, z: Any) -> np.ndarray:
-        z = _float(z)
-        return (2 - z * z) * np.exp(-0.5 * np.minimum(z * z, 1e4)) / _SQRT_2PI
+        # (2 − z²)φ(z): clipping first keeps z² finite (z² overflowed to inf in
+        # float16 at |z| ≥ 256 and float32 at 1e19, and inf · 0 was NaN)
+        c = _gauss_clip(_float(z))
+        return (2 - c * c) * np.exp(-0.5 * c * c) / _SQRT_2PI
 
     @property
     def range(self) -> tuple[float, float]:
@@ -567,6 +601,56 @@ class GELU(Activation):
         target = delta * self.max_grad
         left = _solve_increasing(lambda t: -float(self.grad(t)) - target, hi=-math.sqrt(2.0))
         return left, math.inf
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+@dataclasses.dataclass(frozen=True)
+class Erf(Activation):
+    r"""The error function :math:`\mathrm{erf}(z) = \frac{2}{\sqrt\pi}\int_0^z
+    e^{-t^2}dt`, a sigmoid-shaped activation with range (−1, 1) whose Gaussian
+    integrals are all closed forms (Williams 1997): with u ~ N(0, q),
+
+    .. math::
+
+        E\,\mathrm{erf}(u)^2 = \tfrac{2}{\pi}\arcsin\frac{2q}{1+2q},\qquad
+        E\,\mathrm{erf}'(u)^2 = \frac{4}{\pi\sqrt{1+4q}}.
+
+    φ' = (2/√π) e^{−z²}, φ'' = −2z φ'.  Saturation: ``"output"`` (default) at
+    |z| > erfinv(1 − 2ε); ``"derivative"`` at |z| > √(ln 1/δ).
+    """
+
+    name: ClassVar[str] = "erf"
+    default_criterion: ClassVar[str] = "output"
+
+    def fn(self, z: Any) -> np.ndarray:
+        z = _float(z)
+        return _like(special.erf(z), z)
+
+    def grad(self, z: Any) -> np.ndarray:
+        c = _gauss_clip(_float(z))
+        return _TWO_OVER_SQRT_PI * np.exp(-c * c)
+
+    def grad2(self, z: Any) -> np.ndarray:
+        c = _gauss_clip(_float(z))
+        return -2 * _TWO_OVER_SQRT_PI * c * np.exp(-c * c)
+
+    @property
+    def range(self) -> tuple[float, float]:
+        return -1.0, 1.0
+
+    @property
+    def max_grad(self) -> float:
+        return _TWO_OVER_SQRT_PI
+
+    def _output_bounds(self, eps: float) -> tuple[float, float]:
+        t = float(special.erfinv(1 - 2 * eps))
+        return -t, t
+
+    def _derivative_bounds(self, delta: float) -> tuple[float, float]:
+        t = math.sqrt(-math.log(delta))  # e^{−z²} = δ
+        return -t, t
 
 
 @dataclasses.dataclass(frozen=True)
@@ -598,7 +682,8 @@ class Linear(Activation):
 
 _REGISTRY: dict[str, type[Activation]] = {
     cls.name: cls
-    for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softsign, HardTanh, GELU, Linear)
+    for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softsign, HardTanh, GELU, Linear,
+                Erf)
 }
 
 

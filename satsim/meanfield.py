@@ -1,48 +1,60 @@
 r"""Mean-field signal propagation through deep networks (Poole et al. 2016;
 Schoenholz et al. 2017), and the saturated fraction it predicts per layer.
 
-Convention: a layer of width N has weights :math:`W_{ij} \sim (0, \sigma_w^2/N)`
-(``weight_variance`` is :math:`\sigma_w^2`, the variance times fan_in) and biases
+Convention: a layer of width N has centred weights :math:`W_{ij} \sim (0, \sigma_w^2/N)`
+(``weight_variance`` is :math:`\sigma_w^2`, the variance times fan_in) and centred biases
 :math:`b_i \sim (0, \sigma_b^2)`; :math:`z^l = W^l \varphi(z^{l-1}) + b^l`.  Write
 :math:`\int\!Dz\, f(z) = E f(Z)`, Z ~ N(0, 1).
 
 Length map and fixed point
-    :math:`q^l = \sigma_w^2 \int\!Dz\, \varphi(\sqrt{q^{l-1}}\, z)^2 + \sigma_b^2`;
-    :func:`fixed_point` returns the :math:`q^*` reached by iterating from ``q0``
-    (found by bisection on :math:`q \mapsto \mathcal{V}(q) - q`, which the iteration
-    approaches monotonically), or inf if the map diverges.
+    :math:`q^l = \mathcal{V}(q^{l-1}) = \sigma_w^2 \int\!Dz\, \varphi(\sqrt{q^{l-1}}\, z)^2
+    + \sigma_b^2`; :func:`fixed_point` returns the :math:`q^*` reached by iterating from
+    ``q0`` (a root of :math:`\mathcal{V}(q) - q`, bracketed on the side of ``q0`` the
+    iteration moves to and found by safeguarded Newton steps), or inf if the map diverges.
 Correlation map
     :math:`c^l = \frac{1}{q^*}\big[\sigma_w^2 \int\!Dz_1 Dz_2\, \varphi(u_1)\varphi(u_2)
     + \sigma_b^2\big]`, :math:`u_1 = \sqrt{q^*} z_1`,
     :math:`u_2 = \sqrt{q^*}(c z_1 + \sqrt{1-c^2} z_2)`; c = 1 is always a fixed point.
-    Its slope there is :math:`\chi_1 = \sigma_w^2 \int\!Dz\, \varphi'(\sqrt{q^*} z)^2`:
+    Its slope is :math:`\sigma_w^2\int\!Dz_1Dz_2\,\varphi'(u_1)\varphi'(u_2)` (Price's
+    theorem), :math:`\chi_1 = \sigma_w^2 \int\!Dz\, \varphi'(\sqrt{q^*} z)^2` at c = 1:
     χ1 < 1 is the ordered phase (c* = 1), χ1 > 1 the chaotic phase (a stable c* < 1),
-    χ1 = 1 the critical line (:func:`critical_weight_variance`).
+    χ1 = 1 the critical line (:func:`critical_weight_variance`, :func:`critical_point`).
+    On [0, 1] the map is increasing and convex (its Mehler series in c has non-negative
+    coefficients), so Newton's method from c = 0 rises monotonically to c*.
 Depth scales
-    :math:`\xi_q^{-1} = -\ln\big(\chi_1 + \sigma_w^2 \int\!Dz\, \varphi''(\sqrt{q^*}z)
-    \varphi(\sqrt{q^*}z)\big)` and :math:`\xi_c^{-1} = -\ln \chi_c`, with
-    :math:`\chi_c = \sigma_w^2 \int\!Dz_1Dz_2\, \varphi'(u_1)\varphi'(u_2)` at c*
-    (= χ1 in the ordered phase).  Schoenholz et al.: networks train when depth ≲ 6 ξ_c.
+    :math:`\xi_q^{-1} = -\ln \mathcal{V}'(q^*)`, with
+    :math:`\mathcal{V}'(q) = \sigma_w^2 \frac{d}{dq}\!\int\!Dz\,\varphi(\sqrt q z)^2 =
+    \sigma_w^2\, E[u\varphi(u)\varphi'(u)]/q` (Stein; :math:`= \chi_1 + \sigma_w^2
+    \int\!Dz\,\varphi\varphi''` for smooth φ — the form needs no φ'', whose atoms at the
+    kinks of a piecewise-linear φ a pointwise φ'' would miss), and
+    :math:`\xi_c^{-1} = -\ln \chi_c`, :math:`\chi_c = \sigma_w^2 \int\!Dz_1Dz_2\,
+    \varphi'(u_1)\varphi'(u_2)` at c* (= χ1 in the ordered phase).  Schoenholz et al.:
+    networks train when depth ≲ 6 ξ_c.
 
-Quadrature.  Plain Gauss–Hermite fails for saturating activations at large q
-(f(√q z) has a feature of width 1/√q at z = 0 that its nodes miss: 4% error for
-tanh at q = 400).  The 1-D integrals use a composite Gauss–Legendre rule on
-geometric panels around 0 (600 nodes, relative error ≲ 1e-13 for 1e-8 ≤ q ≤ 1e6,
-exact to rounding for relu-like activations, ~1e-5 for hard_tanh); 2-D integrals
-use a coarser tensor rule (≲ 1e-6 for q ≤ 25) for a few points and 48 × 48
-Gauss–Hermite (~1e-5 at q ≤ 4) on grids.
+Accuracy.  The Gaussian integrals come from :mod:`satsim._gaussian`: closed forms for
+linear, relu, leaky_relu, hard_tanh (Φ, φ and Owen's T) and erf (Williams 1997), exact
+to rounding; for the other activations a 600-node composite rule in one dimension
+(relative error ≲ 1e-13 for 1e-8 ≤ q ≤ 1e6) and a conditional rule in two (≲ 1e-12
+absolute for tanh and sigmoid, ≲ 1e-11 relative for the others, for q up to 1e4 and c
+up to 1 − 1e-7).  Every point is computed with the same rule whether it is evaluated alone or
+in a grid, so a point of :func:`phase_diagram` equals the point call to ~1e-12.  The
+root finders stop at relative steps of 1e-14 (q*) and absolute steps of 1e-12 (c*).
 
 Anchors (tests): tanh's critical σ_w² is 1 at σ_b² = 0 and ≈ 1.7610 at σ_b² = 0.05
 (Schoenholz et al. 2017, Fig. 1); ReLU has :math:`q^l = \tfrac12\sigma_w^2 q^{l-1} +
-\sigma_b^2`, :math:`\chi_1 = \sigma_w^2/2`, critical point (2, 0) — He initialization.
+\sigma_b^2`, :math:`\chi_1 = \sigma_w^2/2`, critical point (2, 0) — He initialization;
+erf's critical line is :math:`\sigma_w^2 = \tfrac{\pi}{4}\sqrt{1+4q^*}` with
+:math:`\sigma_b^2 = q^* - \tfrac12\sqrt{1+4q^*}\arcsin\frac{2q^*}{1+2q^*}`.
 
 :func:`propagate` runs the Monte Carlo counterpart: inputs through L random
 layers, per-layer variance of z, Glorot & Bengio's activation statistics (mean,
-std, 98th percentile), the saturated fraction with its cluster-robust CI, the
-empirical χ1 (growth of a random tangent vector, i.e. the Jacobian) and the
-correlation of input pairs — each next to its mean-field prediction, including
-:func:`satsim.saturation.predicted_fraction` at :math:`\sqrt{q^l}`: the bridge
-between saturation and depth.
+std, 98th percentile), the saturated fraction with its population CI (two-way over
+probes and units), the empirical χ1 (growth of a random tangent vector, i.e. the Jacobian) and the
+correlation of input pairs — each next to its mean-field prediction.  The prediction
+follows every input separately (its own length map from its own :math:`q^1 =
+\mathrm{Var}(w)\lVert x\rVert^2 + \sigma_b^2`) and averages over the inputs: the
+saturated fraction is the mixture :math:`\frac1n\sum_x` ``predicted_fraction``
+:math:`(\sqrt{q^l(x)})`, the bridge between saturation and depth for real data.
 
 References
 ----------
@@ -50,34 +62,33 @@ References
    transient chaos", NeurIPS 2016.
 .. [2] S. Schoenholz et al., "Deep information propagation", ICLR 2017.
 .. [3] X. Glorot, Y. Bengio, AISTATS 2010 (per-layer activation statistics).
+.. [4] C. K. I. Williams, "Computing with infinite networks", NeurIPS 1997.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.polynomial.hermite_e import hermegauss
-from numpy.polynomial.legendre import leggauss
-from scipy import optimize
 
+from satsim import _gaussian
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_int, check_real, check_rng
-from satsim.activations import Activation, as_activation
+from satsim.activations import as_activation
 
 __all__ = [
+    "CriticalPointResult",
     "DeepPropagationResult",
     "PhaseDiagramResult",
     "chi1",
     "correlation_fixed_point",
     "correlation_map",
     "critical_line",
+    "critical_point",
     "critical_weight_variance",
     "depth_scales",
     "fixed_point",
@@ -89,59 +100,12 @@ __all__ = [
 
 __dir__ = public_dir(globals())
 
-#: an elementwise function of an array (an activation or one of its derivatives)
-_Fn = Callable[[np.ndarray], np.ndarray]
-
-
-def _composite_rule(
-    kmin: int, kmax: int, n: int, top: float = 13.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Composite Gauss–Legendre rule for E f(Z), Z ~ N(0, 1).
-
-    Panels [0, 2^kmin], [2^k, 2^(k+1)] ... [2^kmax, top] and their mirror images, n
-    Legendre nodes each, weights times the normal density.  The breakpoint at 0 makes
-    kinks there harmless, and the geometric panels resolve the narrow feature of
-    f(√q z) near z = 0 (width ~1/√q) for any q up to ~4^(−kmin).
-    """
-    x, w = leggauss(n)
-    edges = [0.0, *(2.0**k for k in range(kmin, kmax + 1)), top]
-    z = np.concatenate([(b - a) / 2 * x + (a + b) / 2 for a, b in itertools.pairwise(edges)])
-    wz = np.concatenate([(b - a) / 2 * w for a, b in itertools.pairwise(edges)]) * np.exp(
-        -0.5 * z * z) / math.sqrt(2 * math.pi)
-    return np.concatenate([-z[::-1], z]), np.concatenate([wz[::-1], wz])
-
-
-#: 1-D rule (600 nodes): relative error ≲ 1e-13 for smooth and relu-like activations
-#: over 1e-8 ≤ q ≤ 1e6; ~1e-5 for hard_tanh (its kinks at |u| = 1 fall inside panels).
-_Z1, _W1 = _composite_rule(-20, 3, 12)
-#: 2-D rules: the tensor product of a coarser composite rule (208² nodes; relative
-#: error ≲ 1e-6 for q ≤ 25, ~1e-3 at q = 500) for small batches, and 48-node
-#: Gauss–Hermite (error ~1e-5 for q ≤ 4, growing with q) for grids.
-_Z2, _W2 = _composite_rule(-8, 3, 8)
-_Z2_FAST, _W2_FAST = hermegauss(48)
-_W2_FAST = _W2_FAST / math.sqrt(2 * math.pi)
-_SMALL_BATCH = 64
+_Kernel = _gaussian.Kernel
+#: the length map is declared divergent once the upward bracket passes this q
 _Q_MAX = 1e30
-
-
-def _gauss(f: _Fn, q: np.ndarray) -> np.ndarray:
-    """E f(√q Z), vectorised over the array q."""
-    u = np.sqrt(q)[..., None] * _Z1
-    return f(u) @ _W1
-
-
-def _gauss2(f: _Fn, g: _Fn, q: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """E f(u1) g(u2) with (u1, u2) centred normal, variances q, correlation c."""
-    q, c = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(c, dtype=float))
-    nodes, weights = (_Z2, _W2) if q.size <= _SMALL_BATCH else (_Z2_FAST, _W2_FAST)
-    s = np.sqrt(q)[..., None, None]
-    cc = c[..., None, None]
-    z1 = nodes[:, None]
-    z2 = nodes[None, :]
-    u1 = s * z1
-    u2 = s * (cc * z1 + np.sqrt(np.clip(1 - cc * cc, 0, None)) * z2)
-    vals = f(u1) * g(u2)
-    return np.einsum("...ij,i,j->...", vals, weights, weights)
+#: q*: relative step below which Newton stops; c*: absolute step
+_Q_RTOL = 1e-14
+_C_ATOL = 1e-12
 
 
 def _variances(weight_variance: Any, bias_variance: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -165,49 +129,74 @@ def _out(x: np.ndarray) -> float | np.ndarray:
 
 def length_map(q: Any, weight_variance: Any, bias_variance: Any, *,
                activation: Any = "tanh") -> float | np.ndarray:
-    r""":math:`\mathcal V(q) = \sigma_w^2 \int\!Dz\,\varphi(\sqrt q\, z)^2 + \sigma_b^2`."""
-    act = as_activation(activation)
+    r""":math:`\mathcal V(q) = \sigma_w^2 \int\!Dz\,\varphi(\sqrt q\, z)^2 + \sigma_b^2`
+    (vectorised; closed form for linear, relu, leaky_relu, hard_tanh and erf)."""
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = np.asarray(q, dtype=float)
     if not (np.all(np.isfinite(q)) and np.all(q >= 0)):
         raise ValueError(f"`q` must be finite and >= 0; got q={q!r}")
-    return _out(sw * _gauss(lambda u: act.fn(u) ** 2, q) + sb)
+    return _out(sw * kern.moment2(q) + sb)
 
 
-def _fixed_point(act: Activation, sw: np.ndarray, sb: np.ndarray, q0: float) -> np.ndarray:
-    def G(q: np.ndarray) -> np.ndarray:
-        return sw * _gauss(lambda u: act.fn(u) ** 2, q) + sb - q
-
+def _fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q0: float) -> np.ndarray:
+    """q* reached from q0 for every (σ_w², σ_b²) (broadcast arrays)."""
+    sw, sb = np.broadcast_arrays(np.asarray(sw, dtype=float), np.asarray(sb, dtype=float))
     shape = sw.shape
-    q0a = np.full(shape, q0)
-    g0 = G(q0a)
+    sw, sb = sw.ravel(), sb.ravel()
+    n = sw.size
+
+    def G(x: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return sw[i] * kern.moment2(x) + sb[i] - x
+
+    every = np.arange(n)
+    x = np.full(n, float(q0))
+    g0 = G(x, every)
     # q0 is itself a fixed point up to quadrature rounding (e.g. ReLU at (2, 0))
-    g0 = np.where(np.abs(g0) <= 1e-12 * max(1.0, q0), 0.0, g0)
-    up = g0 > 0
-    lo = np.where(up, q0a, 0.0)
-    hi = np.where(up, q0a, q0a)
-    # upward: double hi until G(hi) ≤ 0 (or give up: the map diverges)
-    hi_up = np.where(up, np.maximum(2.0 * q0a, 1.0), hi)
-    pending = up.copy()
-    while pending.any():
-        g = G(hi_up)
-        done = g <= 0
-        pending &= ~done
-        grow = pending & (hi_up < _Q_MAX)
-        if not grow.any():
+    moving = np.abs(g0) > 1e-12 * max(1.0, q0)
+    up = moving & (g0 > 0)
+    # bracket with G(lo) ≥ 0 ≥ G(hi): upward, double hi until G(hi) ≤ 0 (or the map
+    # diverges); downward, [0, q0] with G(0) = σ_w² φ(0)² + σ_b² ≥ 0
+    lo = np.where(up, float(q0), 0.0)
+    hi = np.full(n, float(q0))
+    diverged = np.zeros(n, dtype=bool)
+    pending = np.flatnonzero(up)
+    step = max(2.0 * q0, 1.0)
+    while pending.size:
+        hi[pending] = step
+        # G(hi) ≤ 0 beyond rounding: at q ≫ σ_b²/ε, V(q) − q = σ_b² is lost to rounding
+        # for a map that diverges only linearly (relu at σ_w² = 2)
+        done = G(hi[pending], pending) < -4e-16 * step
+        lo[pending[~done]] = step
+        pending = pending[~done]
+        if step >= _Q_MAX:
+            diverged[pending] = True
             break
-        hi_up = np.where(grow, hi_up * 2.0, hi_up)
-    diverged = pending
-    hi = np.where(up, hi_up, hi)
-    for _ in range(64):  # bisection: 2^-64 of the bracket, below float resolution
-        mid = 0.5 * (lo + hi)
-        gm = G(mid)
-        # invariant: G(lo) ≥ 0 ≥ G(hi) for up; for down, G(lo) ≥ 0 > G(hi=q0)
-        lo = np.where(gm > 0, mid, lo)
-        hi = np.where(gm > 0, hi, mid)
-    q = 0.5 * (lo + hi)
-    q = np.where(g0 == 0, q0a, q)
-    return np.where(diverged, np.inf, q)
+        step *= 2.0
+    # q* = 0 is where the iteration dies out (σ_b² = 0, φ(0) = 0, ordered phase)
+    can_vanish = (sb == 0) & (kern.moment2(np.zeros(1))[0] == 0)
+    active = np.flatnonzero(moving & ~diverged)
+    x[active] = np.where(up[active], lo[active], hi[active])  # start on q0's side
+    for _ in range(200):
+        if not active.size:
+            break
+        xa = x[active]
+        m2, slope = kern.length_terms(xa)
+        g = sw[active] * m2 + sb[active] - xa
+        d = sw[active] * slope - 1.0
+        pos = g > 0
+        lo[active] = np.where(pos, xa, lo[active])
+        hi[active] = np.where(pos, hi[active], xa)
+        la, ha = lo[active], hi[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = xa - g / d
+        inside = np.isfinite(xn) & (xn > la) & (xn < ha)
+        xn = np.where(inside, xn, 0.5 * (la + ha))  # Newton left the bracket: bisect
+        done = (g == 0) | (np.abs(xn - xa) <= _Q_RTOL * xn) | (ha - la <= _Q_RTOL * ha)
+        vanish = can_vanish[active] & (xn <= 1e-60 * max(q0, 1.0))
+        x[active] = np.where(vanish, 0.0, np.where(g == 0, xa, xn))
+        active = active[~(done | vanish)]
+    return np.where(diverged, np.inf, x).reshape(shape)
 
 
 def fixed_point(weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
@@ -215,60 +204,196 @@ def fixed_point(weight_variance: Any, bias_variance: Any, *, activation: Any = "
     r"""The fixed point :math:`q^*` of the length map reached from ``q0``.
 
     Vectorised over (broadcast) ``weight_variance`` and ``bias_variance``.  Returns
-    inf where the map diverges (e.g. ReLU with σ_w² > 2).
+    inf where the map diverges (e.g. ReLU with σ_w² > 2) and 0 where the iteration
+    dies out (σ_b² = 0 and φ(0) = 0 in the ordered phase).
 
     Examples
     --------
     >>> round(fixed_point(1.5, 0.05, activation="relu"), 6)  # σ_b²/(1 − σ_w²/2)
     0.2
     """
-    act = as_activation(activation)
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q0 = check_real("q0", q0, low=0.0, low_inclusive=False)
-    return _out(_fixed_point(act, sw, sb, q0))
+    return _out(_fixed_point(kern, sw, sb, q0))
 
 
-def _chi1(act: Activation, sw: np.ndarray, q: np.ndarray) -> np.ndarray:
-    qq = np.where(np.isfinite(q), q, 0.0)
-    return np.where(np.isfinite(q), sw * _gauss(lambda u: act.grad(u) ** 2, qq), np.inf)
+def _chi1(kern: _Kernel, sw: np.ndarray, q: np.ndarray) -> np.ndarray:
+    if kern.exact:  # closed forms have the q → ∞ limit (relu: σ_w²/2 for every q)
+        return np.asarray(sw * kern.grad_moment2(q))
+    finite = np.isfinite(q)
+    return np.where(finite, sw * kern.grad_moment2(np.where(finite, q, 0.0)), np.inf)
 
 
 def chi1(weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
          q0: float = 1.0) -> float | np.ndarray:
-    r""":math:`\chi_1 = \sigma_w^2 \int\!Dz\,\varphi'(\sqrt{q^*} z)^2` at the fixed point."""
-    act = as_activation(activation)
+    r""":math:`\chi_1 = \sigma_w^2 \int\!Dz\,\varphi'(\sqrt{q^*} z)^2` at the fixed point.
+    Where q* diverges it is the limit q → ∞ for the closed-form activations (σ_w²/2 for
+    relu) and inf otherwise."""
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
-    q = _fixed_point(act, sw, sb, check_real("q0", q0, low=0.0, low_inclusive=False))
-    return _out(_chi1(act, sw, q))
+    q = _fixed_point(kern, sw, sb, check_real("q0", q0, low=0.0, low_inclusive=False))
+    return _out(_chi1(kern, sw, q))
+
+
+# --------------------------------------------------------------------------- critical line
+@result
+class CriticalPointResult(Result):
+    """The point (σ_w², σ_b²) on the critical line χ1 = 1, with q* and χ1 there.
+
+    ``bracket`` is the σ_w² interval on which χ1 − 1 changed sign; ``n_evaluations``
+    counts the χ1 evaluations (each a fixed-point solve) of the search."""
+
+    _title = "Critical point (order-to-chaos transition)"
+
+    activation: str
+    bias_variance: float
+    weight_variance: float
+    q_star: float
+    chi1: float
+    bracket: tuple[float, float]
+    n_evaluations: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``activation``, ``bias_variance``, ``weight_variance``, ``q_star``,
+        ``chi1``, ``bracket_low``, ``bracket_high``, ``n_evaluations``."""
+        return pd.DataFrame([{
+            "activation": self.activation, "bias_variance": self.bias_variance,
+            "weight_variance": self.weight_variance, "q_star": self.q_star,
+            "chi1": self.chi1, "bracket_low": self.bracket[0],
+            "bracket_high": self.bracket[1], "n_evaluations": self.n_evaluations,
+        }])
+
+
+#: the automatic bracket search stops at σ_w² ∈ [2^-40, 2^40]
+_SEARCH_DOUBLINGS = 40
+
+
+def critical_point(bias_variance: Any, *, activation: Any = "tanh",
+                   bracket: tuple[float, float] | None = None) -> CriticalPointResult:
+    r"""The σ_w² on the critical line :math:`\chi_1(\sigma_w^2, \sigma_b^2) = 1` for a
+    given σ_b², with :math:`q^*` and :math:`\chi_1` there.
+
+    Parameters
+    ----------
+    bias_variance : float >= 0
+    activation : Activation or str, default "tanh"
+    bracket : (float, float), optional
+        σ_w² interval on which χ1 − 1 changes sign.  Default: found by doubling or
+        halving σ_w² from 1 until χ1 − 1 changes sign (within [2^-40, 2^40]).
+
+    Raises
+    ------
+    ValueError
+        If χ1 − 1 does not change sign on ``bracket`` (or on the search range), or
+        if χ1 jumps across 1 without taking the value 1 (e.g. gelu at small σ_b²,
+        where the fixed point reached from q0 = 1 jumps from 0 to a divergent
+        branch); the message names the activation and the bias variance.
+
+    Notes
+    -----
+    The root is found by bisection to a relative width of 1e-13.  At σ_b² = 0 with
+    φ(0) = 0 the ordered side has q* = 0 and χ1 = σ_w² φ'(0)², and the root is returned
+    as 1/φ'(0)² exactly (tanh: 1, erf: π/4).  Where q* diverges at the root (relu,
+    softplus, linear with σ_b² > 0) the end of the final bracket closer to χ1 = 1 is
+    returned; a final bracket with |χ1 − 1| > 1e-3 at both ends is a jump, not a root.
+    """
+    act = as_activation(activation)
+    kern = _gaussian.kernel(act)
+    sb = check_real("bias_variance", bias_variance, low=0.0)
+    calls = [0]
+
+    def f(sw: float) -> float:
+        calls[0] += 1
+        arr = np.asarray(sw, dtype=float)
+        return float(_chi1(kern, arr, _fixed_point(kern, arr, np.asarray(sb), 1.0))) - 1.0
+
+    def no_root(lo: float, hi: float) -> ValueError:
+        return ValueError(
+            f"χ1 − 1 does not change sign for σ_w² in [{lo:g}, {hi:g}] "
+            f"(activation={act.name!r}, bias_variance={sb!r}): no order-to-chaos "
+            f"transition found there")
+
+    if bracket is not None:
+        try:
+            lo, hi = (float(v) for v in bracket)
+        except (TypeError, ValueError):
+            raise TypeError(f"`bracket` must be a pair of real numbers; got "
+                            f"bracket={bracket!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+            raise ValueError(f"`bracket` must satisfy 0 < low < high (finite); got "
+                             f"bracket={bracket!r}")
+        flo, fhi = f(lo), f(hi)
+        if flo > 0 or fhi < 0:
+            raise no_root(lo, hi)
+    else:
+        # from σ_w² = 1, double while ordered or halve while chaotic until χ1 − 1
+        # changes sign (or is 0)
+        lo = hi = 1.0
+        flo = fhi = f(1.0)
+        for _ in range(_SEARCH_DOUBLINGS):
+            if flo == 0 or fhi == 0 or flo < 0 < fhi:
+                break
+            if fhi < 0:
+                lo, flo = hi, fhi
+                hi *= 2.0
+                fhi = f(hi)
+            else:
+                hi, fhi = lo, flo
+                lo /= 2.0
+                flo = f(lo)
+        if not (flo == 0 or fhi == 0 or flo < 0 < fhi):
+            raise no_root(min(lo, 2.0**-_SEARCH_DOUBLINGS), max(hi, 2.0**_SEARCH_DOUBLINGS))
+    search = (lo, hi)
+    # bisection, not brentq: near σ_b² = 0 the function is flat to rounding on the
+    # chaotic side (χ1 − 1 = O((σ_w² − σ_c²)²)), where interpolating methods stall
+    while flo != 0 and fhi != 0 and hi - lo > 1e-13 * hi:
+        mid = 0.5 * (lo + hi)
+        fmid = f(mid)
+        if fmid <= 0:
+            lo, flo = mid, fmid
+        else:
+            hi, fhi = mid, fmid
+    root = lo if abs(flo) <= abs(fhi) else hi
+    # a genuine root has χ1 → 1 from both sides; where q* diverges at the root (relu,
+    # softplus) χ1 reaches 1 only as q* → ∞, slowly (1 − O(q*^-1/2) for softplus)
+    if min(abs(flo), abs(fhi)) > 1e-3:
+        raise ValueError(
+            f"χ1 jumps from {flo + 1:.6g} to {fhi + 1:.6g} at σ_w² ≈ {root:.12g} "
+            f"(activation={act.name!r}, bias_variance={sb!r}): the fixed point reached "
+            f"from q0 = 1 changes branch there, so χ1 never equals 1")
+    if sb == 0 and float(kern.moment2(np.zeros(1))[0]) == 0:
+        # φ(0) = 0: on the ordered side q* = 0 and χ1 = σ_w² φ'(0)² exactly, so a root at
+        # 1/φ'(0)² is that; bisection on the flat chaotic side finds it only to ~√ε
+        exact = 1.0 / float(kern.grad_moment2(np.zeros(1))[0])
+        if abs(exact - root) <= 1e-6 * root:
+            root = exact
+    sw = np.asarray(root)
+    q = _fixed_point(kern, sw, np.asarray(sb), 1.0)
+    return CriticalPointResult(activation=act.name, bias_variance=sb, weight_variance=root,
+                               q_star=float(q), chi1=float(_chi1(kern, sw, q)),
+                               bracket=search, n_evaluations=calls[0])
 
 
 def critical_weight_variance(bias_variance: Any, *, activation: Any = "tanh",
-                             bracket: tuple[float, float] = (1e-3, 100.0)) -> float:
-    """The σ_w² on the critical line χ1(σ_w², σ_b²) = 1 for a given σ_b².
+                             bracket: tuple[float, float] | None = None) -> float:
+    """The σ_w² on the critical line χ1(σ_w², σ_b²) = 1 for a given σ_b²
+    (:func:`critical_point`'s ``weight_variance``; it also reports q* and χ1).
 
-    Raises ``ValueError`` if χ1 − 1 does not change sign on ``bracket``.
+    Raises ``ValueError`` if χ1 − 1 does not change sign on ``bracket`` or, by default,
+    on the automatic search range.
+
+    Examples
+    --------
+    >>> round(critical_weight_variance(0.0, activation="relu"), 9)  # He initialization
+    2.0
     """
-    act = as_activation(activation)
-    sb = check_real("bias_variance", bias_variance, low=0.0)
-    lo, hi = bracket
-
-    def f(sw: float) -> float:
-        arr = np.asarray(sw, dtype=float)
-        return float(_chi1(act, arr, _fixed_point(act, arr, np.asarray(sb), 1.0))) - 1.0
-
-    flo, fhi = f(lo), f(hi)
-    if flo > 0 or fhi < 0:
-        raise ValueError(
-            f"χ1 − 1 does not change sign for σ_w² in {bracket} (activation={act.name!r}, "
-            f"bias_variance={sb})"
-        )
-    # bisection, not brentq: near σ_b² = 0 the function is flat to rounding just above
-    # the root (χ1 − 1 = O((σ_w² − 1)²)), where interpolating methods stall
-    return float(optimize.bisect(f, lo, hi, xtol=1e-11, maxiter=200))
+    return critical_point(bias_variance, activation=activation,
+                          bracket=bracket).weight_variance
 
 
 def critical_line(bias_variances: Any, *, activation: Any = "tanh") -> np.ndarray:
-    """σ_w² on the critical line χ1 = 1 for each σ_b² (see :func:`critical_weight_variance`)."""
+    """σ_w² on the critical line χ1 = 1 for each σ_b² (see :func:`critical_point`)."""
     b = check_array("bias_variances", bias_variances, ndim=1)
     return np.array([critical_weight_variance(v, activation=activation) for v in b])
 
@@ -285,86 +410,108 @@ def saturation_at_fixed_point(
 
     act = as_activation(activation)
     sw, sb = _variances(weight_variance, bias_variance)
-    q = _fixed_point(act, sw, sb, 1.0)
+    q = _fixed_point(_gaussian.kernel(act), sw, sb, 1.0)
     std = np.sqrt(np.where(np.isfinite(q), q, 1e300))
     return _out(np.asarray(predicted_fraction(std, activation=act, epsilon=epsilon,
                                               criterion=criterion)))
 
 
+# --------------------------------------------------------------------------- correlations
 def correlation_map(c: Any, weight_variance: Any, bias_variance: Any, *,
                     activation: Any = "tanh") -> float | np.ndarray:
-    """One step of the correlation map at the length fixed point q*."""
-    act = as_activation(activation)
+    r"""One step of the correlation map at the length fixed point q*:
+    :math:`\big(\sigma_w^2 E\varphi(u_1)\varphi(u_2) + \sigma_b^2\big)/q^*`
+    (NaN where q* diverges)."""
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     c = np.asarray(c, dtype=float)
     if not (np.all(c >= -1) and np.all(c <= 1)):
         raise ValueError(f"`c` must lie in [-1, 1]; got c={c!r}")
-    q = _fixed_point(act, sw, sb, 1.0)
-    return _out(_cmap(act, sw, sb, q, c))
+    q = _fixed_point(kern, sw, sb, 1.0)
+    # q* = 0 (the signal dies out): the map's limit as q → 0, e.g. χ1·c for smooth φ;
+    # q* = inf (the length map diverges): NaN
+    finite = np.isfinite(q)
+    qd = np.where(finite, np.where(q > 0, q, 1e-300), 1.0)
+    return _out(np.where(finite, (sw * kern.cross(qd, qd, c)[0] + sb) / qd, np.nan))
 
 
-def _cmap(act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray,
-          c: np.ndarray) -> np.ndarray:
-    return (sw * _gauss2(act.fn, act.fn, q, c) + sb) / q
-
-
-def _correlation_fixed_point(act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray,
-                             chi: np.ndarray) -> np.ndarray:
-    """c* (1 in the ordered phase; bisection on [0, 1) in the chaotic phase)."""
-    cstar = np.ones(np.broadcast(sw, q).shape)
+def _correlation_fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q: np.ndarray,
+                             chi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(c*, χ_c): c* = 1 and χ_c = χ1 in the ordered phase (c* NaN where q* = inf); in
+    the chaotic phase the root of h(c) = C(c) − c on [0, 1) by Newton from c = 0 (h is
+    convex with h(1) = 0, so the iterates rise monotonically to c*), safeguarded by
+    bisection."""
+    shape = np.broadcast(sw, q).shape
+    cstar = np.where(np.broadcast_to(np.isfinite(q), shape), 1.0, np.nan)  # NaN: q* = inf
+    chi_c = np.broadcast_to(chi, shape).astype(float)
     chaotic = np.isfinite(q) & (chi > 1) & (q > 0)
     if not chaotic.any():
-        return cstar
-    swc, sbc, qc = (np.broadcast_to(a, cstar.shape)[chaotic] for a in (sw, sb, q))
-    lo = np.zeros(swc.shape)
-    hi = np.full(swc.shape, 1 - 1e-9)
-    h_lo = _cmap(act, swc, sbc, qc, lo) - lo
-    for _ in range(45):
-        mid = 0.5 * (lo + hi)
-        h = _cmap(act, swc, sbc, qc, mid) - mid
-        lo = np.where(h > 0, mid, lo)
-        hi = np.where(h > 0, hi, mid)
-    result = np.where(h_lo <= 0, 0.0, 0.5 * (lo + hi))
-    cstar[chaotic] = result
-    return cstar
+        return cstar, chi_c
+    swc, sbc, qc = (np.broadcast_to(a, shape)[chaotic] for a in (sw, sb, q))
+    n = swc.size
+    c, lo, hi = np.zeros(n), np.zeros(n), np.ones(n)  # h(lo) ≥ 0 > h(hi) for hi < 1
+    slope = np.empty(n)
+    active = np.arange(n)
+    for _ in range(100):
+        if not active.size:
+            break
+        ca, qa = c[active], qc[active]
+        m_phi, m_grad = kern.cross(qa, qa, ca)
+        h = (swc[active] * m_phi + sbc[active]) / qa - ca
+        slope[active] = swc[active] * m_grad
+        dh = slope[active] - 1.0
+        pos = h > 0
+        lo[active] = np.where(pos, ca, lo[active])
+        hi[active] = np.where(pos, hi[active], ca)
+        la, ha = lo[active], hi[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cn = ca - h / dh
+        inside = np.isfinite(cn) & (cn > la) & (cn < ha)
+        cn = np.where(inside, cn, 0.5 * (la + ha))
+        # h(0) ≤ 0: c = 0 is the stable fixed point (odd φ with σ_b² = 0)
+        stop = ((ca == 0) & (h <= 0)) | (np.abs(cn - ca) <= _C_ATOL) | (ha - la <= _C_ATOL)
+        c[active] = np.where((ca == 0) & (h <= 0), 0.0, cn)
+        active = active[~stop]
+    cstar[chaotic] = c
+    chi_c[chaotic] = slope
+    return cstar, chi_c
 
 
 def correlation_fixed_point(weight_variance: Any, bias_variance: Any, *,
                             activation: Any = "tanh") -> float | np.ndarray:
-    """The stable fixed point c* of the correlation map (1 in the ordered phase)."""
-    act = as_activation(activation)
+    """The stable fixed point c* of the correlation map (1 in the ordered phase, NaN
+    where q* diverges)."""
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
-    q = _fixed_point(act, sw, sb, 1.0)
-    return _out(_correlation_fixed_point(act, sw, sb, q, _chi1(act, sw, q)))
+    q = _fixed_point(kern, sw, sb, 1.0)
+    return _out(_correlation_fixed_point(kern, sw, sb, q, _chi1(kern, sw, q))[0])
 
 
-def _depth_scales(
-    act: Activation, sw: np.ndarray, sb: np.ndarray, q: np.ndarray, chi: np.ndarray,
-    cstar: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    def scale(slope: np.ndarray) -> np.ndarray:
-        # ξ = −1/ln(slope) for a contracting map (slope < 1); inf at slope ≥ 1
-        # (criticality, where perturbations neither die nor grow exponentially)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xi = -1.0 / np.log(np.where(slope < 1, slope, 0.5))
-        return np.where(np.isfinite(q), np.where(slope < 1, xi, np.inf), np.nan)
+def _depth_scale(slope: np.ndarray, q: np.ndarray) -> np.ndarray:
+    # ξ = −1/ln(slope) for a contracting map (slope < 1); inf at slope ≥ 1
+    # (criticality, where perturbations neither die nor grow exponentially)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xi = -1.0 / np.log(np.where(slope < 1, slope, 0.5))
+    return np.where(np.isfinite(q), np.where(slope < 1, xi, np.inf), np.nan)
 
+
+def _length_slope(kern: _Kernel, sw: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """𝒱'(q*) = σ_w² d/dq E φ(√q Z)² (Stein form)."""
     qq = np.where(np.isfinite(q), q, 0.0)
-    slope_q = np.abs(chi + sw * _gauss(lambda u: act.grad2(u) * act.fn(u), qq))
-    chi_c = np.where(cstar < 1, sw * _gauss2(act.grad, act.grad, qq, cstar), chi)
-    return scale(slope_q), scale(chi_c), chi_c
+    return np.abs(sw * kern.moment2_slope(qq))
 
 
 def depth_scales(weight_variance: Any, bias_variance: Any, *,
                  activation: Any = "tanh") -> tuple[Any, Any]:
-    r"""(ξ_q, ξ_c): depth scales of the length and correlation maps (inf at criticality)."""
-    act = as_activation(activation)
+    r"""(ξ_q, ξ_c): depth scales of the length and correlation maps (inf at criticality,
+    NaN where q* diverges).  :math:`\xi_q = -1/\ln\mathcal V'(q^*)`,
+    :math:`\xi_c = -1/\ln\chi_c`."""
+    kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
-    q = _fixed_point(act, sw, sb, 1.0)
-    chi = _chi1(act, sw, q)
-    cstar = _correlation_fixed_point(act, sw, sb, q, chi)
-    xi_q, xi_c, _ = _depth_scales(act, sw, sb, q, chi, cstar)
-    return _out(xi_q), _out(xi_c)
+    q = _fixed_point(kern, sw, sb, 1.0)
+    _, chi_c = _correlation_fixed_point(kern, sw, sb, q, _chi1(kern, sw, q))
+    return (_out(_depth_scale(_length_slope(kern, sw, q), q)),
+            _out(_depth_scale(chi_c, q)))
 
 
 # --------------------------------------------------------------------------- phase diagram
@@ -402,7 +549,10 @@ class PhaseDiagramResult(Result, Plottable):
 
 def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any = "tanh",
                   correlation: bool = True) -> PhaseDiagramResult:
-    """Evaluate the mean-field quantities on a grid (vectorised quadrature).
+    """Evaluate the mean-field quantities on a grid (vectorised).
+
+    Every grid point is computed exactly as the point functions (:func:`fixed_point`,
+    :func:`chi1`, :func:`correlation_fixed_point`, :func:`depth_scales`) compute it.
 
     Parameters
     ----------
@@ -410,21 +560,25 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
         Grid axes (σ_w² > 0, σ_b² ≥ 0).
     activation : Activation or str
     correlation : bool, default True
-        Also compute c* and ξ_c in the chaotic phase (2-D quadrature; slower).
+        Also compute c* and ξ_c in the chaotic phase (two-dimensional integrals; slower).
+        With ``False`` they are NaN there.
     """
     act = as_activation(activation)
+    kern = _gaussian.kernel(act)
     # copies: the result's arrays are frozen, the caller's must not be
     w = check_array("weight_variances", weight_variances, ndim=1).copy()
     b = check_array("bias_variances", bias_variances, ndim=1).copy()
     sb, sw = np.meshgrid(b, w, indexing="ij")
     sw, sb = _variances(sw, sb)
-    q = _fixed_point(act, sw, sb, 1.0)
-    chi = _chi1(act, sw, q)
+    q = _fixed_point(kern, sw, sb, 1.0)
+    chi = _chi1(kern, sw, q)
     if correlation:
-        cstar = _correlation_fixed_point(act, sw, sb, q, chi)
+        cstar, chi_c = _correlation_fixed_point(kern, sw, sb, q, chi)
     else:
         cstar = np.where(chi > 1, np.nan, 1.0)
-    xi_q, xi_c, _ = _depth_scales(act, sw, sb, q, chi, np.nan_to_num(cstar, nan=1.0))
+        chi_c = np.where(chi > 1, np.nan, chi)
+    xi_q = _depth_scale(_length_slope(kern, sw, q), q)
+    xi_c = _depth_scale(chi_c, q)
     if not correlation:
         xi_c = np.where(chi > 1, np.nan, xi_c)
     arrays = [w, b, q, chi, cstar, xi_q, xi_c]
@@ -451,20 +605,16 @@ class DeepPropagationResult(Result, Plottable):
     table: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per layer: ``layer``, ``q`` and ``q_meanfield`` (mean z² per unit),
-        ``act_mean``, ``act_std``, ``act_p98`` (Glorot & Bengio), ``saturated``,
-        ``saturated_ci_low``/``_high`` (cluster-robust over units),
-        ``saturated_predicted`` (predicted_fraction at √q_meanfield), ``chi1`` and
-        ``chi1_meanfield`` (at q^{l−1}), ``corr`` and ``corr_meanfield`` (input pairs)."""
+        """One row per layer: ``layer``, ``q`` and ``q_meanfield`` (mean z² over units
+        and inputs; the prediction averages the per-input q^l(x)), ``act_mean``,
+        ``act_std``, ``act_p98`` (Glorot & Bengio), ``saturated``,
+        ``saturated_ci_low``/``_high`` (the population interval: two-way
+        cluster-robust over probe inputs — pairs for the default probes — and units),
+        ``saturated_predicted`` (the mixture over inputs of predicted_fraction at
+        √q^l(x)), ``chi1`` and ``chi1_meanfield`` (χ1 at q^{l−1}(x), averaged with the
+        inputs' expected tangent norms as weights), ``corr`` and ``corr_meanfield``
+        (mean over the default probe pairs of their correlation)."""
         return self.table.copy()
-
-
-def _mf_corr_step(act: Activation, sw: float | np.ndarray, sb: float | np.ndarray, q_prev: Any,
-                  c_prev: Any) -> np.ndarray:
-    """One step of the correlation recursion away from the fixed point."""
-    cross = _gauss2(act.fn, act.fn, np.asarray(q_prev), np.asarray(c_prev))
-    qn = sw * _gauss(lambda u: act.fn(u) ** 2, np.asarray(q_prev)) + sb
-    return (sw * cross + sb) / qn
 
 
 @fill
@@ -482,6 +632,13 @@ def propagate(
     rng: Any = None,
 ) -> DeepPropagationResult:
     r"""Propagate probe inputs through ``depth`` random layers of ``width`` units.
+
+    The mean-field columns follow each probe input x separately — its own
+    :math:`q^1(x) = \mathrm{Var}(w)\lVert x\rVert^2 + \sigma_b^2` through the length map of
+    every layer — and average over the inputs, as the measured columns do; for real
+    data, whose rows differ in norm, this mixture is what the Monte Carlo measures
+    (for layer 1 it is :func:`satsim.saturation.predicted_fraction_mixture`).  The
+    weights and biases are taken as centred.
 
     Parameters
     ----------
@@ -510,6 +667,7 @@ def propagate(
 
     w_init = as_initializer(weights, param="weights")
     act = as_activation(activation)
+    kern = _gaussian.kernel(act)
     depth = check_int("depth", depth, minimum=1)
     width = check_int("width", width, minimum=2)
     rho = check_real("input_correlation", input_correlation, low=-1.0, high=1.0)
@@ -531,16 +689,22 @@ def propagate(
     sw = w_init.variance(width, width) * width
     sb = 0.0 if b_init is None else b_init.variance(width, width)
 
+    # mean field per input: q¹(x) = Var(w) ‖x‖² + Var(b) with the first layer's fans
+    sq = np.einsum("ij,ij->i", X, X)
+    sb1 = 0.0 if b_init is None else b_init.variance(n_in, width)
+    q_x = w_init.variance(n_in, width) * sq + sb1
+    tangent_weight = np.ones(X.shape[0])  # E‖t^{l−1}(x)‖², up to a common factor
+    c_pair = np.full(X.shape[0] // 2, math.nan)
+    if paired:
+        dots = np.einsum("ij,ij->i", X[0::2], X[1::2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c_pair = (w_init.variance(n_in, width) * dots + sb1) / np.sqrt(
+                q_x[0::2] * q_x[1::2])
+
     h = X.T.copy()  # (units, probes): column = one probe input
     tangent = rng.standard_normal(h.shape)  # random direction for the Jacobian
-    q_mf = float(w_init.variance(n_in, width) * n_in * np.mean(X * X) + sb)
-    c_mf = math.nan
-    if paired:  # input correlation of the probe pairs (only the default probes are paired)
-        c_mf = float(np.mean(np.sum(X[0::2] * X[1::2], axis=1) / np.sqrt(
-            np.sum(X[0::2] ** 2, axis=1) * np.sum(X[1::2] ** 2, axis=1))))
     rows = []
     prev_phi_grad = None
-    q_prev_mf = q_mf
     for layer in range(1, depth + 1):
         fan_in = h.shape[0]
         W = w_init.sample((width, fan_in), rng=rng)
@@ -552,39 +716,49 @@ def propagate(
         chi_emp = float(np.mean(t_out**2) / np.mean(tangent**2)) if layer > 1 else math.nan
         tangent = t_out
         phi = act.fn(z)
-        sat = fraction(z.T, activation=act, epsilon=epsilon)
+        # population interval (two-way over probes and units); the paired probes of the
+        # default input are correlated, so each pair is one probe cluster
+        sat = fraction(z.T, activation=act, epsilon=epsilon, estimand="population",
+                       probe_clusters=np.repeat(np.arange(half), 2) if paired else None)
         if paired:
             za, zb = z[:, 0::2], z[:, 1::2]
             corr = float(np.mean(np.sum(za * zb, 0) / np.sqrt(np.sum(za**2, 0) * np.sum(zb**2, 0))))
         else:
             corr = math.nan
+        chi_mf = math.nan
         if layer > 1:
-            chi_mf = float(_chi1(act, np.asarray(sw), np.asarray(q_prev_mf)))
+            chi_x = _chi1(kern, np.asarray(sw), q_x)
+            total = tangent_weight.sum()
+            chi_mf = float(np.sum(tangent_weight * chi_x) / total) if total > 0 else float(
+                np.mean(chi_x))
+            tangent_weight = tangent_weight * chi_x
+            peak = tangent_weight.max()
+            if np.isfinite(peak) and peak > 0:
+                tangent_weight /= peak
+            q_next = sw * kern.moment2(q_x) + sb
             if paired:
-                c_mf = float(_mf_corr_step(act, sw, sb, q_prev_mf, c_mf))
-            q_mf = float(length_map(q_prev_mf, sw, sb, activation=act))
-        else:
-            chi_mf = math.nan
-            if paired and q_mf > 0:
-                c_mf = float(c_mf * (q_mf - sb) / q_mf + sb / q_mf)
+                qa, qb = q_x[0::2], q_x[1::2]
+                cross = kern.cross(qa, qb, np.nan_to_num(c_pair))[0]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    c_pair = (sw * cross + sb) / np.sqrt(q_next[0::2] * q_next[1::2])
+            q_x = q_next
+        pred = np.asarray(predicted_fraction(np.sqrt(q_x), activation=act, epsilon=epsilon))
         rows.append({
             "layer": layer,
             "q": float(np.mean(z * z)),
-            "q_meanfield": q_mf,
+            "q_meanfield": float(np.mean(q_x)),
             "act_mean": float(phi.mean()),
             "act_std": float(phi.std()),
             "act_p98": float(np.percentile(phi, 98)),
             "saturated": sat.estimate,
             "saturated_ci_low": sat.ci_low,
             "saturated_ci_high": sat.ci_high,
-            "saturated_predicted": predicted_fraction(math.sqrt(q_mf), activation=act,
-                                                      epsilon=epsilon),
+            "saturated_predicted": float(np.mean(pred)),
             "chi1": chi_emp,
             "chi1_meanfield": chi_mf,
             "corr": corr,
-            "corr_meanfield": c_mf if paired else math.nan,
+            "corr_meanfield": float(np.mean(c_pair)) if paired else math.nan,
         })
-        q_prev_mf = q_mf
         prev_phi_grad = act.grad(z)
         h = phi
     return DeepPropagationResult(activation=act.name, weights=w_init.name, depth=depth,
