@@ -270,17 +270,18 @@ def _scales(ax: Axes, *, logx: bool = False, logy: bool = False, integer_x: bool
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
         ax.yaxis.set_major_formatter(FuncFormatter(plain))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
+    # at most ~6 integer ticks: small facets stay legible
     if integer_x:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     if integer_y:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
 
 
 def _legend(fig: Figure, handles: list, labels: list[str], title: str | None) -> None:
     if not handles:
         return
     # outside the axes, right of them: a legend never covers data
-    fig.legend(handles, labels, loc="outside right upper", title=title, fontsize=8,
+    fig.legend(handles, labels, loc="outside right center", title=title, fontsize=8,
                title_fontsize=8)
 
 
