@@ -139,6 +139,23 @@ def length_map(q: Any, weight_variance: Any, bias_variance: Any, *,
     return _out(sw * kern.moment2(q) + sb)
 
 
+def _bracketed_newton(x: np.ndarray, f: np.ndarray, df: np.ndarray, lo: np.ndarray,
+                      hi: np.ndarray, active: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One safeguarded Newton step at the active points of a root search of f (f > 0
+    below the root): the bracket [lo, hi] shrinks by the sign of f (in place), the step
+    is x − f/df, and a step that leaves the bracket is replaced by bisection.  Returns
+    the new x and the active brackets."""
+    pos = f > 0
+    lo[active] = np.where(pos, x, lo[active])
+    hi[active] = np.where(pos, hi[active], x)
+    la, ha = lo[active], hi[active]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xn = x - f / df
+    inside = np.isfinite(xn) & (xn > la) & (xn < ha)
+    return np.where(inside, xn, 0.5 * (la + ha)), la, ha
+
+
 def _fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q0: float) -> np.ndarray:
     """q* reached from q0 for every (σ_w², σ_b²) (broadcast arrays)."""
     sw, sb = np.broadcast_arrays(np.asarray(sw, dtype=float), np.asarray(sb, dtype=float))
@@ -184,14 +201,7 @@ def _fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q0: float) -> np
         m2, slope = kern.length_terms(xa)
         g = sw[active] * m2 + sb[active] - xa
         d = sw[active] * slope - 1.0
-        pos = g > 0
-        lo[active] = np.where(pos, xa, lo[active])
-        hi[active] = np.where(pos, hi[active], xa)
-        la, ha = lo[active], hi[active]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = xa - g / d
-        inside = np.isfinite(xn) & (xn > la) & (xn < ha)
-        xn = np.where(inside, xn, 0.5 * (la + ha))  # Newton left the bracket: bisect
+        xn, la, ha = _bracketed_newton(xa, g, d, lo, hi, active)
         done = (g == 0) | (np.abs(xn - xa) <= _Q_RTOL * xn) | (ha - la <= _Q_RTOL * ha)
         vanish = can_vanish[active] & (xn <= 1e-60 * max(q0, 1.0))
         x[active] = np.where(vanish, 0.0, np.where(g == 0, xa, xn))
@@ -460,14 +470,7 @@ def _correlation_fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q: n
         h = (swc[active] * m_phi + sbc[active]) / qa - ca
         slope[active] = swc[active] * m_grad
         dh = slope[active] - 1.0
-        pos = h > 0
-        lo[active] = np.where(pos, ca, lo[active])
-        hi[active] = np.where(pos, hi[active], ca)
-        la, ha = lo[active], hi[active]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cn = ca - h / dh
-        inside = np.isfinite(cn) & (cn > la) & (cn < ha)
-        cn = np.where(inside, cn, 0.5 * (la + ha))
+        cn, la, ha = _bracketed_newton(ca, h, dh, lo, hi, active)
         # h(0) ≤ 0: c = 0 is the stable fixed point (odd φ with σ_b² = 0)
         stop = ((ca == 0) & (h <= 0)) | (np.abs(cn - ca) <= _C_ATOL) | (ha - la <= _C_ATOL)
         c[active] = np.where((ca == 0) & (h <= 0), 0.0, cn)
