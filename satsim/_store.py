@@ -171,13 +171,8 @@ class Store:
                 self._check()
             else:  # new, or created but killed before its first commit
                 self._create()
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise SweepError(f"{self._where} is not a usable sweep database "
-                             f"(corrupted or foreign file): {exc}") from None
-        except BaseException:
-            self.close()
-            raise
+        except BaseException as exc:
+            raise self._failed_open(exc) from None
 
     def _tables(self) -> int:
         return self.conn.execute(
@@ -238,13 +233,17 @@ class Store:
             if not self._tables():
                 raise _no_sweep(where, f"{DB_NAME} has no tables")
             self._check()
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise SweepError(f"{self._where} is not a usable sweep database "
-                             f"(corrupted or foreign file): {exc}") from None
-        except BaseException:
-            self.close()
-            raise
+        except BaseException as exc:
+            raise self._failed_open(exc) from None
+
+    def _failed_open(self, exc: BaseException) -> BaseException:
+        """Close what an open attempt left and say why: a database error means a
+        corrupted or foreign file; anything else (SweepError, Ctrl-C) passes through."""
+        self.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            return SweepError(f"{self._where} is not a usable sweep database "
+                              f"(corrupted or foreign file): {exc}")
+        return exc
 
     @staticmethod
     def _connect(uri: str) -> sqlite3.Connection:

@@ -197,28 +197,26 @@ def _figure(study: str, figure: Any, tables: dict) -> FigureBlock:
 def _key_numbers(results: dict) -> list[KeyNumber]:
     """The numbers the argument turns on, from whichever studies were run."""
     out: list[KeyNumber] = []
-    z = results.get("z_distribution")
-    if z is not None and "initializers" in z.tables:
-        t = z.tables["initializers"].set_index("initializer")
+    # (study, table, quantity, value, against) for both initializations of the argument
+    rows = [
+        ("z_distribution", "initializers", "std of z, {} weights",
+         lambda r: fmt(r.simulated_std),
+         lambda r: f"theory {fmt(r.predicted_std)}; CI [{fmt(r.ci_low)}, {fmt(r.ci_high)}]"),
+        ("saturation", "mixture", "saturated hidden units at init, {}",
+         lambda r: f"{fmt(100 * r.estimate, 3)}%",
+         lambda r: f"predicted {fmt(100 * r.predicted, 3)}%; CI [{fmt(100 * r.ci_low, 3)}%, "
+                   f"{fmt(100 * r.ci_high, 3)}%]"),
+    ]
+    for study, table, quantity, value, against in rows:
+        res = results.get(study)
+        if res is None or table not in res.tables:
+            continue
+        t = res.tables[table].set_index("initializer")
         for name, label in (("standard_normal", "N(0, 1)"), ("nielsen", "N(0, 1/n_in)")):
             if name in t.index:
                 r = t.loc[name]
-                out.append(KeyNumber(
-                    quantity=f"std of z, {label} weights", value=fmt(r.simulated_std),
-                    detail=f"theory {fmt(r.predicted_std)}; CI [{fmt(r.ci_low)}, "
-                           f"{fmt(r.ci_high)}]", study="z_distribution"))
-    s = results.get("saturation")
-    if s is not None and "mixture" in s.tables:
-        t = s.tables["mixture"].set_index("initializer")
-        for name, label in (("standard_normal", "N(0, 1)"), ("nielsen", "N(0, 1/n_in)")):
-            if name in t.index:
-                r = t.loc[name]
-                out.append(KeyNumber(
-                    quantity=f"saturated hidden units at init, {label}",
-                    value=f"{fmt(100 * r.estimate, 3)}%",
-                    detail=f"predicted {fmt(100 * r.predicted, 3)}%; CI "
-                           f"[{fmt(100 * r.ci_low, 3)}%, {fmt(100 * r.ci_high, 3)}%]",
-                    study="saturation"))
+                out.append(KeyNumber(quantity=quantity.format(label), value=value(r),
+                                     detail=against(r), study=study))
     tr = results.get("init_training")
     if tr is not None and "summary" in tr.tables:
         t = tr.tables["summary"]
