@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -42,6 +43,12 @@ def _fans_from_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
 def _check_fans(fan_in: Any, fan_out: Any) -> tuple[int, int]:
     return check_int("fan_in", fan_in, minimum=1), check_int("fan_out", fan_out, minimum=1)
 
@@ -49,8 +56,30 @@ def _check_fans(fan_in: Any, fan_out: Any) -> tuple[int, int]:
 class Initializer(abc.ABC):
     """Base class: a distribution for the entries of a weight (or bias) array.
 
-    Subclasses are frozen dataclasses; they implement :meth:`_fill` (draw into a
-    preallocated float64 array) and the exact moments.
+    Writing your own
+    ----------------
+    Subclass and implement the public hook :meth:`draw`; everything else (sampling
+    with validation, the rows of independent neurons, conv fans, the moments) comes
+    from the base class::
+
+        class Laplace(satsim.init.Initializer):
+            def __init__(self, scale=1.0):
+                self.scale = scale
+
+            def draw(self, shape, fan_in, fan_out, rng):
+                b = self.scale / math.sqrt(2 * fan_in)   # Var = 2b² = scale²/fan_in
+                return rng.laplace(0.0, b, size=shape)
+
+            def variance(self, fan_in, fan_out):       # optional: the exact variance
+                return self.scale**2 / fan_in
+
+    Moments you do not override (:meth:`mean`, :meth:`variance`, :meth:`skewness`,
+    :meth:`excess_kurtosis`) are estimated by Monte Carlo from :meth:`draw` (see
+    :meth:`moments`, which says which are exact).  The name defaults to the class name
+    in snake case (``"laplace"``), and the repr lists the public attributes.  Set the
+    class attribute ``elementwise = False`` if the entries of one layer are coupled (as
+    in an orthogonal scheme).  The built-in presets are frozen dataclasses that fill
+    preallocated arrays directly (a private fast path).
     """
 
     #: Whether entries are i.i.d. (so any array shape can be sampled).  Orthogonal and
@@ -58,6 +87,40 @@ class Initializer(abc.ABC):
     elementwise: ClassVar[bool] = True
 
     name: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a user subclass without a name gets its class name in snake case; classes that
+        # declare a ``name`` field (the dataclass presets) are left alone
+        if (cls.__module__ != __name__ and not hasattr(cls, "name")
+                and "name" not in inspect.get_annotations(cls)):
+            cls.name = _snake(cls.__name__)
+
+    def __repr__(self) -> str:
+        attrs = {k: v for k, v in vars(self).items() if not k.startswith("_")
+                 and k != "name"} if hasattr(self, "__dict__") else {}
+        inner = ", ".join(f"{k}={v!r}" for k, v in attrs.items())
+        sep = ", " if inner else ""
+        return f"{type(self).__name__}({inner}{sep}name={self.name!r})"
+
+    # -- the public hook -----------------------------------------------------------
+    def draw(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
+             rng: np.random.Generator) -> np.ndarray:
+        """Return a new float array of ``shape`` drawn from this initializer.
+
+        The one method a subclass must implement.  ``shape`` is ``(fan_out, fan_in,
+        *kernel)`` for a layer, ``(n,)`` for a bias and ``(n, fan_in)`` for the rows of
+        ``n`` independent neurons; ``fan_in``/``fan_out`` are the fans to scale by (PyTorch's
+        for convolutions; a bias gets its layer's); ``rng`` is a
+        :class:`numpy.random.Generator` — use only it, so results depend on the seed alone.
+        The result must be a finite real array of exactly ``shape``.
+        """
+        if type(self)._fill is Initializer._fill:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement draw(shape, fan_in, fan_out, rng)")
+        out = np.empty(shape, dtype=np.float64)
+        self._fill_layer(out, fan_in, fan_out, rng)
+        return out
 
     # -- sampling ---------------------------------------------------------------
     @fill
@@ -142,9 +205,16 @@ class Initializer(abc.ABC):
         self._fill_rows(out, fan_in, fan_out, check_rng(rng))
         return out
 
-    @abc.abstractmethod
     def _fill(self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator) -> None:
-        """Fill ``out`` (any shape, C-contiguous float64) with i.i.d. draws of one entry."""
+        """Fill ``out`` (any shape, C-contiguous float64) with i.i.d. draws of one entry
+        (the presets' fast path; a user subclass implements :meth:`draw` instead)."""
+        if type(self).draw is Initializer.draw:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement draw(shape, fan_in, fan_out, rng)")
+        from satsim._custom_init import check_draw
+
+        out[...] = check_draw(self.draw(out.shape, fan_in, fan_out, rng), out.shape,
+                              f"initializer {self.name!r} ({type(self).__name__}.draw)")
 
     def _fill_layer(
         self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
@@ -159,31 +229,79 @@ class Initializer(abc.ABC):
     def _fill_rows(
         self, out: np.ndarray, fan_in: int, fan_out: int, rng: np.random.Generator
     ) -> None:
-        self._fill(out, fan_in, fan_out, rng)
+        if self.elementwise or type(self)._fill_layer is not Initializer._fill_layer:
+            self._fill(out, fan_in, fan_out, rng)
+            return
+        # coupled entries (a user scheme with elementwise = False): each neuron's row
+        # comes from its own independently drawn layer, so rows are independent
+        layer = np.empty((fan_out, fan_in))
+        for i in range(out.shape[0]):
+            self._fill_layer(layer, fan_in, fan_out, rng)
+            out[i] = layer[i % fan_out]
 
-    # -- exact moments ------------------------------------------------------------
-    @abc.abstractmethod
+    # -- moments ---------------------------------------------------------------------
+    def _estimated(self, fan_in: int, fan_out: int) -> dict[str, float]:
+        from satsim._custom_init import estimate_moments
+
+        return estimate_moments(self, *_check_fans(fan_in, fan_out))
+
+    def _exact(self, stat: str) -> bool:
+        """Whether :meth:`moments` reports ``stat`` as a closed form."""
+        cls = type(self)
+        if cls.__module__ == __name__:  # the presets: every moment is a closed form
+            return True
+        return getattr(cls, stat) is not getattr(Initializer, stat)
+
     def mean(self, fan_in: int, fan_out: int) -> float:
-        """Expected value of one weight."""
+        """Expected value of one weight (estimated by Monte Carlo unless overridden)."""
+        return self._estimated(fan_in, fan_out)["mean"]
 
-    @abc.abstractmethod
     def variance(self, fan_in: int, fan_out: int) -> float:
-        """Realised variance of one weight (including any truncation correction)."""
+        """Realised variance of one weight (including any truncation correction;
+        estimated by Monte Carlo unless overridden)."""
+        return self._estimated(fan_in, fan_out)["variance"]
 
-    @abc.abstractmethod
     def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
-        """Excess kurtosis :math:`E[(w-\\mu)^4]/\\sigma^4 - 3` of one weight (NaN if σ = 0)."""
+        """Excess kurtosis :math:`E[(w-\\mu)^4]/\\sigma^4 - 3` of one weight (NaN if σ = 0;
+        estimated by Monte Carlo unless overridden)."""
+        return self._estimated(fan_in, fan_out)["excess_kurtosis"]
 
-    @abc.abstractmethod
     def support(self, fan_in: int, fan_out: int) -> tuple[float, float]:
-        """Closed interval ``(low, high)`` containing every possible draw."""
+        """Closed interval ``(low, high)`` containing every possible draw ((−inf, inf)
+        unless overridden)."""
+        return -math.inf, math.inf
 
     def skewness(self, fan_in: int, fan_out: int) -> float:
         """Skewness :math:`E[(w-\\mu)^3]/\\sigma^3` of one weight; 0 for every symmetric
-        law (all presets), NaN if σ = 0."""
+        law (all presets), NaN if σ = 0; estimated by Monte Carlo for a user scheme
+        that does not override it."""
+        if not self._exact("skewness"):
+            return self._estimated(fan_in, fan_out)["skewness"]
         if self.variance(fan_in, fan_out) == 0.0:
             return _degenerate_kurtosis(self, "skewness")
         return 0.0
+
+    def moments(self, fan_in: int, fan_out: int) -> Any:
+        """Mean, variance (with a 95% interval when estimated), skewness and excess
+        kurtosis of one weight, each flagged exact or Monte Carlo
+        (:class:`satsim.init.WeightMoments`)."""
+        from satsim._custom_init import WeightMoments
+
+        fan_in, fan_out = _check_fans(fan_in, fan_out)
+        exact = {s: self._exact(s) for s in ("mean", "variance", "skewness",
+                                               "excess_kurtosis")}
+        est = self._estimated(fan_in, fan_out) if not all(exact.values()) else None
+        var = self.variance(fan_in, fan_out)
+        low = high = var
+        if est is not None and not exact["variance"]:
+            low, high = est["variance_ci_low"], est["variance_ci_high"]
+        return WeightMoments(
+            initializer=self.name, fan_in=fan_in, fan_out=fan_out,
+            mean=self.mean(fan_in, fan_out), variance=var, variance_ci_low=low,
+            variance_ci_high=high, skewness=self.skewness(fan_in, fan_out),
+            excess_kurtosis=self.excess_kurtosis(fan_in, fan_out), exact=exact,
+            n_layers=0 if est is None else int(est["n_layers"]),
+            n_draws=0 if est is None else int(est["n_draws"]))
 
     def std(self, fan_in: int, fan_out: int) -> float:
         """Standard deviation of one weight."""

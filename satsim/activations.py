@@ -52,7 +52,7 @@ import numpy as np
 from scipy import optimize, special
 
 from satsim._namespace import public_dir
-from satsim._registry import construct, resolve
+from satsim._registry import Registry
 from satsim._validation import check_choice, check_real
 
 if TYPE_CHECKING:
@@ -73,8 +73,11 @@ __all__ = [
     "Softsign",
     "Tanh",
     "as_activation",
+    "from_function",
     "get",
     "names",
+    "register",
+    "unregister",
 ]
 
 __dir__ = public_dir(globals())
@@ -687,16 +690,90 @@ _REGISTRY: dict[str, type[Activation]] = {
 }
 
 
+def _wrap(fn: Any, name: str, param: str) -> Activation:
+    from satsim._custom_activation import make_activation
+
+    return make_activation(fn, name=name, param=param)
+
+
+_ACTIVATIONS = Registry("activation", Activation, _REGISTRY, "satsim.activations", _wrap)
+
+
+def from_function(
+    fn: Callable, grad: Callable | None = None, *, name: str | None = None,
+    grad2: Callable | None = None, range: Any = None,
+    default_criterion: str | None = None, check: bool = True,
+) -> Activation:
+    r"""An activation from a function ``fn(z) -> ndarray`` (elementwise, float64 in and out).
+
+    Parameters
+    ----------
+    fn : callable
+        φ, finite for finite z.
+    grad, grad2 : callable, optional
+        φ' and φ''.  When not given they are five-point central differences (step
+        :math:`h = 2^{-8}\max(1,|z|)`, error :math:`O(h^4)`; the estimated error of φ' is
+        the result's ``grad_error``).  A given ``grad`` is checked against that rule on
+        [−10, 10] (relative tolerance 1e-4) unless ``check=False``: a mismatch is a
+        ``ValueError`` naming ``grad``.
+    name : str, optional
+        Default ``fn.__name__``.
+    range : (float, float), optional
+        Closure of φ's image; default estimated from φ on [−10⁴, 10⁴].
+    default_criterion : {"output", "derivative", "tanh97"}, optional
+        Saturation criterion when none is given; default "output" for a bounded φ,
+        "derivative" otherwise.
+
+    The result works in :mod:`satsim.saturation`, :mod:`satsim.meanfield` (its Gaussian
+    integrals by quadrature), ``propagate`` and :class:`satsim.nn.Network`.  See
+    :mod:`satsim._custom_activation` for the numerical rules.
+    """
+    from satsim._custom_activation import make_activation
+
+    return make_activation(fn, grad, name=name, grad2=grad2, range=range,
+                           default_criterion=default_criterion, check=check)
+
+
+def register(name: str, fn: Any, grad: Callable | None = None, *, overwrite: bool = False,
+             **options: Any) -> None:
+    """Make an activation available by name everywhere (``activation="name"``,
+    ``satsim analyze --activation name``).
+
+    ``fn`` is an :class:`Activation` (instance or subclass) or a function φ, built with
+    :func:`from_function` (``grad`` and ``options`` — ``grad2``, ``range``,
+    ``default_criterion``, ``check`` — as there).  A clash with an existing name is a
+    ``ValueError`` unless ``overwrite=True``.  As for initializers, sweeps re-install
+    registrations in their workers, and installed packages can declare names in the
+    entry-point group ``satsim.activations``.
+    """
+    if isinstance(fn, Activation) or (isinstance(fn, type) and issubclass(fn, Activation)):
+        if grad is not None or options:
+            raise TypeError("`grad` and options apply to a function, not to an Activation")
+        _ACTIVATIONS.register(name, fn, overwrite=overwrite)
+        return
+    if not isinstance(name, str):
+        raise ValueError(f"`name` must be a string; got name={name!r}")
+    _ACTIVATIONS.register(name, from_function(fn, grad, name=name, **options),
+                          overwrite=overwrite)
+
+
+def unregister(name: str) -> None:
+    """Remove a name added by :func:`register`."""
+    _ACTIVATIONS.unregister(name)
+
+
 def names() -> tuple[str, ...]:
-    """Registered activation names."""
-    return tuple(_REGISTRY)
+    """Registered activation names (built-ins, then the user's)."""
+    return _ACTIVATIONS.names()
 
 
 def get(name: str, **params: Any) -> Activation:
-    """Construct an activation by name (``get("leaky_relu", slope=0.2)``)."""
-    return construct(_REGISTRY, "activation", name, params)
+    """Construct an activation by name (``get("leaky_relu", slope=0.2)``); also an entry
+    point of the group ``satsim.activations`` or ``"module:attr"``."""
+    return _ACTIVATIONS.get(name, params)
 
 
 def as_activation(value: Any, *, param: str = "activation") -> Activation:
-    """An :class:`Activation` as is, or one looked up by name."""
-    return resolve(value, _REGISTRY, Activation, "activation", param)
+    """An :class:`Activation` as is; otherwise a registered name, ``"module:attr"``, an
+    Activation subclass or a plain function φ (wrapped by :func:`from_function`)."""
+    return _ACTIVATIONS.resolve(value, param)

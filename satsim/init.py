@@ -78,6 +78,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from satsim._custom_init import FunctionInitializer, WeightMoments
+from satsim._custom_init import from_function as _from_function
 from satsim._initializers import (
     TRUNCATED_NORMAL_STD,
     Constant,
@@ -88,14 +90,16 @@ from satsim._initializers import (
     TruncatedNormal,
     Uniform,
     VarianceScaling,
+    _fans_from_shape,
 )
 from satsim._namespace import public_dir
-from satsim._registry import construct, resolve
-from satsim._validation import check_choice, check_real
+from satsim._registry import Registry
+from satsim._validation import check_choice, check_real, check_shape
 
 __all__ = [
     "TRUNCATED_NORMAL_STD",
     "Constant",
+    "FunctionInitializer",
     "Initializer",
     "Normal",
     "Orthogonal",
@@ -103,13 +107,37 @@ __all__ = [
     "TruncatedNormal",
     "Uniform",
     "VarianceScaling",
+    "WeightMoments",
     "as_initializer",
+    "fans",
+    "from_function",
     "gain",
     "get",
     "names",
+    "register",
+    "unregister",
 ]
 
 __dir__ = public_dir(globals())
+
+
+def fans(shape: int | tuple[int, ...]) -> tuple[int, int]:
+    r"""``(fan_in, fan_out)`` of a weight array of ``shape``.
+
+    The layout is PyTorch's: ``(fan_out, fan_in)`` for a dense layer and
+    ``(out_channels, in_channels // groups, *kernel)`` for a convolution, so
+
+    .. math::
+
+        \text{fan\_in} = \text{in}\cdot\prod\text{kernel},\qquad
+        \text{fan\_out} = \text{out}\cdot\prod\text{kernel},
+
+    as ``torch.nn.init._calculate_fan_in_and_fan_out`` computes them.  A 1-D shape
+    (a bias) has fan_in = fan_out = its length (Keras' convention; PyTorch refuses it).
+    Every initializer's :meth:`~Initializer.sample` uses these fans unless ``fans=``
+    is given.
+    """
+    return _fans_from_shape(check_shape("shape", shape, ndim=range(1, 6)))
 
 
 # --------------------------------------------------------------------------- gains
@@ -255,9 +283,80 @@ _REGISTRY: dict[str, Callable[..., Initializer]] = {
 }
 
 
+def _wrap(fn: Any, name: str, param: str) -> Initializer:
+    return _from_function(fn, name=name, param=param)
+
+
+_INITIALIZERS = Registry("initializer", Initializer, _REGISTRY, "satsim.initializers", _wrap)
+
+
+def from_function(
+    fn: Callable, *, name: str | None = None, variance: Any = None, mean: Any = None,
+    elementwise: bool = True,
+) -> Initializer:
+    r"""An initializer from a plain sampling function ``fn(shape, rng) -> ndarray``.
+
+    Parameters
+    ----------
+    fn : callable
+        Called as ``fn(shape, rng)`` with ``shape`` a tuple — ``(fan_out, fan_in,
+        *kernel)`` for a layer, ``(n,)`` for a bias, ``(n, fan_in)`` for the rows of
+        ``n`` independent neurons — and ``rng`` a :class:`numpy.random.Generator`; must
+        return a finite real numpy array of exactly ``shape``.  It is called once on
+        ``shape=(3, 2)`` right away, so a broken function fails here.  Fans are those of
+        :func:`fans` (compute them from ``shape`` the same way if the law depends on them).
+    name : str, optional
+        Default ``fn.__name__``.
+    variance, mean : float or callable ``(fan_in, fan_out) -> float``, optional
+        The exact moments, if known.  Those not given are estimated by Monte Carlo
+        (R independent layers, a t interval over the per-layer values; see
+        :meth:`Initializer.moments`) and reported as estimated.
+    elementwise : bool, default True
+        False if ``fn`` couples the entries of one layer (rows of independent neurons
+        are then taken from independently drawn layers).
+
+    Anywhere an initializer is accepted, a plain function is wrapped this way
+    (``Network(sizes, init=my_init)``); use :func:`from_function` to declare the
+    variance or a name, and :func:`register` to use it by name.
+    """
+    return _from_function(fn, name=name, variance=variance, mean=mean,
+                          elementwise=elementwise)
+
+
+def register(name: str, factory: Any, *, overwrite: bool = False) -> None:
+    """Make an initializer available by name everywhere (``simulate``, ``Network``,
+    ``propagate``, sweeps, studies, ``satsim analyze --init NAME``).
+
+    Parameters
+    ----------
+    name : str
+        An identifier-like name.  A clash with a built-in or earlier registration is a
+        ``ValueError`` unless ``overwrite=True``.
+    factory : Initializer, Initializer subclass or callable returning an Initializer
+        ``get(name, **params)`` calls ``factory(**params)``.  To register a sampling
+        function ``f(shape, rng)`` wrap it first: ``register("mine", from_function(f))``.
+    overwrite : bool, default False
+
+    Notes
+    -----
+    Registrations live in this process; :func:`satsim.sweep.run` re-installs them in
+    its process and Dask workers (so the factory must be picklable: a module-level
+    function or class, not a lambda).  Command-line runs see names registered by an
+    installed package through the entry-point group ``satsim.initializers``
+    (``[project.entry-points."satsim.initializers"] my_init = "mypkg.inits:my_init"``)
+    or given as ``module:attr``.
+    """
+    _INITIALIZERS.register(name, factory, overwrite=overwrite)
+
+
+def unregister(name: str) -> None:
+    """Remove a name added by :func:`register` (built-ins cannot be removed)."""
+    _INITIALIZERS.unregister(name)
+
+
 def names() -> tuple[str, ...]:
-    """Names of the registered presets, in registry order."""
-    return tuple(_REGISTRY)
+    """Names of the built-in presets, then the user's registrations, in order."""
+    return _INITIALIZERS.names()
 
 
 def get(name: str, **params: Any) -> Initializer:
@@ -266,7 +365,8 @@ def get(name: str, **params: Any) -> Initializer:
     Parameters
     ----------
     name : str
-        One of :func:`names`.
+        One of :func:`names`, an entry point of the group ``satsim.initializers``, or
+        ``"module:attr"``.
     **params
         Parameters of the preset (e.g. ``gain`` for ``"orthogonal"``,
         ``distribution="truncated_normal"`` for the ``*_normal`` presets).
@@ -278,9 +378,11 @@ def get(name: str, **params: Any) -> Initializer:
     TypeError
         A parameter the preset does not take (the message lists those it does).
     """
-    return construct(_REGISTRY, "initializer", name, params)
+    return _INITIALIZERS.get(name, params)
 
 
 def as_initializer(value: Any, *, param: str = "weights") -> Initializer:
-    """Return ``value`` if it is an :class:`Initializer`, else look it up by name."""
-    return resolve(value, _REGISTRY, Initializer, "initializer", param)
+    """Resolve anything accepted as an initializer: an :class:`Initializer`, a subclass,
+    a registered name, ``"module:attr"`` or a plain function ``f(shape, rng)``
+    (wrapped by :func:`from_function`)."""
+    return _INITIALIZERS.resolve(value, param)

@@ -540,6 +540,23 @@ _INPUT_MODELS = {
 }
 
 
+def _grid_name(given: Any, made: Any, param: str) -> str:
+    """The name a sweep cell resolves again in its worker: the string given, else the
+    object's registered name (an unregistered object cannot travel by name)."""
+    if isinstance(given, str):
+        return given
+    name = getattr(made, "_satsim_spec", None) or made.name
+    try:
+        again = (as_initializer if param == "initializers" else as_activation)(name, param=param)
+    except (TypeError, ValueError):
+        again = None
+    if again is None or type(again) is not type(made):
+        family = "init" if param == "initializers" else "activations"
+        raise ValueError(f"`{param}`: {made!r} has no name a worker can look up; register it "
+                         f"(satsim.{family}.register({name!r}, ...)) or pass 'module:attr'")
+    return name
+
+
 @fill
 def sweep(
     fan_in: Sequence[int],
@@ -593,8 +610,10 @@ def sweep(
     from satsim import sweep as engine
 
     fans = [check_int(f"fan_in[{i}]", f, minimum=1) for i, f in enumerate(fan_in)]
-    inits = [as_initializer(w, param="initializers").name for w in initializers]
-    acts = [as_activation(a, param="activations").name for a in activations]
+    inits = [_grid_name(w, as_initializer(w, param="initializers"), "initializers")
+             for w in initializers]
+    acts = [_grid_name(a, as_activation(a, param="activations"), "activations")
+            for a in activations]
     if not (fans and inits and acts):
         raise ValueError("`fan_in`, `initializers` and `activations` must be non-empty")
     if isinstance(inputs, str) or not isinstance(inputs, Sequence):

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from satsim import _registry
 from satsim._executors import (
     _executor_kind,
     _futures_executor,
@@ -368,6 +369,21 @@ concurrent.futures.Executor, default "process"
         _check_picklable("fn", fn)
         if worker_setup is not None:
             _check_picklable("worker_setup", worker_setup)
+    if kind != "serial":
+        # names registered with satsim.init.register / satsim.activations.register in
+        # this process must resolve in the workers (fresh interpreters) too
+        snap = _registry.snapshot()
+        if snap:
+            for what, entries in snap.items():
+                for name, entry in entries.items():
+                    try:
+                        pickle.dumps(entry)
+                    except Exception as exc:
+                        raise TypeError(
+                            f"registered {what} {name!r} must be picklable to reach the "
+                            f"workers (register a module-level function or class, not a "
+                            f"lambda or a local function) ({_one_line(exc)})") from None
+            fn = _registry.WithRegistrations(fn, snap)
     store = Store(out)
     start = time.perf_counter()
     table = None

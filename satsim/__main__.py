@@ -1,0 +1,7 @@
+"""``python -m satsim`` runs the command line (as the ``satsim`` console script)."""
+
+import sys
+
+from satsim.cli import main
+
+sys.exit(main())

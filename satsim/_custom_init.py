@@ -1,0 +1,257 @@
+r"""User initializers: plain sampling functions, and moments estimated by Monte Carlo.
+
+An initializer a user writes — a function ``f(shape, rng) -> ndarray`` wrapped by
+:func:`from_function`, or an :class:`~satsim.init.Initializer` subclass implementing
+only :meth:`~satsim.init.Initializer.draw` — has no closed-form moments unless it
+declares them.  The moments it does not declare are *estimated*:
+
+* ``R`` independent layers of shape ``(fan_out, fan_in)`` are drawn from a generator
+  seeded by the fans alone (so an estimate is reproducible and the same in every
+  process), with :math:`R = \max(8, \min(64, \lceil 2^{20}/(\text{fan\_in}\,
+  \text{fan\_out})\rceil))`;
+* the mean is the grand mean :math:`\hat\mu`; the variance of one weight is
+  :math:`\hat\sigma^2 = \frac{1}{R}\sum_r u_r \cdot \frac{NR}{NR-1}` with
+  :math:`u_r = \frac1N\sum_{ij} (W^{(r)}_{ij} - \hat\mu)^2` over the N entries of layer r;
+* its confidence interval is the t interval of the R per-layer values :math:`u_r`
+  (layers are independent even when the entries of one layer are not, as in an
+  orthogonal or sparse scheme), at ``confidence_level = 0.95``;
+* skewness and excess kurtosis are the pooled sample moments.
+
+:meth:`~satsim.init.Initializer.moments` reports every moment with an ``exact`` flag,
+so reports can label estimated values as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from satsim._initializers import Initializer
+from satsim._results import Result, result
+
+__all__ = ["FunctionInitializer", "WeightMoments", "check_draw", "estimate_moments",
+           "from_function"]
+
+#: entries drawn for an estimate (at least 8 and at most 64 layers)
+_TARGET_ENTRIES = 2**20
+_CONFIDENCE = 0.95
+
+
+@result
+class WeightMoments(Result):
+    """Moments of one weight of an initializer at given fans.
+
+    Attributes
+    ----------
+    mean, variance, skewness, excess_kurtosis : float
+    variance_ci_low, variance_ci_high : float
+        95% interval for the variance (equal to ``variance`` when it is exact).
+    exact : dict
+        ``{"mean": bool, "variance": bool, ...}``: closed form (True) or Monte Carlo.
+    n_layers, n_draws : int
+        Layers and entries behind the estimates (0 when every moment is exact).
+    """
+
+    _title = "Weight moments"
+
+    initializer: str
+    fan_in: int
+    fan_out: int
+    mean: float
+    variance: float
+    variance_ci_low: float
+    variance_ci_high: float
+    skewness: float
+    excess_kurtosis: float
+    exact: dict
+    n_layers: int
+    n_draws: int
+
+    @property
+    def estimated(self) -> bool:
+        """True if any moment is a Monte Carlo estimate."""
+        return not all(self.exact.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = []
+        for stat in ("mean", "variance", "skewness", "excess_kurtosis"):
+            value = getattr(self, stat)
+            low = self.variance_ci_low if stat == "variance" else math.nan
+            high = self.variance_ci_high if stat == "variance" else math.nan
+            rows.append({"initializer": self.initializer, "fan_in": self.fan_in,
+                         "fan_out": self.fan_out, "statistic": stat, "estimate": value,
+                         "ci_low": low, "ci_high": high,
+                         "method": "exact" if self.exact[stat] else "monte_carlo",
+                         "n": 0 if self.exact[stat] else self.n_draws})
+        return pd.DataFrame(rows)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def check_draw(value: Any, shape: tuple[int, ...], who: str) -> np.ndarray:
+    """A user initializer's draw as a float64 array of ``shape``, or a one-line error."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{who} must return a numpy array of shape {shape}; got "
+                        f"{_describe(value)}")
+    if value.shape != tuple(shape):
+        raise ValueError(f"{who} returned shape {value.shape} for shape={tuple(shape)}; it "
+                         f"must return an array of exactly the shape asked for")
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{who} must return real numbers; got dtype {value.dtype}")
+    out = value.astype(np.float64, copy=False)
+    if not np.isfinite(out).all():
+        bad = "NaN" if np.isnan(out).any() else "infinite values"
+        raise ValueError(f"{who} returned {bad} for shape={tuple(shape)}")
+    return out
+
+
+def _seed(init: Initializer, fan_in: int, fan_out: int) -> np.random.SeedSequence:
+    # seeded by the fans and the initializer's name: reproducible in every process
+    digest = hashlib.sha256(f"{init.name}|{fan_in}|{fan_out}".encode()).digest()
+    return np.random.SeedSequence(int.from_bytes(digest[:8], "little"))
+
+
+def estimate_moments(init: Initializer, fan_in: int, fan_out: int) -> dict[str, float]:
+    """Monte Carlo moments of one weight (see the module docstring); cached per fans."""
+    cache = _cache(init)
+    key = (fan_in, fan_out)
+    if cache is not None and key in cache:
+        return cache[key]
+    n = fan_in * fan_out
+    reps = max(8, min(64, -(-_TARGET_ENTRIES // n)))
+    rng = np.random.default_rng(_seed(init, fan_in, fan_out))
+    layers = np.empty((reps, fan_out, fan_in))
+    for r in range(reps):
+        init._fill_layer(layers[r], fan_in, fan_out, rng)
+    mu = float(layers.mean())
+    dev = layers - mu
+    u = np.mean(dev * dev, axis=(1, 2))
+    total = n * reps
+    var = float(u.mean()) * total / (total - 1)
+    half = float(stats.t.ppf(0.5 + _CONFIDENCE / 2, reps - 1) * u.std(ddof=1) / math.sqrt(reps))
+    if var > 0:
+        m3 = float(np.mean(dev**3))
+        m4 = float(np.mean(dev**4))
+        skew, kurt = m3 / var**1.5, m4 / var**2 - 3.0
+    else:
+        skew = kurt = math.nan
+    out = {"mean": mu, "variance": var, "variance_ci_low": max(var - half, 0.0),
+           "variance_ci_high": var + half, "skewness": skew, "excess_kurtosis": kurt,
+           "n_layers": reps, "n_draws": total}
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def _cache(init: Initializer) -> dict | None:
+    try:
+        return init.__dict__.setdefault("_satsim_moment_cache", {})
+    except AttributeError:  # a slotted user class: no caching
+        return None
+
+
+# --------------------------------------------------------------------------- functions
+def _declared(value: Any, name: str) -> Callable[[int, int], float] | None:
+    if value is None:
+        return None
+    if callable(value):
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, a function (fan_in, fan_out) -> float or "
+                        f"None; got {name}={value!r}") from None
+    if not math.isfinite(v) or (name == "variance" and v < 0):
+        raise ValueError(f"`{name}` must be finite{' and ≥ 0' if name == 'variance' else ''}; "
+                         f"got {name}={value!r}")
+    return _Const(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Const:
+    value: float
+
+    def __call__(self, fan_in: int, fan_out: int) -> float:
+        return self.value
+
+
+class FunctionInitializer(Initializer):
+    """An initializer from a sampling function ``f(shape, rng) -> ndarray``.
+
+    ``shape`` is ``(fan_out, fan_in, *kernel)`` (or ``(n,)`` for a bias, or
+    ``(n, fan_in)`` for the rows of ``n`` independent neurons) and ``rng`` a
+    :class:`numpy.random.Generator`; ``f`` must return a finite real array of exactly
+    that shape.  Build one with :func:`satsim.init.from_function`.
+    """
+
+    def __init__(self, fn: Callable, *, name: str | None = None, variance: Any = None,
+                 mean: Any = None, elementwise: bool = True) -> None:
+        if not callable(fn):
+            raise TypeError(f"`fn` must be a function f(shape, rng) -> ndarray; got "
+                            f"fn={fn!r}")
+        self.fn = fn
+        self.name = name if name is not None else getattr(fn, "__name__", "function")
+        self._variance = _declared(variance, "variance")
+        self._mean = _declared(mean, "mean")
+        if not isinstance(elementwise, bool):
+            raise TypeError(f"`elementwise` must be True or False; got "
+                            f"elementwise={elementwise!r}")
+        self.elementwise = elementwise  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        var = "declared" if self._variance is not None else "estimated"
+        return (f"FunctionInitializer({getattr(self.fn, '__qualname__', self.fn)!r}, "
+                f"name={self.name!r}, variance={var})")
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, FunctionInitializer) and type(other) is type(self)
+                and other.fn == self.fn and other.name == self.name)
+
+    def __hash__(self) -> int:
+        return hash((self.fn, self.name))
+
+    def draw(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
+             rng: np.random.Generator) -> np.ndarray:
+        return check_draw(self.fn(tuple(shape), rng), tuple(shape),
+                          f"initializer {self.name!r}")
+
+    def _exact(self, stat: str) -> bool:
+        return {"mean": self._mean, "variance": self._variance}.get(stat) is not None
+
+    def mean(self, fan_in: int, fan_out: int) -> float:
+        if self._mean is not None:
+            return float(self._mean(fan_in, fan_out))
+        return super().mean(fan_in, fan_out)
+
+    def variance(self, fan_in: int, fan_out: int) -> float:
+        if self._variance is not None:
+            return float(self._variance(fan_in, fan_out))
+        return super().variance(fan_in, fan_out)
+
+
+def from_function(fn: Callable, *, name: str | None = None, variance: Any = None,
+                  mean: Any = None, elementwise: bool = True,
+                  param: str = "fn") -> Initializer:
+    """Wrap ``f(shape, rng) -> ndarray`` as an initializer (documented in satsim.init)."""
+    init = FunctionInitializer(fn, name=name, variance=variance, mean=mean,
+                               elementwise=elementwise)
+    # one probe draw now, so a broken function fails here with the parameter's name
+    try:
+        init.sample((3, 2), rng=np.random.default_rng(0))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"`{param}`: {exc}") from None
+    except Exception as exc:
+        raise ValueError(f"`{param}`: initializer {init.name!r} failed on shape=(3, 2): "
+                         f"{type(exc).__name__}: {exc}") from None
+    return init
