@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApproximationWarning",
+    "ConvergenceWarning",
     "DegenerateDistributionWarning",
     "MonteCarloPrecisionWarning",
     "SatsimWarning",
@@ -42,3 +43,11 @@ class TrainingDivergenceWarning(SatsimWarning):
     its value before training (typically a learning rate far too large).  Emitted by
     :meth:`satsim.nn.Network.fit`, which then stops and says why in
     ``History.stop_reason``."""
+
+
+class ConvergenceWarning(SatsimWarning):
+    """An iterative procedure stopped at its iteration limit without meeting its
+    tolerance, and its result is used as it stands: e.g. LSUV initialization
+    (:class:`satsim.nn.LSUV`) leaving a layer's pre-activation variance outside
+    ``tol`` of the target — typically because the biases alone have more variance than
+    the target, which rescaling the weights cannot remove."""

@@ -55,6 +55,12 @@ follows every input separately (its own length map from its own :math:`q^1 =
 \mathrm{Var}(w)\lVert x\rVert^2 + \sigma_b^2`) and averages over the inputs: the
 saturated fraction is the mixture :math:`\frac1n\sum_x` ``predicted_fraction``
 :math:`(\sqrt{q^l(x)})`, the bridge between saturation and depth for real data.
+:func:`layer_moments` is that prediction alone, deterministic, for an architecture
+given as ``sizes`` (e.g. 784-300-100-10).  Both take per-layer widths, activations
+and initializers, and the mean field then follows each layer's own fans:
+:math:`\sigma_w^2(l) = n_{l-1}\mathrm{Var}_w(n_{l-1}, n_l)`, :math:`\sigma_b^2(l)`
+from the layer's fans, :math:`q^l` from :math:`q^{l-1}` through the previous layer's
+activation (both live in :mod:`satsim._propagation`).
 
 References
 ----------
@@ -74,15 +80,21 @@ import numpy as np
 import pandas as pd
 
 from satsim import _gaussian
-from satsim._docstrings import fill
 from satsim._namespace import public_dir
+from satsim._propagation import (
+    DeepPropagationResult,
+    LayerMomentsResult,
+    layer_moments,
+    propagate,
+)
 from satsim._results import Plottable, Result, result
-from satsim._validation import check_array, check_int, check_real, check_rng
+from satsim._validation import check_array, check_real
 from satsim.activations import as_activation
 
 __all__ = [
     "CriticalPointResult",
     "DeepPropagationResult",
+    "LayerMomentsResult",
     "PhaseDiagramResult",
     "chi1",
     "correlation_fixed_point",
@@ -92,6 +104,7 @@ __all__ = [
     "critical_weight_variance",
     "depth_scales",
     "fixed_point",
+    "layer_moments",
     "length_map",
     "phase_diagram",
     "propagate",
@@ -589,181 +602,3 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
         arr.setflags(write=False)
     return PhaseDiagramResult(activation=act.name, weight_variance=w, bias_variance=b,
                               q_star=q, chi1=chi, c_star=cstar, xi_q=xi_q, xi_c=xi_c)
-
-
-# --------------------------------------------------------------------------- Monte Carlo
-@result
-class DeepPropagationResult(Result, Plottable):
-    """Per-layer Monte Carlo statistics next to their mean-field predictions."""
-
-    _title = "Deep signal propagation: Monte Carlo vs mean field"
-
-    activation: str
-    weights: str
-    depth: int
-    width: int
-    n_probe: int
-    weight_variance: float
-    bias_variance: float
-    table: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per layer: ``layer``, ``q`` and ``q_meanfield`` (mean z² over units
-        and inputs; the prediction averages the per-input q^l(x)), ``act_mean``,
-        ``act_std``, ``act_p98`` (Glorot & Bengio), ``saturated``,
-        ``saturated_ci_low``/``_high`` (the population interval: two-way
-        cluster-robust over probe inputs — pairs for the default probes — and units),
-        ``saturated_predicted`` (the mixture over inputs of predicted_fraction at
-        √q^l(x)), ``chi1`` and ``chi1_meanfield`` (χ1 at q^{l−1}(x), averaged with the
-        inputs' expected tangent norms as weights), ``corr`` and ``corr_meanfield``
-        (mean over the default probe pairs of their correlation)."""
-        return self.table.copy()
-
-
-@fill
-def propagate(
-    weights: Any = "nielsen",
-    activation: Any = "tanh",
-    *,
-    depth: int = 20,
-    width: int = 500,
-    X: Any = None,
-    n_probe: int = 200,
-    input_correlation: float = 0.5,
-    bias: Any = "standard_normal",
-    epsilon: float = 0.01,
-    rng: Any = None,
-) -> DeepPropagationResult:
-    r"""Propagate probe inputs through ``depth`` random layers of ``width`` units.
-
-    The mean-field columns follow each probe input x separately — its own
-    :math:`q^1(x) = \mathrm{Var}(w)\lVert x\rVert^2 + \sigma_b^2` through the length map of
-    every layer — and average over the inputs, as the measured columns do; for real
-    data, whose rows differ in norm, this mixture is what the Monte Carlo measures
-    (for layer 1 it is :func:`satsim.saturation.predicted_fraction_mixture`).  The
-    weights and biases are taken as centred.
-
-    Parameters
-    ----------
-    %(initializer)s
-    activation : Activation or str, default "tanh"
-    depth, width : int
-    X : array_like (n_probe, n_in), optional
-        Probe inputs (e.g. real data rows).  Default: ``n_probe`` Gaussian inputs of
-        dimension ``width``, in pairs with correlation ``input_correlation`` (for the
-        correlation map).
-    n_probe : int, default 200
-        Number of probe inputs when ``X`` is not given (rounded up to even).
-    input_correlation : float, default 0.5
-        Correlation within the default probe pairs.
-    %(bias)s
-    epsilon : float, default 0.01
-        Saturation criterion of :func:`satsim.saturation.fraction`.
-    %(rng)s
-
-    Returns
-    -------
-    DeepPropagationResult
-    """
-    from satsim.init import as_initializer
-    from satsim.saturation import fraction, predicted_fraction
-
-    w_init = as_initializer(weights, param="weights")
-    act = as_activation(activation)
-    kern = _gaussian.kernel(act)
-    depth = check_int("depth", depth, minimum=1)
-    width = check_int("width", width, minimum=2)
-    rho = check_real("input_correlation", input_correlation, low=-1.0, high=1.0)
-    b_init = None if bias is None else as_initializer(bias, param="bias")
-    rng = check_rng(rng)
-    if X is None:
-        n_probe = check_int("n_probe", n_probe, minimum=2)
-        half = -(-n_probe // 2)
-        a = rng.standard_normal((half, width))
-        e = rng.standard_normal((half, width))
-        b = rho * a + math.sqrt(1 - rho * rho) * e
-        X = np.empty((2 * half, width))
-        X[0::2], X[1::2] = a, b
-        paired = True
-    else:
-        X = check_array("X", X, ndim=2)
-        paired = False
-    n_in = X.shape[1]
-    sw = w_init.variance(width, width) * width
-    sb = 0.0 if b_init is None else b_init.variance(width, width)
-
-    # mean field per input: q¹(x) = Var(w) ‖x‖² + Var(b) with the first layer's fans
-    sq = np.einsum("ij,ij->i", X, X)
-    sb1 = 0.0 if b_init is None else b_init.variance(n_in, width)
-    q_x = w_init.variance(n_in, width) * sq + sb1
-    tangent_weight = np.ones(X.shape[0])  # E‖t^{l−1}(x)‖², up to a common factor
-    c_pair = np.full(X.shape[0] // 2, math.nan)
-    if paired:
-        dots = np.einsum("ij,ij->i", X[0::2], X[1::2])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c_pair = (w_init.variance(n_in, width) * dots + sb1) / np.sqrt(
-                q_x[0::2] * q_x[1::2])
-
-    h = X.T.copy()  # (units, probes): column = one probe input
-    tangent = rng.standard_normal(h.shape)  # random direction for the Jacobian
-    rows = []
-    prev_phi_grad = None
-    for layer in range(1, depth + 1):
-        fan_in = h.shape[0]
-        W = w_init.sample((width, fan_in), rng=rng)
-        z = W @ h
-        if b_init is not None:
-            z += b_init.sample((width,), rng=rng, fans=(fan_in, width))[:, None]
-        t_in = tangent if prev_phi_grad is None else prev_phi_grad * tangent
-        t_out = W @ t_in
-        chi_emp = float(np.mean(t_out**2) / np.mean(tangent**2)) if layer > 1 else math.nan
-        tangent = t_out
-        phi = act.fn(z)
-        # population interval (two-way over probes and units); the paired probes of the
-        # default input are correlated, so each pair is one probe cluster
-        sat = fraction(z.T, activation=act, epsilon=epsilon, estimand="population",
-                       probe_clusters=np.repeat(np.arange(half), 2) if paired else None)
-        if paired:
-            za, zb = z[:, 0::2], z[:, 1::2]
-            corr = float(np.mean(np.sum(za * zb, 0) / np.sqrt(np.sum(za**2, 0) * np.sum(zb**2, 0))))
-        else:
-            corr = math.nan
-        chi_mf = math.nan
-        if layer > 1:
-            chi_x = _chi1(kern, np.asarray(sw), q_x)
-            total = tangent_weight.sum()
-            chi_mf = float(np.sum(tangent_weight * chi_x) / total) if total > 0 else float(
-                np.mean(chi_x))
-            tangent_weight = tangent_weight * chi_x
-            peak = tangent_weight.max()
-            if np.isfinite(peak) and peak > 0:
-                tangent_weight /= peak
-            q_next = sw * kern.moment2(q_x) + sb
-            if paired:
-                qa, qb = q_x[0::2], q_x[1::2]
-                cross = kern.cross(qa, qb, np.nan_to_num(c_pair))[0]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    c_pair = (sw * cross + sb) / np.sqrt(q_next[0::2] * q_next[1::2])
-            q_x = q_next
-        pred = np.asarray(predicted_fraction(np.sqrt(q_x), activation=act, epsilon=epsilon))
-        rows.append({
-            "layer": layer,
-            "q": float(np.mean(z * z)),
-            "q_meanfield": float(np.mean(q_x)),
-            "act_mean": float(phi.mean()),
-            "act_std": float(phi.std()),
-            "act_p98": float(np.percentile(phi, 98)),
-            "saturated": sat.estimate,
-            "saturated_ci_low": sat.ci_low,
-            "saturated_ci_high": sat.ci_high,
-            "saturated_predicted": float(np.mean(pred)),
-            "chi1": chi_emp,
-            "chi1_meanfield": chi_mf,
-            "corr": corr,
-            "corr_meanfield": float(np.mean(c_pair)) if paired else math.nan,
-        })
-        prev_phi_grad = act.grad(z)
-        h = phi
-    return DeepPropagationResult(activation=act.name, weights=w_init.name, depth=depth,
-                                 width=width, n_probe=X.shape[0], weight_variance=sw,
-                                 bias_variance=sb, table=pd.DataFrame(rows))

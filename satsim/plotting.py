@@ -732,11 +732,30 @@ def _plot_proportion(res: Any, ax: Axes | None) -> Axes:
     return ax
 
 
+def _deep_title(res: Any) -> str:
+    """The title, e.g. "tanh, nielsen, width 500"; per-layer entries joined
+    ("tanh/relu", "widths 300-100-10"; a LayerMomentsResult's "sizes 784-300-100-10")."""
+
+    def names(v: Any) -> str:
+        return v if isinstance(v, str) else "/".join(dict.fromkeys(v))
+
+    sizes = getattr(res, "sizes", None)
+    if sizes is not None:
+        shape = "sizes " + "-".join(map(str, sizes))
+    elif isinstance(res.width, int):
+        shape = f"width {res.width}"
+    else:
+        shape = "widths " + "-".join(map(str, res.width))
+    return f"{names(res.activation)}, {names(res.weights)}, {shape}"
+
+
 def _plot_deep(res: Any, ax: Axes | None) -> Axes:
-    """Saturated fraction per layer (band) with the mean-field prediction (dashed)."""
+    """Saturated fraction per layer (band) with the mean-field prediction (dashed);
+    a prediction alone (LayerMomentsResult) draws only the dashed line."""
     ax = _axes(ax)
     t = res.to_frame()
-    ax.plot(t.layer, t.saturated, marker="o", color=_CB[0], label="measured")
+    if "saturated" in t.columns:
+        ax.plot(t.layer, t.saturated, marker="o", color=_CB[0], label="measured")
     if {"saturated_ci_low", "saturated_ci_high"} <= set(t.columns):
         ax.fill_between(t.layer, t.saturated_ci_low, t.saturated_ci_high, color=_CB[0],
                         alpha=0.2, lw=0)
@@ -745,7 +764,7 @@ def _plot_deep(res: Any, ax: Axes | None) -> Axes:
     _scales(ax, integer_x=True)
     ax.set_xlabel("layer")
     ax.set_ylabel("saturated fraction")
-    ax.set_title(f"{res.activation}, {res.weights}, width {res.width}", fontsize=9)
+    ax.set_title(_deep_title(res), fontsize=9)
     ax.legend(fontsize=8)
     return ax
 
@@ -805,6 +824,7 @@ _RESULT_PLOTS = {
     "SumVarianceResult": _plot_sum_variance,
     "ProportionResult": _plot_proportion,
     "DeepPropagationResult": _plot_deep,
+    "LayerMomentsResult": _plot_deep,
     "PhaseDiagramResult": _plot_phase,
     "History": _plot_history,
 }

@@ -4,6 +4,7 @@ two-dimensional integrals), root finding on those references, brute-force simula
 random networks, and the agreement of grid and point evaluations."""
 
 import dataclasses
+import itertools
 import math
 from typing import ClassVar
 
@@ -694,3 +695,221 @@ def test_review_regressions_inputs_untouched_and_odd_probe_counts(rng):
     assert res.to_frame()["corr_meanfield"].isna().all()
     zero = mf.propagate("nielsen", "tanh", depth=2, width=50, X=np.zeros((3, 50)), rng=1)
     assert np.isfinite(zero.to_frame().q).all()
+
+
+# ------------------------------------------------------------------ architectures (per-layer)
+# Independent references for a 784-300-100-10 network: each layer's variances from its
+# own fans by the published formulas (not satsim's Initializer.variance), q^l(x) per input
+# by adaptive quadrature of E φ(√q u)² (ref_e1), the saturation mixture by Φ directly.
+SIZES = [784, 300, 100, 10]
+
+
+def _glorot_var(fan_in, fan_out):
+    return 2.0 / (fan_in + fan_out)  # Glorot & Bengio 2010, the normal variant
+
+
+def _torch_bias_var(fan_in, fan_out):
+    return 1.0 / (3.0 * fan_in)  # U(±1/√fan_in), PyTorch nn.Linear's bias
+
+
+def _ref_layer_q(X, sizes, phis, var_w, var_b):
+    """q^l(x) for l = 1 … L (a list of per-input arrays): q¹ = Var w ‖x‖² + Var b with
+    the first layer's fans, then q^l = σ_w²(l) E φ_{l−1}(√q^{l−1} u)² + σ_b²(l) with
+    σ_w²(l) = fan_in(l) · Var w at layer l's fans."""
+    q = var_w(sizes[0], sizes[1]) * np.sum(X * X, axis=1) + var_b(sizes[0], sizes[1])
+    out = [q]
+    for layer in range(1, len(sizes) - 1):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        sw, sb = fan_in * var_w(fan_in, fan_out), var_b(fan_in, fan_out)
+        phi = phis[layer - 1]
+        q = np.array([sw * ref_e1(lambda u, phi=phi: phi(u) ** 2, qi) + sb for qi in q])
+        out.append(q)
+    return out
+
+
+def _tanh_saturated(q):
+    # tanh's default criterion: |tanh z| > 0.98 ⇔ |z| > atanh(0.98); z ~ N(0, q)
+    return float(np.mean(2 * stats.norm.sf(math.atanh(0.98) / np.sqrt(q))))
+
+
+@pytest.fixture(scope="module")
+def fashion_rows():
+    from satsim import data
+
+    return data.load("fashion-mnist").train[0][:64]
+
+
+def test_propagate_784_300_100_10_tanh_mean_field_follows_each_layers_fans(fashion_rows):
+    X = fashion_rows
+    res = mf.propagate("glorot_normal", "tanh", width=[300, 100, 10], X=X, bias="torch_linear",
+                       rng=0)
+    t = res.to_frame()
+    assert res.depth == 3 and res.width == (300, 100, 10) and res.activation == "tanh"
+    assert t.fan_in.tolist() == [784, 300, 100] and t.width.tolist() == [300, 100, 10]
+    assert t.activation.tolist() == ["tanh"] * 3
+    sw = [n * _glorot_var(n, m) for n, m in itertools.pairwise(SIZES)]
+    np.testing.assert_allclose(t.weight_variance, sw, rtol=1e-15)
+    np.testing.assert_allclose(res.weight_variance, sw, rtol=1e-15)
+    np.testing.assert_allclose(t.bias_variance, [1 / 2352, 1 / 900, 1 / 300], rtol=1e-15)
+    ref = _ref_layer_q(X, SIZES, [np.tanh] * 2, _glorot_var, _torch_bias_var)
+    # satsim's 600-node rule and adaptive quad both reach ~1e-13 relative; through two
+    # contracting maps 1e-10 is generous
+    np.testing.assert_allclose(t.q_meanfield, [q.mean() for q in ref], rtol=1e-10)
+    np.testing.assert_allclose(t.saturated_predicted, [_tanh_saturated(q) for q in ref],
+                               rtol=1e-9, atol=1e-15)
+
+
+def test_propagate_784_300_100_10_tanh_monte_carlo_against_per_layer_quadrature():
+    X = np.random.default_rng(7).standard_normal((100, 784))
+    ref = [q.mean() for q in _ref_layer_q(X, SIZES, [np.tanh] * 2, _glorot_var, _torch_bias_var)]
+    reps = 10
+    q = np.array([mf.propagate("glorot_normal", "tanh", width=[300, 100, 10], X=X,
+                               bias="torch_linear", rng=g).to_frame().q
+                  for g in np.random.default_rng(8).spawn(reps)])
+    est, se = q.mean(0), q.std(0, ddof=1) / math.sqrt(reps)
+    # 4 SE over independent networks (t with 9 df: two-sided P ≈ 0.003), plus the
+    # finite-width bias of mean field: layers 1 and 2 have none (z¹ is exactly normal given
+    # x, so E‖φ(z¹)‖² is the Gaussian integral), layer 3 sees Q = Var w ‖φ(z²)‖² + σ_b²
+    # averaged over only 100 units, E f(Q) − f(EQ) ≈ ½ f'' Var Q = O(1/100) relative
+    slack = 4 * se + np.array([0.0, 0.0, 0.01]) * np.asarray(ref)
+    np.testing.assert_array_less(np.abs(est - ref), slack)
+    # power: the same σ_w² = 1 in every layer (one fan for all) is far outside
+    uniform = _ref_layer_q(X, SIZES, [np.tanh] * 2, lambda n, m: 1.0 / n, _torch_bias_var)
+    assert abs(np.mean(uniform[1]) - est[1]) > 10 * se[1]
+
+
+def _relu(u):
+    return max(u, 0.0)
+
+
+def test_propagate_per_layer_activations_tanh_relu_tanh():
+    X = np.random.default_rng(9).standard_normal((60, 784))
+    acts = ["tanh", "relu", "tanh"]
+    res = mf.propagate("glorot_normal", acts, width=[300, 100, 10], X=X, bias="torch_linear",
+                       rng=1)
+    t = res.to_frame()
+    assert res.activation == ("tanh", "relu", "tanh") and t.activation.tolist() == acts
+    ref = _ref_layer_q(X, SIZES, [np.tanh, _relu], _glorot_var, _torch_bias_var)
+    # layer 3's q comes through the relu of layer 2: E relu(√q u)² = q/2 (closed form here,
+    # quadrature in the reference)
+    np.testing.assert_allclose(t.q_meanfield, [q.mean() for q in ref], rtol=1e-10)
+    q3_closed = 100 * _glorot_var(100, 10) * ref[1] / 2 + _torch_bias_var(100, 10)
+    np.testing.assert_allclose(ref[2], q3_closed, rtol=1e-10)
+    # relu's "inactive" criterion: z ≤ 0, probability ½ for a centred normal z
+    assert t.saturated_predicted[1] == pytest.approx(0.5, abs=1e-15)
+    assert t.saturated_predicted[2] == pytest.approx(_tanh_saturated(ref[2]), rel=1e-9)
+    # χ1 of layer 3 is σ_w²(3) E relu'(√q² u)² = σ_w²(3)/2 for every input
+    assert t.chi1_meanfield[2] == pytest.approx(100 * _glorot_var(100, 10) / 2, rel=1e-12)
+    # the Monte Carlo follows (one network: finite-width error ~√(2/(units·rows)) per
+    # layer at most √(2/10) for the 10-unit layer; 3 of those)
+    np.testing.assert_allclose(t.q, t.q_meanfield, rtol=3 * math.sqrt(2 / 10))
+
+
+def test_per_layer_widths_equal_to_a_scalar_width_reproduce_the_scalar_run():
+    # the same draws in the same order: the per-layer form is the scalar one generalised
+    a = mf.propagate("nielsen", "tanh", depth=3, width=60, n_probe=20, rng=5)
+    b = mf.propagate("nielsen", ["tanh"] * 3, width=[60, 60, 60], n_probe=20, rng=5)
+    pd_testing = __import__("pandas").testing
+    pd_testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    assert a.width == 60 and b.width == (60, 60, 60) and a.weight_variance == pytest.approx(1.0)
+    assert b.weights == "nielsen" and b.activation == ("tanh", "tanh", "tanh")
+    c = mf.propagate(["nielsen", "he_normal"], "relu", width=40, n_probe=10, rng=2)
+    assert c.depth == 2 and c.weights == ("nielsen", "he_normal")
+    np.testing.assert_allclose(c.to_frame().weight_variance, [1.0, 2.0], rtol=1e-15)
+
+
+def test_layer_moments_784_300_100_10_tanh_against_quadrature(fashion_rows):
+    X = fashion_rows
+    res = mf.layer_moments(SIZES, "glorot_normal", "tanh", bias="torch_linear", X=X)
+    t = res.to_frame()
+    assert list(t.columns) == ["layer", "fan_in", "fan_out", "activation", "weight_variance",
+                               "bias_variance", "q", "z_std", "saturated_predicted", "chi1"]
+    assert res.activation == ("tanh", "tanh", "linear") and res.n_inputs == 64
+    ref = _ref_layer_q(X, SIZES, [np.tanh] * 2, _glorot_var, _torch_bias_var)
+    np.testing.assert_allclose(t.q, [q.mean() for q in ref], rtol=1e-10)
+    np.testing.assert_allclose(t.z_std, np.sqrt([q.mean() for q in ref]), rtol=1e-10)
+    np.testing.assert_allclose(t.saturated_predicted[:2], [_tanh_saturated(q) for q in ref[:2]],
+                               rtol=1e-9)
+    assert t.saturated_predicted[2] == 0.0  # a linear output never saturates
+    # χ1: σ_w²(l) E tanh'(√q^{l−1}(x) u)², averaged with weights ∏_{k<l} χ1^k(x)
+    sw = [n * _glorot_var(n, m) for n, m in itertools.pairwise(SIZES)]
+    chi = [np.array([sw[layer] * ref_e1(lambda u: (1 - np.tanh(u) ** 2) ** 2, qi)
+                     for qi in ref[layer - 1]]) for layer in (1, 2)]
+    expected = [np.mean(chi[0]), np.sum(chi[0] * chi[1]) / np.sum(chi[0])]
+    assert math.isnan(t.chi1[0])
+    np.testing.assert_allclose(t.chi1[1:], expected, rtol=1e-10)
+    # the same recursion as propagate's mean-field columns, to the bit
+    prop = mf.propagate("glorot_normal", "tanh", width=[300, 100, 10], X=X,
+                        bias="torch_linear", rng=0).to_frame()
+    np.testing.assert_array_equal(t.q, prop.q_meanfield)
+    np.testing.assert_array_equal(t.chi1[1:], prop.chi1_meanfield[1:])
+
+
+def test_layer_moments_input_q_outputs_and_per_layer_activations():
+    sw = 1.0  # nielsen: Var w = 1/fan_in at every layer
+    res = mf.layer_moments(SIZES, "nielsen", ["tanh", "relu"], output="sigmoid", input_q=1.5)
+    t = res.to_frame()
+    assert t.q[0] == 1.5 and res.input_q == 1.5 and res.n_inputs is None
+    q2 = sw * ref_e1(lambda u: np.tanh(u) ** 2, 1.5) + 1.0
+    assert t.q[1] == pytest.approx(q2, rel=1e-11)
+    assert t.q[2] == pytest.approx(sw * q2 / 2 + 1.0, rel=1e-11)  # through the relu
+    assert res.activation == ("tanh", "relu", "sigmoid")
+    # sigmoid output: |z| > ln 99
+    assert t.saturated_predicted[2] == pytest.approx(
+        2 * stats.norm.sf(math.log(99) / math.sqrt(t.q[2])), rel=1e-9)
+    soft = mf.layer_moments([5, 4, 3], "nielsen", "tanh", output="softmax", input_q=1.0)
+    assert soft.activation[-1] == "softmax" and math.isnan(soft.to_frame().saturated_predicted[1])
+    full = mf.layer_moments([5, 4, 3], "nielsen", ["tanh", "tanh"], input_q=1.0)
+    assert full.activation == ("tanh", "tanh")
+    # a criterion that does not apply to a layer (output on relu) gives NaN there, as the
+    # training telemetry does
+    crit = mf.layer_moments([5, 4, 4, 3], "nielsen", ["tanh", "relu"], input_q=1.0,
+                            criterion="output").to_frame()
+    assert np.isfinite(crit.saturated_predicted[0]) and crit.saturated_predicted[1:].isna().all()
+    assert "sizes 784-300-100-10; q¹ = 1.5" in str(res)  # the summary names the architecture
+
+
+def test_layer_moments_plots_the_prediction():
+    from matplotlib.axes import Axes
+
+    ax = mf.layer_moments(SIZES, input_q=1.0).plot()
+    assert isinstance(ax, Axes) and len(ax.get_lines()) == 1
+    assert "784-300-100-10" in ax.get_title()
+
+
+def test_sizes_with_a_zero_is_one_line_naming_the_parameter():
+    with pytest.raises(ValueError) as info:
+        mf.layer_moments([784, 0, 10], input_q=1.0)
+    assert str(info.value) == "`sizes[1]` must be a positive integer; got sizes[1]=0"
+    with pytest.raises(ValueError) as info:
+        mf.propagate(width=[300, 0, 10])
+    assert str(info.value) == "`width[1]` must be an integer >= 2; got width[1]=0"
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: mf.propagate(width=[300, 100, 10], depth=4), ValueError, r"`width` has 3 entries \(one per layer\) but depth=4"),
+        (lambda: mf.propagate(["tanh", "relu"], width=[30, 20]), ValueError, r"`weights\[0\]` must be"),
+        (lambda: mf.propagate(activation=["tanh", "relu"], width=[30, 20, 10]), ValueError, r"`activation` has 2 entries but `width` has 3"),
+        (lambda: mf.propagate(activation=["tanh", "swish"], width=[30, 20]), ValueError, r"`activation\[1\]` must be"),
+        (lambda: mf.propagate(width=[]), ValueError, r"`width` must have at least one entry"),
+        (lambda: mf.propagate(width=[30, 1]), ValueError, r"`width\[1\]` must be an integer >= 2"),
+        (lambda: mf.propagate(width=[30, 2.5]), TypeError, r"`width\[1\]`"),
+        (lambda: mf.layer_moments([784]), ValueError, r"`sizes` must have at least 2 layers"),
+        (lambda: mf.layer_moments("784-10", input_q=1.0), TypeError, r"`sizes` must be a sequence"),
+        (lambda: mf.layer_moments([4, 3, 2]), ValueError, r"pass exactly one of `X` .* got neither"),
+        (lambda: mf.layer_moments([4, 3, 2], X=np.ones((2, 4)), input_q=1.0), ValueError, r"got both"),
+        (lambda: mf.layer_moments([4, 3, 2], X=np.ones((2, 5))), ValueError, r"`X` must have shape \(n, 4\)"),
+        (lambda: mf.layer_moments([4, 3, 2], input_q=-1.0), ValueError, r"`input_q` must be >= 0"),
+        (lambda: mf.layer_moments([4, 3, 2], activation=["tanh"] * 3, input_q=1.0), ValueError, r"`activation` has 3 entries; give one per hidden layer"),
+        (lambda: mf.layer_moments([4, 3, 2], activation=["tanh"] * 2, output="tanh", input_q=1.0), ValueError, r"`output` must then be None"),
+        (lambda: mf.layer_moments([4, 3, 2], weights=["nielsen"] * 3, input_q=1.0), ValueError, r"`weights` has 3 entries"),
+        (lambda: mf.layer_moments([4, 3, 2], output="swish", input_q=1.0), ValueError, r"`output` must be"),
+        (lambda: mf.layer_moments([4, 3, 2], criterion="nope", input_q=1.0), ValueError, r"`criterion` must be one of"),
+        (lambda: mf.layer_moments([4, 3, 2], epsilon=0.7, input_q=1.0), ValueError, r"`epsilon`"),
+    ],
+)
+def test_bad_architecture_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -343,3 +343,105 @@ def test_review_regressions_nn(tmp_path):
     (tmp_path / "arr.npy").rename(tmp_path / "arr.npz")
     with pytest.raises(ValueError, match=r"not an \.npz archive"):
         Network.load(tmp_path / "arr.npz")
+
+
+# ------------------------------------------------------------------ per-layer activations
+def _hand_forward(net, X, phis):
+    """The forward pass written out: z = a Wᵀ + b, each hidden layer with its own φ."""
+    a, zs = X, []
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        z = a @ W.T + b
+        zs.append(z)
+        a = phis[i](z)
+    return zs, a
+
+
+def test_per_layer_activations_forward_backprop_and_telemetry(rng):
+    from scipy.special import expit
+
+    net = Network([5, 4, 3, 3], activation=["tanh", "relu"], output="sigmoid", rng=3)
+    assert [a.name for a in net.activations] == ["tanh", "relu"]
+    assert isinstance(net.activation, tuple) and "activation=['tanh', 'relu']" in repr(net)
+    X = rng.standard_normal((7, 5))
+    y = rng.integers(0, 3, 7)
+    _, out = _hand_forward(net, X, [np.tanh, lambda z: np.maximum(z, 0), expit])
+    # the same operations in the same order: equal to rounding
+    np.testing.assert_allclose(net.feedforward(X), out, rtol=1e-15, atol=0)
+    # backprop uses each layer's φ': central differences (as the single-activation test)
+    gw, _ = _regularised_gradients(net, X, net._onehot(y), 0.0, "l2")
+    h = 1e-6
+    W = net.weights[1]
+    fd = np.empty_like(W)
+    for idx in itertools.product(*map(range, W.shape)):
+        old = W[idx]
+        W[idx] = old + h
+        up = net.total_cost(X, y)
+        W[idx] = old - h
+        down = net.total_cost(X, y)
+        W[idx] = old
+        fd[idx] = (up - down) / (2 * h)
+    # truncation ~h², rounding ~1e-16/h: relative 1e-6 as in the test above
+    assert np.linalg.norm(fd - gw[1]) / (np.linalg.norm(fd) + np.linalg.norm(gw[1])) < 1e-6
+    hist = net.fit(X, y, epochs=1, batch_size=7, eta=0.1, probe_size=7, rng=1)
+    layers = hist.to_frame().query("epoch == 0")
+    assert layers.activation.tolist() == ["tanh", "relu", "sigmoid"]
+    # relu layer: the dead fraction is measured there and only there
+    assert layers.dead.notna().tolist() == [False, True, False]
+
+
+def test_single_activation_path_is_unchanged():
+    # one activation: a list with one Activation per hidden layer, and the passes look
+    # each up by index — the same objects as before
+    net = Network([6, 5, 4, 2], activation="tanh", rng=0)
+    assert net.activation.name == "tanh" and net.activations == (net.activation,) * 2
+    assert net._layer_acts[:2] == [net.activation, net.activation]
+    assert net._layer_acts[2] is net.output
+
+
+def test_per_layer_activations_save_load_roundtrip(tmp_path, rng):
+    net = Network([4, 5, 3, 2], activation=[activations.get("leaky_relu", slope=0.2), "tanh"],
+                  output="softmax", cost="log_likelihood", rng=2)
+    p = tmp_path / "net.npz"
+    net.save(p)
+    with np.load(p) as z:
+        meta = json.loads(str(z["metadata"]))
+    assert meta["format_version"] == 2 and meta["activations"] == [
+        {"name": "leaky_relu", "params": {"slope": 0.2}}, {"name": "tanh", "params": {}}]
+    back = Network.load(p)
+    assert [a.name for a in back.activations] == ["leaky_relu", "tanh"]
+    assert back.activations[0].slope == 0.2
+    X = rng.standard_normal((6, 4))
+    np.testing.assert_array_equal(back.feedforward(X), net.feedforward(X))
+    # one activation: still the version-1 file, without "activations"
+    Network([4, 3, 2], rng=0).save(tmp_path / "one.npz")
+    with np.load(tmp_path / "one.npz") as z:
+        meta1 = json.loads(str(z["metadata"]))
+    assert meta1["format_version"] == 1 and "activations" not in meta1
+    # a malformed per-layer list is refused, naming it
+    with np.load(p) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta["activations"] = meta["activations"][:1]
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"metadata 'activations' must list one"):
+        Network.load(tmp_path / "bad.npz")
+
+
+def test_sizes_with_a_zero_is_one_line_naming_the_parameter():
+    with pytest.raises(ValueError) as info:
+        Network([784, 0, 10])
+    assert str(info.value) == "`sizes[1]` must be a positive integer; got sizes[1]=0"
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"activation": ["tanh"]}, ValueError, r"`activation` has 1 entries; give one per hidden layer \(len\(sizes\) - 2 = 2\)"),
+        ({"activation": ["tanh", "relu", "tanh"]}, ValueError, r"`activation` has 3 entries"),
+        ({"activation": ["tanh", "swish"]}, ValueError, r"`activation\[1\]` must be an Activation or one of"),
+        ({"init": "lsuv"}, ValueError, r"init='lsuv' needs a batch of data: pass init=satsim\.nn\.LSUV\(X_batch\)"),
+    ],
+)
+def test_bad_architecture(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Network([5, 4, 3, 2], **kwargs)

@@ -1,16 +1,20 @@
-"""The NumPy training engine: :class:`Network`, its :class:`History`, costs and I/O.
+"""The NumPy training engine: :class:`Network`, its :class:`History`, costs, I/O and the
+data-dependent :class:`LSUV` initialization.
 
 See :mod:`satsim.nn.network` for the maths and conventions.
 """
 
 from satsim._namespace import public_dir
 from satsim.nn.costs import COSTS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from satsim.nn.lsuv import LSUV, LSUVResult
 from satsim.nn.network import History, Network, Softmax
 
 __all__ = [
     "COSTS",
+    "LSUV",
     "CrossEntropyCost",
     "History",
+    "LSUVResult",
     "LogLikelihoodCost",
     "Network",
     "QuadraticCost",

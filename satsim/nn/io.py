@@ -2,7 +2,13 @@
 
 The file is a NumPy ``.npz`` archive holding ``W0, b0, W1, b1, …`` and a
 ``metadata`` entry: JSON with ``format`` ("satsim.nn"), ``format_version``,
-``sizes``, ``activation``, ``output``, ``cost``, ``init``, ``bias_init`` and ``dtype``.
+``sizes``, ``activation`` (and its ``activation_params``), ``output``, ``cost``,
+``init``, ``bias_init`` and ``dtype``.  A network with one activation per hidden layer
+adds ``activations`` — one ``{"name": …, "params": {…}}`` per hidden layer — and is
+written as format version 2, so that a satsim that reads only version 1 refuses it
+instead of loading every layer with the first layer's activation; a network with one
+activation is written as version 1, as before.  A data-dependent initialization (LSUV)
+adds its ``init_report`` (:meth:`satsim.nn.LSUVResult.to_json`), restored on load.
 The write is atomic (:func:`satsim._atomic.atomic_writer`: a temporary sibling,
 flushed and fsynced, renamed over the target), so a crash never leaves a
 half-written network.  :func:`load` validates everything before building the
@@ -35,7 +41,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_BYTES", "load", "save"]
 __dir__ = public_dir(globals())
 
 FORMAT = "satsim.nn"
-FORMAT_VERSION = 1
+#: the newest version written and read (2: per-layer activations); version-1 files load
+FORMAT_VERSION = 2
+_VERSIONS = (1, 2)
 #: the most bytes of parameters :func:`load` reads from a file (256 MiB: a
 #: 784-4096-4096-10 float64 network is 160 MB); ``load(path, max_bytes=...)`` raises it
 MAX_BYTES = 256 * 2**20
@@ -46,12 +54,19 @@ _DTYPES = ("float32", "float64")
 
 def save(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to ``path`` (``.npz`` with JSON metadata), atomically."""
-    meta = {
+    from satsim.activations import Activation
+    from satsim.activations import get as get_activation
+
+    per_layer = not isinstance(net.activation, Activation)
+    # the version-1 keys hold the first hidden layer's (linear: a network without any)
+    first = (net.activation if isinstance(net.activation, Activation)
+             else net.activations[0] if net.activations else get_activation("linear"))
+    meta: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 2 if per_layer else 1,
         "sizes": net.sizes,
-        "activation": net.activation.name,
-        "activation_params": dict(vars(net.activation)),
+        "activation": first.name,
+        "activation_params": dict(vars(first)),
         "output": net.output.name,
         "cost": net.cost.name,
         "init": net.init.name,
@@ -59,6 +74,11 @@ def save(net: Network, path: str | os.PathLike) -> None:
         "bias_init": None if net.bias_init is None else net.bias_init.name,
         "dtype": net.dtype.name,
     }
+    if per_layer:
+        meta["activations"] = [{"name": a.name, "params": dict(vars(a))}
+                               for a in net.activations]
+    if net.init_report is not None:
+        meta["init_report"] = net.init_report.to_json()
     arrays: dict[str, np.ndarray] = {"metadata": np.array(json.dumps(meta))}
     for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         arrays[f"W{i}"] = W
@@ -109,9 +129,10 @@ def _metadata(path: Path, npz: NpzArchive) -> dict[str, Any]:
         _fail(path, f"metadata is nested more than {_MAX_METADATA_DEPTH} levels deep")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, "metadata does not describe a satsim.nn network")
-    if meta.get("format_version") != FORMAT_VERSION:
-        _fail(path, f"format_version {meta.get('format_version')!r} is not supported "
-                    f"(this satsim reads version {FORMAT_VERSION})")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or version not in _VERSIONS:
+        _fail(path, f"format_version {version!r} is not supported "
+                    f"(this satsim reads versions {', '.join(map(str, _VERSIONS))})")
     sizes = meta.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2
             and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
@@ -123,12 +144,24 @@ def _metadata(path: Path, npz: NpzArchive) -> dict[str, Any]:
     for key in ("activation", "output", "cost"):
         if not isinstance(meta.get(key), str):
             _fail(path, f"metadata {key!r} must be a name (a string); got {_short(meta.get(key))}")
-    params = meta.get("activation_params", {})
+    _check_params(path, "activation_params", meta.get("activation_params", {}))
+    if "activations" in meta or version == 2:
+        layers = meta.get("activations")
+        n_hidden = len(sizes) - 2
+        if not (isinstance(layers, list) and len(layers) == n_hidden and all(
+                isinstance(e, dict) and set(e) == {"name", "params"}
+                and isinstance(e["name"], str) for e in layers)):
+            _fail(path, f"metadata 'activations' must list one {{'name', 'params'}} per "
+                        f"hidden layer ({n_hidden}); got {_short(layers)}")
+        for i, entry in enumerate(layers):
+            _check_params(path, f"activations[{i}] params", entry["params"])
+    return meta
+
+
+def _check_params(path: Path, what: str, params: Any) -> None:
     if not (isinstance(params, dict) and all(
             isinstance(v, int | float | str | bool) or v is None for v in params.values())):
-        _fail(path, f"metadata 'activation_params' must map names to numbers; "
-                    f"got {_short(params)}")
-    return meta
+        _fail(path, f"metadata {what!r} must map names to numbers; got {_short(params)}")
 
 
 def _short(value: Any) -> str:
@@ -198,7 +231,9 @@ def load(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Network:
     except NpzError as exc:
         _fail(path, f"not a readable .npz archive (truncated or corrupted?): {exc}")
     try:
-        activation = get_activation(meta["activation"], **meta.get("activation_params", {}))
+        activation: Any = get_activation(meta["activation"], **meta.get("activation_params", {}))
+        if "activations" in meta:
+            activation = [get_activation(e["name"], **e["params"]) for e in meta["activations"]]
         # the weights are replaced below: build with a trivial initializer, then record
         # the original one (a registered preset by name; anything else by its repr)
         net = Network(sizes, activation=activation, output=meta["output"], cost=meta["cost"],
@@ -211,6 +246,13 @@ def load(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Network:
         net.init = init_module.get(meta["init"])
     if meta.get("bias_init") in init_module.names():
         net.bias_init = init_module.get(meta["bias_init"])
+    if "init_report" in meta:
+        from satsim.nn.lsuv import LSUVResult
+
+        try:
+            net.init_report = LSUVResult.from_json(meta["init_report"])
+        except ValueError as exc:
+            _fail(path, f"bad 'init_report' in metadata: {exc}")
     net.metadata = meta
     net.weights = weights
     net.biases = biases

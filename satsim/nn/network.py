@@ -46,14 +46,23 @@ A bounded cost cannot trip the ratio (the quadratic cost of sigmoid outputs is a
 most half the number of classes), so there only non-finite values are caught.
 ``divergence=None`` switches the check off.
 
+Architecture.  ``activation`` is one activation for every hidden layer or a sequence
+with one per hidden layer (``len(sizes) - 2``), e.g. ``Network([784, 300, 100, 10],
+activation=["tanh", "relu"])``; forward and backward passes, telemetry and saved files
+use each layer's own.  ``init`` is an initializer (one family for every layer) or the
+data-dependent :class:`~satsim.nn.LSUV` (Mishkin & Matas 2016), which rescales each
+layer's base weights to unit pre-activation variance on a batch and records what it did
+in :attr:`Network.init_report`.
+
 Randomness.  One ``rng`` (SPEC 7) seeds the initial weights; :meth:`Network.fit`
 takes its own ``rng`` for shuffling, dropout masks and the telemetry probe subset
 (default: a stream spawned from the network's generator).  The caller's arrays
 are never modified.
 
 Telemetry.  At epoch 0 (before training) and after every epoch, on a fixed probe
-subset of the training data, each layer's pre-activations are summarised (mean,
-std, 1/50/99th percentiles), the saturated fraction is measured with
+subset of the training data, each layer's pre-activations (under the layer's
+``activation`` name) are summarised (mean, std, 1/50/99th percentiles), the
+saturated fraction is measured with
 :func:`satsim.saturation.fraction` (same criteria and defaults; its interval is
 the population one, two-way cluster-robust over probe inputs and units, since the
 probes are a sample of the data and, at epoch 0, the units a sample of the
@@ -83,8 +92,9 @@ from satsim._results import Plottable
 from satsim._validation import check_choice, check_int, check_real, check_rng
 from satsim._warnings import TrainingDivergenceWarning
 from satsim.activations import Activation, as_activation
-from satsim.init import as_initializer
+from satsim.init import Initializer, as_initializer
 from satsim.nn.costs import COSTS, Cost
+from satsim.nn.lsuv import LSUV, LSUVResult, _calibrate
 
 __all__ = ["History", "Network", "Softmax"]
 
@@ -173,18 +183,30 @@ class Network:
     ----------
     sizes : sequence of int
         Layer widths, input first: ``[784, 30, 10]``.
-    activation : Activation or str, default "sigmoid"
-        Hidden-layer activation (:mod:`satsim.activations`).
+    activation : Activation, str or sequence of them, default "sigmoid"
+        Hidden-layer activation (:mod:`satsim.activations`), or one per hidden layer
+        (``len(sizes) - 2`` entries, first hidden layer first).
     output : {"sigmoid", "softmax"} or an activation name, default "sigmoid"
     cost : {"cross_entropy", "quadratic", "log_likelihood"}, default "cross_entropy"
         cross_entropy needs a sigmoid output, log_likelihood a softmax output.
-    init : Initializer or str, default "nielsen"
+    init : Initializer, str or LSUV, default "nielsen"
         Weight initializer (N(0, 1/fan_in)); ``"standard_normal"`` is Nielsen's
-        "large" initialization.
+        "large" initialization.  :class:`~satsim.nn.LSUV` ``(X_batch)`` draws from its
+        base initializer, then calibrates every layer on the batch (LSUV needs data, so
+        the name ``"lsuv"`` alone is an error).
     bias_init : Initializer, str or None, default "standard_normal"
     dtype : numpy float dtype, default float64
     rng : seed or Generator, optional
         Draws the initial weights (SPEC 7).
+
+    Attributes
+    ----------
+    activation : Activation or tuple of Activation
+        As given: one for every hidden layer, or a tuple with one per hidden layer.
+    activations : tuple of Activation
+        One per hidden layer, always.
+    init_report : LSUVResult or None
+        What a data-dependent ``init`` (LSUV) did to each layer; None otherwise.
     """
 
     def __init__(
@@ -205,8 +227,23 @@ class Network:
             raise ValueError(f"`sizes` must have at least 2 layers (input and output); "
                              f"got sizes={list(sizes)!r}")
         self.sizes = [check_int(f"sizes[{i}]", s, minimum=1) for i, s in enumerate(sizes)]
-        self.activation: Activation = as_activation(activation)
+        n_hidden = len(self.sizes) - 2
+        self.activation: Activation | tuple[Activation, ...]
+        if isinstance(activation, list | tuple):
+            if len(activation) != n_hidden:
+                raise ValueError(
+                    f"`activation` has {len(activation)} entries; give one per hidden layer "
+                    f"(len(sizes) - 2 = {n_hidden}) or a single activation; got "
+                    f"activation={list(activation)!r}")
+            self.activations = tuple(as_activation(a, param=f"activation[{i}]")
+                                     for i, a in enumerate(activation))
+            self.activation = self.activations
+        else:
+            self.activation = as_activation(activation)
+            self.activations = (self.activation,) * n_hidden
         self.output = _output(output)
+        # every layer's φ, the output's last: the passes look a layer's up by index
+        self._layer_acts: list[Any] = [*self.activations, self.output]
         check_choice("cost", cost, COSTS)
         self.cost: Cost = COSTS[cost]()
         if self.cost.outputs is not None and self.output.name not in self.cost.outputs:
@@ -220,7 +257,18 @@ class Network:
             raise ValueError(f"`dtype` must be float32 or float64; got dtype={dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"`dtype` must be float32 or float64; got dtype={self.dtype}")
-        self.init = as_initializer(init, param="init")
+        if isinstance(init, str) and init == "lsuv":
+            raise ValueError("init='lsuv' needs a batch of data: pass "
+                             "init=satsim.nn.LSUV(X_batch) (e.g. a few hundred training rows); "
+                             "got init='lsuv'")
+        self.init: Initializer | LSUV
+        if isinstance(init, LSUV):
+            if init.X.shape[1] != self.sizes[0]:
+                raise ValueError(f"the LSUV batch `X` must have sizes[0]={self.sizes[0]} "
+                                 f"columns; got X with shape {init.X.shape}")
+            self.init, base = init, init.base
+        else:
+            self.init = base = as_initializer(init, param="init")
         self.bias_init = None if bias_init is None else as_initializer(bias_init, param="bias_init")
         self.rng = check_rng(rng)
         self.weights: list[np.ndarray] = []
@@ -229,16 +277,27 @@ class Network:
         #: for a network built here
         self.metadata: dict[str, Any] = {}
         for fan_in, fan_out in itertools.pairwise(self.sizes):
-            W = self.init.sample((fan_out, fan_in), rng=self.rng)
+            W = base.sample((fan_out, fan_in), rng=self.rng)
             self.weights.append(W.astype(self.dtype))
             if self.bias_init is None:
                 self.biases.append(np.zeros(fan_out, dtype=self.dtype))
             else:
                 b = self.bias_init.sample((fan_out,), rng=self.rng, fans=(fan_in, fan_out))
                 self.biases.append(b.astype(self.dtype))
+        self.init_report: LSUVResult | None = None
+        if isinstance(self.init, LSUV):
+            self.init_report = _calibrate(self.init, self.weights, self.biases,
+                                         self.activations, stacklevel=3)
+
+    @property
+    def activation_names(self) -> str | list[str]:
+        """The hidden activation's name, or a list with one per hidden layer."""
+        if isinstance(self.activation, Activation):
+            return self.activation.name
+        return [a.name for a in self.activation]
 
     def __repr__(self) -> str:
-        return (f"Network(sizes={self.sizes}, activation={self.activation.name!r}, "
+        return (f"Network(sizes={self.sizes}, activation={self.activation_names!r}, "
                 f"output={self.output.name!r}, cost={self.cost.name!r}, init={self.init.name!r}, "
                 f"dtype={self.dtype.name})")
 
@@ -295,11 +354,11 @@ class Network:
         """Return (zs, activations) if keep else the output activation."""
         a = X
         zs, acts = [], [X]
-        last = len(self.weights) - 1
+        phis = self._layer_acts
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ W.T
             z += b
-            a = self.output.fn(z) if i == last else self.activation.fn(z)
+            a = phis[i].fn(z)
             if keep:
                 zs.append(z)
                 acts.append(a)
@@ -330,12 +389,12 @@ class Network:
     def _total_cost(self, X: np.ndarray, y: np.ndarray, lmbda: float, regularization: str,
                     n_reg: int, batch: int = 10_000) -> float:
         total = 0.0
-        last = len(self.weights) - 1
+        phis = self._layer_acts
         for start in range(0, X.shape[0], batch):
             a = X[start : start + batch]
             for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 z = a @ W.T + b
-                a = self.output.fn(z) if i == last else self.activation.fn(z)
+                a = phis[i].fn(z)
             total += self.cost.fn(z, a, self._onehot(y[start : start + batch]))
         cost = total / X.shape[0]
         if lmbda:
@@ -359,13 +418,14 @@ class Network:
         a = X
         zs, acts, outs = [], [X], []
         last = len(self.weights) - 1
+        phis = self._layer_acts
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ W.T
             z += b
             if i == last:
                 a = self.output.fn(z)
             else:
-                a = self.activation.fn(z)
+                a = phis[i].fn(z)
                 outs.append(a)  # φ(z) before dropout, for φ' from the output
                 if masks is not None:
                     a = a * masks[i]
@@ -379,7 +439,7 @@ class Network:
             grads_b.append(delta.sum(axis=0))
             if i:
                 delta = delta @ self.weights[i]
-                delta *= self.activation.grad_from(zs[i - 1], outs[i - 1])
+                delta *= phis[i - 1].grad_from(zs[i - 1], outs[i - 1])
                 if masks is not None:
                     delta *= masks[i - 1]
         return grads_w[::-1], grads_b[::-1]
@@ -592,10 +652,11 @@ class Network:
         gw, gb = self._backprop(Xp, Yp)
         rows = []
         for i, z in enumerate(zs):
-            act = self.activation if i < len(zs) - 1 else self.output
+            act = self._layer_acts[i]
             row = {
                 "epoch": epoch,
                 "layer": i + 1,
+                "activation": act.name,
                 "z_mean": float(z.mean()),
                 "z_std": float(z.std()),
                 "z_p01": float(np.percentile(z, 1)),
