@@ -1,0 +1,762 @@
+"""The optional PyTorch bridge, satsim/torch.py.
+
+Tiers (DESIGN §6): exact identities — fans against PyTorch's own function, reported
+statistics against the same numbers computed here from the tensors (float64 models,
+so the comparison is to rounding), patch sums exact for constant kernels; seeded
+pins — init_ reproduces satsim's own draws; calibration — the intervals of both
+estimands cover their truths in R seeded replications (binomial test).
+"""
+
+from __future__ import annotations
+
+import doctest
+import math
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import integrate, stats
+from torch import nn
+
+import satsim.torch as st
+from satsim import init
+from satsim.saturation import fraction, predicted_fraction_mixture
+
+T_TANH = math.atanh(1 - 2 * 0.01)  # tanh 'output' criterion at ε = 0.01: |tanh z| > 0.98
+
+
+def _names(column):
+    """A text column as a list, missing entries as None (pandas ≥ 3 stores them as NaN)."""
+    return [None if pd.isna(v) else v for v in column]
+
+
+def _layers():
+    """One layer of each kind satsim handles, each with ~10⁴ weights or more."""
+    return {
+        "linear": nn.Linear(400, 300),
+        "conv1d": nn.Conv1d(32, 64, 5),
+        "conv2d": nn.Conv2d(32, 64, 3),
+        "conv2d_groups": nn.Conv2d(64, 64, 3, groups=4),
+        "conv3d": nn.Conv3d(8, 16, 3),
+        "conv_transpose2d": nn.ConvTranspose2d(32, 64, 3, groups=2),
+    }
+
+
+# --------------------------------------------------------------------------- the module
+def test_import_satsim_does_not_import_torch():
+    code = "import satsim, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_torch_says_how_to_install():
+    # a finder that hides PyTorch (a None in sys.modules would trip scipy's array-API
+    # checks, which look torch up there)
+    code = ("import sys, importlib.abc\n"
+            "class Hide(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' or name.startswith('torch.'):\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+            "sys.meta_path.insert(0, Hide())\n"
+            "try:\n    import satsim.torch\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "satsim.torch needs PyTorch: pip install 'satsim[torch]'"
+
+
+def test_torch_inside_the_package_is_pytorch():
+    # `import torch` in satsim/torch.py is absolute: it must bind PyTorch, not itself
+    assert st.torch is torch
+    assert st.nn is nn
+
+
+def test_namespace_is_all():
+    dunders = {n for n in vars(st) if n.startswith("__") and n.endswith("__")}
+    assert dir(st) == sorted({*st.__all__, *dunders})
+    assert st.__all__ == ["LayerStatisticsResult", "init_", "layer_statistics", "load_weights"]
+
+
+def test_docstring_examples_run():
+    res = doctest.testmod(st, optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0
+    assert res.failed == 0
+
+
+# --------------------------------------------------------------------------- (a) fans, init_
+@pytest.mark.parametrize("kind", list(_layers()))
+def test_fans_are_pytorchs(kind):
+    w = _layers()[kind].weight
+    assert init.fans(tuple(w.shape)) == nn.init._calculate_fan_in_and_fan_out(w)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (7, 2, 3), (4, 6, 2, 3), (2, 3, 1, 4, 5), (1, 1)])
+def test_fans_of_shapes(shape):
+    assert init.fans(shape) == nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+
+
+def _orthogonal_xfail(name, kind):
+    # Orthogonal.variance is gain²/max(fan_in, fan_out); a kernel is drawn as the (out,
+    # in·k) matrix (as torch.nn.init.orthogonal_), whose entries have variance
+    # gain²/max(out, in·k) — a satsim/_initializers.py issue, not the bridge's.
+    shape = tuple(_layers()[kind].weight.shape)
+    if name == "orthogonal" and max(init.fans(shape)) != max(shape[0], math.prod(shape[1:])):
+        return [pytest.mark.xfail(strict=True, reason="Orthogonal.variance ignores that a "
+                                  "conv kernel is drawn as an (out, in·k) matrix")]
+    return []
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    pytest.param(n, k, marks=_orthogonal_xfail(n, k)) for n in init.names() for k in _layers()])
+def test_init_realises_the_satsim_variance(name, kind):
+    layer = _layers()[kind]
+    st.init_(layer, name, rng=20261126)
+    w = layer.weight.detach().double().numpy()
+    fan_in, fan_out = init.fans(w.shape)
+    ini = init.get(name)
+    var = ini.variance(fan_in, fan_out)
+    if var == 0.0:  # zeros / constant
+        assert w.var() == 0.0
+        return
+    # Tolerance from the sampling error: for N i.i.d. entries the sample variance has
+    # relative sd √((γ₂ + 2)/N) (γ₂ the excess kurtosis); 5 sd.  Orthogonal and sparse
+    # entries are dependent in the direction that makes s² *less* variable (fixed
+    # Frobenius norm; exactly k zeros per column), so this is conservative for them.
+    kurt = ini.excess_kurtosis(fan_in, fan_out)
+    tol = 5 * math.sqrt((kurt + 2) / w.size)
+    assert w.var() == pytest.approx(var, rel=tol)
+    assert w.mean() == pytest.approx(ini.mean(fan_in, fan_out), abs=5 * math.sqrt(var / w.size)
+                                     * 3)  # ×3: sparse/orthogonal entries are dependent
+
+
+@pytest.mark.parametrize("kind", list(_layers()))
+def test_init_draws_exactly_satsims_samples(kind):
+    # layer k draws its weight from the first of two streams spawned from the k-th
+    # stream spawned from rng: init_ is Initializer.sample on PyTorch's shape
+    net = nn.Sequential(nn.Linear(3, 4), _layers()[kind])
+    st.init_(net, "he_uniform", rng=7)
+    streams = np.random.default_rng(7).spawn(2)
+    for layer, stream in zip(net, streams, strict=True):
+        w_rng, _ = stream.spawn(2)
+        expected = init.get("he_uniform").sample(tuple(layer.weight.shape), rng=w_rng)
+        assert torch.equal(layer.weight, torch.from_numpy(expected).float())
+
+
+@pytest.mark.parametrize(("satsim_name", "torch_init"), [
+    ("he_normal", lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
+    ("he_uniform", lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu")),
+    ("lecun_normal", lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear")),
+    ("glorot_normal", nn.init.xavier_normal_),
+    ("glorot_uniform", nn.init.xavier_uniform_),
+    ("torch_linear", lambda w: nn.init.kaiming_uniform_(w, a=math.sqrt(5))),
+])
+@pytest.mark.parametrize("kind", ["linear", "conv2d_groups", "conv_transpose2d"])
+def test_presets_have_the_variance_of_their_torch_counterparts(satsim_name, torch_init, kind):
+    # the same fans give the same law: PyTorch's realised variance matches satsim's
+    w = _layers()[kind].weight.detach().double()
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():
+        torch.random.default_generator.set_state(gen.get_state())
+        torch_init(w)
+    fan_in, fan_out = init.fans(tuple(w.shape))
+    var = init.get(satsim_name).variance(fan_in, fan_out)
+    tol = 5 * math.sqrt(2 / w.numel())  # 5 sd of s² for kurtosis ≤ 0 laws
+    assert float(w.var(unbiased=False)) == pytest.approx(var, rel=tol)
+
+
+def test_torch_default_init_is_the_torch_linear_convention():
+    layer = nn.Linear(500, 400)
+    res = st.layer_statistics(layer, np.random.default_rng(0).random((4, 500)))
+    row = res.table.iloc[0]
+    assert row.convention == "torch_linear"
+    assert row.weight_var_convention == pytest.approx(1 / 1500)
+    assert row.bias_var_convention == pytest.approx(1 / 1500)
+    assert row.weight_var == pytest.approx(1 / 1500, rel=5 * math.sqrt(0.8 / 200_000))
+
+
+# --------------------------------------------------------------------------- (b) by hand
+def _mlp():
+    return nn.Sequential(nn.Linear(784, 300), nn.Tanh(), nn.Linear(300, 100), nn.Tanh(),
+                         nn.Linear(100, 10)).double()
+
+
+def _t_half(per_input, level=0.95):
+    n = len(per_input)
+    return stats.t.ppf(0.5 + level / 2, n - 1) * per_input.std(ddof=1) / math.sqrt(n)
+
+
+def test_mlp_statistics_equal_the_tensors():
+    net = st.init_(_mlp(), "nielsen", bias="standard_normal", rng=1)
+    X = np.random.default_rng(2).random((128, 784))
+    res = st.layer_statistics(net, torch.from_numpy(X))
+    table = res.table
+    assert list(table.layer) == ["0", "2", "4"]
+    assert _names(table.activation) == ["tanh", "tanh", None]
+    assert _names(table.activation_module) == ["Tanh", "Tanh", None]
+    h = torch.from_numpy(X)
+    for i, lin in enumerate([net[0], net[2], net[4]]):
+        W, b = lin.weight.detach(), lin.bias.detach()
+        z = (h @ W.T + b).numpy()  # z = W x + b for every input (a row of h)
+        row = table.iloc[i]
+        assert (row.fan_in, row.fan_out, row.weight_shape) == (W.shape[1], W.shape[0],
+                                                               tuple(W.shape))
+        assert (row.n_inputs, row.n_units, row.n_positions) == (128, W.shape[0], 1)
+        assert row.weight_mean == pytest.approx(float(W.mean()), rel=1e-12)
+        assert row.weight_var == pytest.approx(float(W.var(unbiased=False)), rel=1e-12)
+        assert row.weight_var_convention == pytest.approx(1 / W.shape[1])
+        assert row.bias_var == pytest.approx(float(b.var(unbiased=False)), rel=1e-12)
+        assert row.bias_var_convention == 1.0
+        assert row.z_mean == pytest.approx(z.mean(), rel=1e-10)
+        assert row.z_std == pytest.approx(z.std(), rel=1e-10)
+        # model estimand: the inputs are the independent draws (per-input means, t)
+        half = _t_half(z.mean(axis=1))
+        assert (row.z_mean_ci_low, row.z_mean_ci_high) == pytest.approx(
+            (z.mean() - half, z.mean() + half), rel=1e-9)
+        dev2 = ((z - z.mean()) ** 2).mean(axis=1)
+        half = _t_half(dev2)
+        assert (row.z_std_ci_low, row.z_std_ci_high) == pytest.approx(
+            (math.sqrt(z.var() - half), math.sqrt(z.var() + half)), rel=1e-9)
+        # prediction: i.i.d. weights with the realised moments, given each input
+        m_w, v_w = float(W.mean()), float(W.var(unbiased=False))
+        m_b, v_b = float(b.mean()), float(b.var(unbiased=False))
+        hn = h.numpy()
+        mu = m_w * hn.sum(axis=1) + m_b
+        sd = np.sqrt(v_w * (hn**2).sum(axis=1) + v_b)
+        assert row.z_mean_predicted == pytest.approx(mu.mean(), rel=1e-10)
+        assert row.z_std_predicted == pytest.approx(math.sqrt(np.mean(sd**2) + mu.var()),
+                                                    rel=1e-10)
+        if i < 2:
+            sat = np.abs(z) > T_TANH
+            assert row.criterion == "output"
+            assert row.saturated == pytest.approx(sat.mean(), abs=1e-15)
+            half = _t_half(sat.mean(axis=1))
+            assert (row.saturated_ci_low, row.saturated_ci_high) == pytest.approx(
+                (max(0, sat.mean() - half), sat.mean() + half), rel=1e-9)
+            pred = stats.norm.cdf((-T_TANH - mu) / sd) + stats.norm.sf((T_TANH - mu) / sd)
+            assert row.saturated_predicted == pytest.approx(pred.mean(), rel=1e-9)
+            # … which is satsim's mixture prediction with those moments
+            assert row.saturated_predicted == pytest.approx(predicted_fraction_mixture(
+                hn, weights=init.Normal(m_w, math.sqrt(v_w)),
+                bias=init.Normal(m_b, math.sqrt(v_b)), activation="tanh"), rel=1e-9)
+            per = res.per_input[res.per_input.layer == row.layer]
+            np.testing.assert_allclose(per.saturated, sat.mean(axis=1), atol=1e-15)
+            h = torch.tanh(torch.from_numpy(z))
+        else:
+            assert np.isnan([row.saturated, row.saturated_ci_low, row.saturated_predicted]).all()
+            assert pd.isna(row.criterion)
+        per = res.per_input[res.per_input.layer == row.layer]
+        np.testing.assert_allclose(per.z_mean, z.mean(axis=1), rtol=1e-10)
+        np.testing.assert_allclose(per.z_std, z.std(axis=1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("estimand", ["model", "population"])
+def test_saturation_interval_is_satsims_estimator(estimand):
+    # for a dense layer the bridge's interval is satsim.saturation.fraction's:
+    # "model" clusters on inputs — fraction's "probe_set" (clusters on columns) of z.T;
+    # "population" is fraction's two-way interval of z itself
+    net = st.init_(nn.Sequential(nn.Linear(50, 40), nn.Sigmoid()).double(), "standard_normal",
+                   bias="standard_normal", rng=3)
+    X = np.random.default_rng(4).random((70, 50))
+    row = st.layer_statistics(net, X, estimand=estimand).table.iloc[0]
+    z = (torch.from_numpy(X) @ net[0].weight.T + net[0].bias).detach().numpy()
+    ref = (fraction(z.T, activation="sigmoid", estimand="probe_set") if estimand == "model"
+           else fraction(z, activation="sigmoid", estimand="population"))
+    assert row.saturated == pytest.approx(ref.estimate, rel=1e-12)
+    assert (row.saturated_ci_low, row.saturated_ci_high) == pytest.approx(
+        (ref.ci_low, ref.ci_high), rel=1e-9)
+
+
+def _conv_net():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(8, 6, 3, padding=1, groups=2, padding_mode="reflect"), nn.Tanh(),
+        nn.Flatten(), nn.Linear(6 * 4 * 4, 5)).double()
+
+
+def _patch_sums(x, kernel, groups, stride=1):
+    """Σx and ‖x‖² of every patch, by unfold, shape (inputs, groups, positions)."""
+    per_group = x.shape[1] // groups
+    s1, s2 = [], []
+    for g in range(groups):
+        cols = F.unfold(x[:, g * per_group:(g + 1) * per_group], kernel, stride=stride)
+        s1.append(cols.sum(1))
+        s2.append((cols**2).sum(1))
+    return torch.stack(s1, 1).numpy(), torch.stack(s2, 1).numpy()
+
+
+def test_conv_statistics_equal_the_tensors():
+    net = st.init_(_conv_net(), "he_normal", bias="normal", rng=5)
+    x = torch.from_numpy(np.random.default_rng(6).standard_normal((40, 3, 8, 8)))
+    res = st.layer_statistics(net, x)
+    table = res.table
+    assert list(table.kind) == ["Conv2d", "Conv2d", "Linear"]
+    assert _names(table.activation) == ["relu", "tanh", None]
+    c1, c2 = net[0], net[2]
+    z1 = F.conv2d(x, c1.weight, c1.bias, stride=2, padding=1).detach()
+    padded = F.pad(torch.relu(z1), (1, 1, 1, 1), mode="reflect")
+    z2 = F.conv2d(padded, c2.weight, c2.bias, groups=2).detach()
+    layers = [(z1, F.pad(x, (1, 1, 1, 1)), 1, 2, 0.0, math.inf), (z2, padded, 2, 1, -T_TANH,
+                                                                    T_TANH)]
+    for row, layer, (z, xin, groups, stride, lo, hi) in zip(
+            table.itertuples(), [c1, c2], layers, strict=False):
+        zn = z.numpy()
+        assert (row.n_units, row.n_positions) == (z.shape[1], 16)
+        assert row.z_mean == pytest.approx(zn.mean(), rel=1e-10)
+        assert row.z_std == pytest.approx(zn.std(), rel=1e-10)
+        sat = (zn <= 0) if row.activation == "relu" else (np.abs(zn) > hi)
+        assert row.criterion == ("inactive" if row.activation == "relu" else "output")
+        assert row.saturated == pytest.approx(sat.mean(), abs=1e-15)
+        half = _t_half(sat.mean(axis=(1, 2, 3)))
+        assert row.saturated_ci_low == pytest.approx(max(0.0, sat.mean() - half), abs=1e-12)
+        # prediction from unfolded patches (zero or reflect padding already applied)
+        s1, s2 = _patch_sums(xin, 3, groups, stride)
+        w, b = layer.weight.detach(), layer.bias.detach()
+        mu = float(w.mean()) * s1 + float(b.mean())
+        sd = np.sqrt(float(w.var(unbiased=False)) * s2 + float(b.var(unbiased=False)))
+        assert row.z_mean_predicted == pytest.approx(mu.mean(), rel=1e-10)
+        assert row.z_std_predicted == pytest.approx(math.sqrt(np.mean(sd**2) + mu.var()),
+                                                    rel=1e-10)
+        pred = stats.norm.cdf((lo - mu) / sd) + stats.norm.sf((hi - mu) / sd)
+        assert row.saturated_predicted == pytest.approx(pred.mean(), rel=1e-9)
+
+
+@pytest.mark.parametrize(("layer", "shape", "kwargs"), [
+    (nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2), (5, 4, 17), {}),
+    (nn.Conv2d(4, 6, 3, groups=2, padding="same", padding_mode="circular"), (5, 4, 7, 6), {}),
+    (nn.Conv2d(4, 6, (2, 3), stride=(2, 1), padding=(1, 0), padding_mode="replicate"),
+     (5, 4, 7, 6), {}),
+    (nn.Conv3d(2, 4, 3, padding=1, groups=2), (5, 2, 4, 5, 3), {}),
+    (nn.ConvTranspose1d(4, 6, 3, stride=2, groups=2, output_padding=1), (5, 4, 9), {}),
+    (nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, dilation=2), (5, 4, 5, 6),
+     {"output_size": [12, 14]}),
+])
+def test_patch_sums_are_exact_for_a_constant_kernel(layer, shape, kwargs):
+    # with constant weights c and bias d, z = c·Σ(patch) + d exactly, and the
+    # prediction's variance term is 0: predicted mean and std are the measured ones
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(x, **kwargs)
+
+    net = st.init_(Wrap().double(), init.Constant(0.5), bias=init.Constant(0.25))
+    x = torch.from_numpy(np.random.default_rng(7).standard_normal(shape))
+    row = st.layer_statistics(net, x).table.iloc[0]
+    assert row.weight_var == 0.0
+    assert row.z_mean_predicted == pytest.approx(row.z_mean, rel=1e-12)
+    assert row.z_std_predicted == pytest.approx(row.z_std, rel=1e-12)
+
+
+@pytest.mark.parametrize(("layer", "x_shape"), [
+    (nn.Linear(784, 2000, bias=False), (64, 784)),
+    (nn.Conv2d(16, 512, 3, bias=False), (16, 16, 12, 12)),
+])
+def test_predicted_std_matches_a_fresh_wide_layer(layer, x_shape):
+    # Given the inputs, a unit's mean square over the batch is wᵀΣw (Σ = XᵀX/n) with
+    # relative sd ≤ √2 for Gaussian weights; the C units (channels) are independent,
+    # so the measured z variance has relative sd ≤ √(2/C) around the prediction and
+    # its std ≤ √(1/(2C)); 4 sd.  (Pixel-like inputs in [0, 1) make Σ nearly rank one:
+    # the worst case.)
+    st.init_(layer, "he_normal", rng=8)
+    x = np.random.default_rng(9).random(x_shape)
+    row = st.layer_statistics(layer, x).table.iloc[0]
+    tol = 4 * math.sqrt(1 / (2 * row.n_units))
+    assert row.z_std == pytest.approx(row.z_std_predicted, rel=tol)
+
+
+# --------------------------------------------------------------------------- activations
+def test_following_activation_is_the_module_fed_z():
+    net = nn.Sequential(
+        nn.Linear(10, 8), nn.Dropout(0.5), nn.LeakyReLU(0.2),   # eval Dropout: still z
+        nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(),          # ReLU sees BN(z), not z
+        nn.Linear(8, 8), nn.ELU(alpha=0.5),
+        nn.Linear(8, 8), nn.Identity(), nn.Softsign(),          # Identity is a placeholder
+        nn.Linear(8, 8), nn.SiLU(),                             # no satsim model of SiLU
+        nn.Linear(8, 8), nn.Identity(),
+        nn.Linear(8, 8), nn.Hardtanh(), nn.Linear(8, 8), nn.ReLU6(),
+        nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 8), nn.GELU(approximate="tanh"),
+        nn.Linear(8, 8), nn.Softplus(), nn.Linear(8, 2), nn.Sigmoid())
+    net.train()
+    bn = net[4]
+    before = bn.running_mean.clone()
+    res = st.layer_statistics(net, np.random.default_rng(0).standard_normal((32, 10)))
+    t = res.table
+    assert _names(t.activation) == ["leaky_relu", None, "elu", "softsign", None, "linear",
+                                  "hard_tanh", None, "gelu", None, "softplus", "sigmoid"]
+    assert _names(t.activation_module) == ["LeakyReLU", None, "ELU", "Softsign", "SiLU",
+                                         "Identity", "Hardtanh", "ReLU6", "GELU", "GELU",
+                                         "Softplus", "Sigmoid"]
+    assert torch.equal(bn.running_mean, before)  # eval mode: no statistics updated
+    assert net.training and bn.training
+    assert t.saturated[4:5].isna().all()
+    assert t.loc[5, "saturated"] == 0.0  # linear never saturates
+
+
+def test_slope_and_alpha_set_the_thresholds():
+    net = nn.Sequential(nn.Linear(30, 40), nn.ELU(alpha=0.5)).double()
+    st.init_(net, "standard_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((50, 30))
+    row = st.layer_statistics(net, X).table.iloc[0]
+    z = (torch.from_numpy(X) @ net[0].weight.T + net[0].bias).detach().numpy()
+    # ELU's derivative α e^z on z < 0 falls below δ·max(1, α) = 0.01 at z = ln(0.01/α)
+    assert row.criterion == "derivative"
+    assert row.saturated == pytest.approx(np.mean(z < math.log(0.01 / 0.5)))
+
+
+def test_inplace_relu_sees_the_preactivation():
+    net = nn.Sequential(nn.Linear(20, 30), nn.ReLU(inplace=True)).double()
+    st.init_(net, "he_normal", bias="standard_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((40, 20))
+    row = st.layer_statistics(net, X).table.iloc[0]
+    z = (torch.from_numpy(X) @ net[0].weight.T + net[0].bias).detach().numpy()
+    assert row.activation == "relu"
+    assert row.z_mean == pytest.approx(z.mean())  # not the rectified output
+    assert row.saturated == pytest.approx(np.mean(z <= 0))
+
+
+class _Functional(nn.Module):
+    """Layers called out of registration order, one twice, one never; tanh functional."""
+
+    def __init__(self):
+        super().__init__()
+        self.late = nn.Linear(6, 6)
+        self.early = nn.Linear(4, 6)
+        self.unused = nn.Linear(2, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.early(x))
+        return self.late(torch.tanh(self.late(h)))
+
+
+def test_functional_model_order_repeats_and_given_activations():
+    net = st.init_(_Functional().double(), "glorot_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((25, 4))
+    res = st.layer_statistics(net, X)
+    assert list(res.table.layer) == ["early", "late"]  # forward order
+    assert res.not_run == ("unused",)
+    assert res.table.activation.isna().all()  # torch.tanh cannot be seen
+    late = res.table.iloc[1]
+    assert (late.n_units, late.n_positions) == (6, 2)  # two calls: two positions per input
+    x = torch.from_numpy(X)
+    z1 = net.early(x)
+    z2 = net.late(torch.tanh(z1))
+    z3 = net.late(torch.tanh(z2))
+    both = torch.stack([z2, z3], -1).detach().numpy()
+    assert late.z_std == pytest.approx(both.std())
+    for spec in ("tanh", {"early": "tanh", "late": "tanh"}, ["tanh", "tanh"]):
+        t = st.layer_statistics(net, X, activation=spec).table
+        assert _names(t.activation) == ["tanh", "tanh"]
+        assert t.saturated[0] == pytest.approx(np.mean(np.abs(z1.detach().numpy()) > T_TANH))
+    t = st.layer_statistics(net, X, activation={"early": "relu"}, criterion=["derivative",
+                                                                            None]).table
+    assert _names(t.activation) == ["relu", None]
+    assert t.criterion[0] == "derivative"
+    assert t.saturated[0] == pytest.approx(np.mean(z1.detach().numpy() <= 0))
+
+
+def test_plot_and_rendering():
+    net = st.init_(_mlp(), "nielsen", rng=0)
+    res = st.layer_statistics(net, np.random.default_rng(0).random((16, 784)))
+    ax = res.plot()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "2"]
+    assert [t.get_text() for t in res.plot(value="z_std").get_yticklabels()] == ["0", "2", "4"]
+    assert "LayerStatisticsResult" in repr(res) and "weight_var" in res.summary()
+    assert "<table" in res._repr_html_()
+    frame = res.to_frame()
+    frame.loc[0, "z_mean"] = 99.0
+    assert res.table.loc[0, "z_mean"] != 99.0  # to_frame is a copy
+
+
+# --------------------------------------------------------------------------- (c) calibration
+def _coverage(hits):
+    return stats.binomtest(int(np.sum(hits)), len(hits), 0.95, alternative="less").pvalue
+
+
+def test_model_intervals_cover_this_networks_truth():
+    # One fixed network; R batches of x ~ N(0, I).  Then z_c = w_c·x + b_c ~ N(b_c,
+    # ‖w_c‖²) exactly, so the truths for *these* weights are closed forms.
+    R, n, d, m = 200, 80, 20, 30
+    net = st.init_(nn.Sequential(nn.Linear(d, m), nn.Tanh()).double(),
+                   init.Normal(0.0, 0.6), bias=init.Normal(0.0, 0.5), rng=11)
+    W, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    s = np.linalg.norm(W, axis=1)
+    sat_true = np.mean(stats.norm.cdf((-T_TANH - b) / s) + stats.norm.sf((T_TANH - b) / s))
+    mean_true = b.mean()
+    std_true = math.sqrt(np.mean(s**2 + b**2) - b.mean() ** 2)
+    assert 0.2 < sat_true < 0.6
+    hits = {"saturated": [], "z_mean": [], "z_std": []}
+    truth = {"saturated": sat_true, "z_mean": mean_true, "z_std": std_true}
+    for stream in np.random.default_rng(12).spawn(R):
+        row = st.layer_statistics(net, stream.standard_normal((n, d))).table.iloc[0]
+        for k in hits:
+            hits[k].append(row[f"{k}_ci_low"] <= truth[k] <= row[f"{k}_ci_high"])
+    for k, h in hits.items():
+        assert _coverage(h) > 0.01, (k, np.mean(h))
+
+
+def test_population_intervals_cover_the_weight_law_truth():
+    # Each replication draws new N(0, 1/d) weights (no bias) and new x ~ N(0, I):
+    # z | x ~ N(0, ‖x‖²/d) with ‖x‖² ~ χ²_d, so P(sat) = E[2Φ(−t/√(Q/d))], Var z = 1.
+    R, n, d, m = 200, 60, 20, 30
+    q = stats.chi2(d)
+    sat_true = integrate.quad(lambda v: 2 * stats.norm.sf(T_TANH / math.sqrt(v / d)) * q.pdf(v),
+                              0, np.inf)[0]
+    truth = {"saturated": sat_true, "z_mean": 0.0, "z_std": 1.0}
+    hits = {k: [] for k in truth}
+    net = nn.Sequential(nn.Linear(d, m), nn.Tanh()).double()
+    for stream in np.random.default_rng(13).spawn(R):
+        w_rng, x_rng = stream.spawn(2)
+        st.init_(net, "nielsen", bias=None, rng=w_rng)
+        row = st.layer_statistics(net, x_rng.standard_normal((n, d)),
+                                  estimand="population").table.iloc[0]
+        for k in hits:
+            hits[k].append(row[f"{k}_ci_low"] <= truth[k] <= row[f"{k}_ci_high"])
+    for k, h in hits.items():
+        assert _coverage(h) > 0.01, (k, np.mean(h))
+
+
+# --------------------------------------------------------------------------- (d) hooks
+def _no_hooks(module):
+    return all(not m._forward_hooks and not m._forward_pre_hooks for m in module.modules())
+
+
+class _Raises(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.act, self.b = nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3)
+
+    def forward(self, x):
+        self.b(self.act(self.a(x)))
+        raise RuntimeError("boom")
+
+
+def test_hooks_removed_and_training_flags_restored():
+    net = _mlp()
+    net.train()
+    net[1].eval()
+    res = st.layer_statistics(net, np.random.default_rng(0).random((4, 784)))
+    assert len(res.table) == 3
+    assert _no_hooks(net)
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]
+    bad = _Raises()
+    bad.act.eval()
+    with pytest.raises(RuntimeError, match="boom"):
+        st.layer_statistics(bad, np.zeros((4, 3)))
+    assert _no_hooks(bad)
+    assert (bad.training, bad.a.training, bad.act.training) == (True, True, False)
+
+
+def test_weights_untouched_by_layer_statistics():
+    net = st.init_(_conv_net(), "orthogonal", rng=0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    st.layer_statistics(net, np.random.default_rng(0).random((3, 3, 8, 8)))
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+class _BatchFolding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):  # (B, T, 4) folded to (B·T, 4): rows are no longer inputs
+        return self.fc(x.reshape(-1, 4))
+
+
+def test_layer_whose_rows_are_not_the_batch_is_refused():
+    net = _BatchFolding()
+    with pytest.raises(ValueError, match="first dimension to be the batch"):
+        st.layer_statistics(net, np.zeros((3, 5, 4)))
+    assert _no_hooks(net)
+
+
+# --------------------------------------------------------------------------- (e) init_
+def _params(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def test_init_is_deterministic_and_spawns_streams():
+    a = _params(st.init_(_conv_net(), "he_normal", bias="normal", rng=42))
+    b = _params(st.init_(_conv_net(), init.get("he_normal"), bias=init.get("normal"),
+                         rng=np.random.default_rng(42)))
+    c = _params(st.init_(_conv_net(), "he_normal", bias="normal",
+                         rng=np.random.SeedSequence(42)))
+    d = _params(st.init_(_conv_net(), "he_normal", bias="normal", rng=43))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert all(torch.equal(x, y) for x, y in zip(a, c, strict=True))
+    assert not torch.equal(a[0], d[0])
+    # weights do not depend on the bias option (separate streams)
+    e = _params(st.init_(_conv_net(), "he_normal", rng=42))  # biases kept
+    assert all(torch.equal(x, y) for x, y in zip(a[::2], e[::2], strict=True))
+    # different layers get different streams
+    net = st.init_(nn.Sequential(nn.Linear(5, 5), nn.Linear(5, 5)), "standard_normal", rng=0)
+    assert not torch.equal(net[0].weight, net[1].weight)
+
+
+def test_init_bias_options():
+    net = nn.Sequential(nn.Linear(400, 2000), nn.Linear(2000, 3))
+    kept = net[0].bias.detach().clone()
+    st.init_(net, "he_normal", rng=0)
+    assert torch.equal(net[0].bias, kept)
+    assert not hasattr(net[0], "_satsim_bias_init")
+    st.init_(net, "he_normal", bias=None, rng=0)
+    assert not net[0].bias.any()
+    st.init_(net, "he_normal", bias="torch_linear", rng=0)
+    # a bias is drawn with its layer's fans: U(±1/√fan_in), fan_in = 400, not 2000
+    assert 0.049 < float(net[0].bias.detach().abs().max()) <= 1 / math.sqrt(400)
+    row = st.layer_statistics(net, np.random.default_rng(0).random((4, 400))).table.iloc[0]
+    assert row.convention == "he_normal"
+    assert row.weight_var_convention == pytest.approx(2 / 400)
+    assert row.bias_var_convention == pytest.approx(1 / 1200)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_init_keeps_dtype(dtype):
+    layer = nn.Linear(30, 20).to(dtype)
+    st.init_(layer, "lecun_uniform", bias="zeros", rng=0)
+    assert layer.weight.dtype == dtype
+    bound = math.sqrt(3 / 30)
+    assert 0.9 * bound < float(layer.weight.detach().abs().max()) <= bound * 1.01
+
+
+def test_init_leaves_module_untouched_when_an_initializer_fails():
+    class Broken(init.Initializer):
+        def draw(self, shape, fan_in, fan_out, rng):
+            if len(shape) > 2:
+                raise RuntimeError("no kernels")
+            return rng.standard_normal(shape)
+
+    net = nn.Sequential(nn.Linear(3, 3), nn.Conv1d(1, 1, 3))
+    before = _params(net)
+    try:
+        broken = Broken()
+    except TypeError:  # pragma: no cover - satsim.init without the draw() hook
+        pytest.skip("satsim.init has no user draw() hook here")
+    with pytest.raises(RuntimeError, match="no kernels"):
+        st.init_(net, broken, rng=0)
+    assert all(torch.equal(x, y) for x, y in zip(before, _params(net), strict=True))
+
+
+# --------------------------------------------------------------------------- (f) loading
+def test_load_weights_round_trip_clears_init_record(tmp_path):
+    src = st.init_(_conv_net(), "he_normal", bias="normal", rng=0)
+    path = tmp_path / "w.pt"
+    torch.save(src.state_dict(), path)
+    dst = st.init_(_conv_net(), "orthogonal", rng=1)
+    assert st.load_weights(dst, path) is dst
+    assert all(torch.equal(x, y) for x, y in zip(_params(src), _params(dst), strict=True))
+    assert not hasattr(dst[0], "_satsim_init")  # loaded weights: the default convention
+    row = st.layer_statistics(dst, np.zeros((2, 3, 8, 8))).table.iloc[0]
+    assert row.convention == "torch_linear"
+
+
+class _Payload:
+    """Unpickling this would run code (write a file): weights_only must refuse it."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_load_weights_refuses_pickled_objects(tmp_path):
+    target = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as fh:  # what torch.save writes, with an object in it
+        torch.save({"0.weight": torch.zeros(8, 3, 3, 3), "x": _Payload(str(target))}, fh)
+    net = _conv_net()
+    with pytest.raises(ValueError, match="never unpickles arbitrary objects"):
+        st.load_weights(net, path)
+    assert not target.exists()
+    raw = tmp_path / "raw.pkl"
+    raw.write_bytes(pickle.dumps(_Payload(str(target)), protocol=2))  # torch.load's own
+    with pytest.raises(ValueError, match="weights_only"):
+        st.load_weights(net, raw)
+    assert not target.exists()
+
+
+def test_load_weights_needs_a_state_dict(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.zeros(2)], path)
+    with pytest.raises(ValueError, match="must hold a state dict"):
+        st.load_weights(nn.Linear(2, 2), path)
+
+
+def test_load_weights_safetensors(tmp_path, monkeypatch):
+    net = st.init_(nn.Linear(4, 3), "he_normal", rng=0)
+    path = tmp_path / "w.safetensors"
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    with pytest.raises(ImportError, match="pip install safetensors"):
+        st.load_weights(net, path)
+    monkeypatch.undo()
+    save_file = pytest.importorskip("safetensors.torch").save_file
+    save_file(net.state_dict(), str(path))
+    dst = st.load_weights(nn.Linear(4, 3), path)
+    assert torch.equal(dst.weight, net.weight)
+
+
+# --------------------------------------------------------------------------- (g) bad input
+_X = np.zeros((4, 784))
+
+BAD = [
+    (lambda: st.layer_statistics("net", _X), TypeError, "`module` must be a torch.nn.Module"),
+    (lambda: st.layer_statistics(nn.Sequential(nn.Tanh()), _X), ValueError,
+     "no Linear or Conv layer"),
+    (lambda: st.layer_statistics(_mlp(), "x"), TypeError, "`x` must be a torch.Tensor"),
+    (lambda: st.layer_statistics(_mlp(), [["a"]]), TypeError, "`x` must be a torch.Tensor"),
+    (lambda: st.layer_statistics(_mlp(), np.zeros((1, 784))), ValueError, "at least 2 inputs"),
+    (lambda: st.layer_statistics(_mlp(), torch.tensor(1.0)), ValueError, "at least 2 inputs"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation="tanhh"), ValueError,
+     "'sigmoid', 'tanh'"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation={"9": "tanh"}), ValueError,
+     "names layers the module does not have: '9'"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation={"0": "nope"}), ValueError,
+     r"activation\['0'\]"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation=["tanh"]), ValueError,
+     "one entry per layer that runs"),
+    (lambda: st.layer_statistics(_mlp(), _X, criterion="edge"), ValueError,
+     "`criterion` must be one of"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation="relu", criterion="output"),
+     ValueError, "layer '0' .relu."),
+    (lambda: st.layer_statistics(_mlp(), _X, epsilon=0), ValueError, "epsilon=0"),
+    (lambda: st.layer_statistics(_mlp(), _X, delta=1.0), ValueError, "delta=1.0"),
+    (lambda: st.layer_statistics(_mlp(), _X, confidence_level=1), ValueError,
+     "confidence_level=1"),
+    (lambda: st.layer_statistics(_mlp(), _X, estimand="probe_set"), ValueError,
+     "'model', 'population'"),
+    (lambda: st.layer_statistics(_mlp(), _X, convention="kaiming"), ValueError, "convention"),
+    (lambda: st.layer_statistics(_mlp(), np.zeros((4, 5))), RuntimeError, "cannot be multiplied"),
+    (lambda: st.init_(None, "he_normal"), TypeError, "`module` must be a torch.nn.Module"),
+    (lambda: st.init_(nn.ReLU(), "he_normal"), ValueError, "no Linear or Conv layer"),
+    (lambda: st.init_(_mlp(), "he"), ValueError, "`initializer` must be"),
+    (lambda: st.init_(_mlp(), "he_normal", bias="orthogonal"), ValueError, "elementwise"),
+    (lambda: st.init_(_mlp(), "he_normal", bias="kept"), ValueError, "`bias` must be"),
+    (lambda: st.init_(_mlp(), "he_normal", rng=1.5), TypeError, "rng=1.5"),
+    (lambda: st.init_(_mlp(), "he_normal", rng=np.random.RandomState(0)), TypeError,
+     "RandomState"),
+    (lambda: st.init_(nn.LazyLinear(3), "he_normal"), ValueError, "run one forward pass"),
+    (lambda: st.load_weights(3, "w.pt"), TypeError, "`module` must be"),
+    (lambda: st.load_weights(_mlp(), 3), TypeError, "path=3"),
+    (lambda: st.load_weights(_mlp(), "w.pt", strict="yes"), TypeError, "strict='yes'"),
+]
+
+
+@pytest.mark.parametrize(("call", "exc", "match"), BAD)
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_frame_types():
+    res = st.layer_statistics(_mlp(), np.random.default_rng(0).random((3, 784)))
+    assert isinstance(res.to_frame(), pd.DataFrame)
+    assert res.to_frame().columns[0] == "layer"
+    with pytest.raises(AttributeError):
+        res.estimand = "population"  # frozen
