@@ -2,10 +2,12 @@
 
 ``satsim report [NAME…] -o DIR`` runs (or reuses) the studies and writes
 ``DIR/index.html`` and ``DIR/satsim-report.pdf``; ``satsim run NAME…`` runs studies;
-``satsim list`` lists them; ``satsim data fetch NAME`` downloads a registered
-dataset and verifies it; ``satsim sweep status DIR`` counts a sweep's cells;
-``satsim demo`` prints the z-distribution table for every initializer.  Errors
-print one line on stderr and exit with status 2 (``--debug`` shows the traceback).
+``satsim list`` lists them; ``satsim analyze --sizes … --init …`` vets
+initialization schemes on a user's network (:mod:`satsim.analyze`); ``satsim data
+fetch NAME`` downloads a registered dataset and verifies it; ``satsim sweep status
+DIR`` counts a sweep's cells; ``satsim demo`` prints the z-distribution table for
+every initializer.  Errors print one line on stderr and exit with status 2
+(``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -96,6 +98,32 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run studies and save their results "
                          "(`satsim run NAME --help` lists NAME's parameters)", add_help=False)
     run.add_argument("argv", nargs=argparse.REMAINDER)
+
+    an = sub.add_parser("analyze", help="vet initialization schemes on your own network: "
+                        "z, saturation, mean field and training, as an HTML + PDF report")
+    an.add_argument("--sizes", help="layer widths, input first: 784,300,100,10")
+    an.add_argument("--activation", action="append", metavar="NAME",
+                    help="hidden activation (name, registered name or module:attr); give it "
+                         "once, or once per hidden layer (default tanh)")
+    an.add_argument("--init", action="append", metavar="NAME",
+                    help="a scheme to compare (name, registered name, module:attr, or lsuv); "
+                         "repeat for several (default he_normal and glorot_uniform)")
+    an.add_argument("--bias-init", default="zeros",
+                    help="bias initializer, or none (default zeros)")
+    an.add_argument("--output", choices=("softmax", "sigmoid"), default="softmax",
+                    help="output layer (default softmax)")
+    an.add_argument("--data", default="fashion-mnist",
+                    help="fashion-mnist (default), mnist, a path (IDX directory or .npz), "
+                         "or none (Gaussian inputs only, no training)")
+    an.add_argument("--epochs", type=int, help="training epochs (default: the scale's)")
+    an.add_argument("--seeds", type=_positive_int, help="training seeds (default: the scale's)")
+    an.add_argument("--torch", metavar="MODULE:ATTR",
+                    help="analyze a PyTorch model built by this callable (satsim.torch) "
+                         "instead of --sizes")
+    an.add_argument("--input-shape", help="the model's input shape per example, e.g. "
+                                          "1,28,28 (with --torch)")
+    _add_common_options(an, out_default="reports/analysis")
+    an.add_argument("--no-pdf", action="store_true", help="HTML only")
 
     lst = sub.add_parser("list", help="list the studies")
     lst.add_argument("--studies", action="append", metavar="DIR", help=_STUDIES_HELP)
@@ -263,7 +291,51 @@ def _report(args) -> int:
     return 0
 
 
+def _none(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value
+
+
+def _analyze(args) -> int:
+    from satsim.analyze import analyze, analyze_torch
+    from satsim.study import _resolve_executor
+
+    out = _writable(Path(args.out))
+    if args.torch:
+        if not args.input_shape:
+            raise CLIError("--torch needs --input-shape (e.g. 1,28,28)")
+        table = analyze_torch(args.torch, args.input_shape, args.init or (),
+                              data=_none(args.data),
+                              activation=(args.activation or [None])[0],
+                              rng=np.random.default_rng(args.seed))
+        path = out / "layers.csv"
+        from satsim._atomic import atomic_write
+
+        atomic_write(path, table.to_csv(index=False))
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"wrote {path}")
+        return 0
+    if not args.sizes:
+        raise CLIError("--sizes is required (e.g. --sizes 784,300,100,10), or --torch")
+    acts = args.activation or ["tanh"]
+    executor, workers = _resolve_executor(args)
+    res = analyze(args.sizes, args.init or ["he_normal", "glorot_uniform"],
+                  activation=acts[0] if len(acts) == 1 else acts, output=args.output,
+                  bias_init=_none(args.bias_init), data=_none(args.data), scale=args.scale,
+                  epochs=args.epochs, seeds=args.seeds, out=out, executor=executor,
+                  workers=workers, progress=not args.quiet and sys.stderr.isatty(),
+                  rng=np.random.default_rng(args.seed))
+    paths = res.write_report(out, pdf=not args.no_pdf)
+    passed = sum(f.passed is True for f in res.findings)
+    print(res.overview)
+    print(f"{passed} of {len(res.findings)} findings passed; wrote "
+          f"{', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
 def _dispatch(args) -> int:
+    if args.command == "analyze":
+        return _analyze(args)
     if args.command == "data":
         return _data_command(args)
     if args.command == "sweep":

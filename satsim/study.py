@@ -70,6 +70,7 @@ __all__ = [
     "build_parser",
     "discover",
     "discover_errors",
+    "environment",
     "load_study",
     "main",
     "run_study",
@@ -495,20 +496,27 @@ def _git_revision() -> str | None:
 
 
 def _provenance(name, params, overrides, seed, scale, wall) -> dict:
+    return {
+        "study": name, "scale": scale, "seed": seed,
+        "params": dataclasses.asdict(params),
+        "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
+        **environment(), "wall_time_s": wall,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def environment() -> dict:
+    """Versions and machine facts recorded with every run (the report's environment)."""
     import scipy
 
     import satsim
 
     return {
-        "study": name, "scale": scale, "seed": seed,
-        "params": dataclasses.asdict(params),
-        "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
         "satsim": satsim.__version__,
         "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
         "python": platform.python_version(), "machine": platform.machine(),
         "platform": platform.platform(), "cpus": os.cpu_count(),
-        "git_revision": _git_revision(), "wall_time_s": wall,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "git_revision": _git_revision(),
     }
 
 

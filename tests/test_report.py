@@ -47,8 +47,34 @@ def test_report_opens_with_the_answer(report):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
 @pytest.mark.parametrize("width", [1280, 800])
 def test_report_in_a_real_browser(report, width):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     paths, _ = report
+    _check_in_browser(paths["html"], width, min_svgs=15, hero="predicted saturated")
+
+
+@pytest.fixture(scope="module")
+def analysis_report(tmp_path_factory):
+    from satsim.analyze import analyze
+
+    out = tmp_path_factory.mktemp("analysis")
+    res = analyze([784, 60, 30, 10], ["he_normal", "glorot_uniform", "lsuv"], scale="test",
+                  rng=0)
+    return res.write_report(out), res
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [1280, 800])
+def test_analysis_report_in_a_real_browser(analysis_report, width):
+    """``satsim analyze``'s report (same renderer) passes the same reader checks."""
+    paths, res = analysis_report
+    _check_in_browser(paths["html"], width, min_svgs=6, hero=None)
+    html = paths["html"].read_text()
+    assert res.overview.split(".")[0] in html  # the plain-language summary opens it
+    assert paths["pdf"].stat().st_size > 10_000
+
+
+def _check_in_browser(html_path: Path, width: int, *, min_svgs: int, hero: str | None) -> None:
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--no-sandbox", "--disable-gpu",
@@ -58,7 +84,7 @@ def test_report_in_a_real_browser(report, width):
             errors = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(paths["html"].as_uri(), wait_until="load")
+            page.goto(html_path.as_uri(), wait_until="load")
             assert page.evaluate("document.documentElement.scrollWidth") == width
             past = page.evaluate("""() => Array.from(document.querySelectorAll(
                 'table, figure, svg, img, pre, h1, h2, h3, p')).filter(e =>
@@ -67,19 +93,20 @@ def test_report_in_a_real_browser(report, width):
             assert past == [], past
             images = page.evaluate("""() => Array.from(document.images).map(i =>
                 [i.complete && i.naturalWidth > 0, i.alt])""")
-            assert images and all(ok for ok, _ in images), images  # raster figures decode
+            assert all(ok for ok, _ in images), images  # raster figures decode
             svgs = page.evaluate("""() => Array.from(document.querySelectorAll('figure svg'))
                 .map(s => s.getBoundingClientRect().height)""")
-            assert len(svgs) >= 15 and min(svgs) > 50  # vector figures laid out
+            assert len(svgs) >= min_svgs and min(svgs) > 50  # vector figures laid out
             # every table-of-contents link points at an element that exists
             broken = page.evaluate("""() => Array.from(document.querySelectorAll(
                 'nav a[href^="#"], a[href^="#"]')).map(a => a.getAttribute('href').slice(1))
                 .filter(id => !document.getElementById(id))""")
             assert broken == []
             assert errors == []
-            # text in figures is text (selectable), not paths
-            assert page.evaluate("""() => Array.from(document.querySelectorAll(
-                '#hero svg text')).some(t => t.textContent.includes('predicted saturated'))""")
+            if hero is not None:
+                # text in figures is text (selectable), not paths
+                assert page.evaluate("""(hero) => Array.from(document.querySelectorAll(
+                    '#hero svg text')).some(t => t.textContent.includes(hero))""", hero)
             shot = page.screenshot(full_page=False)
         finally:
             browser.close()

@@ -241,7 +241,9 @@ def _key_numbers(results: dict) -> list[KeyNumber]:
     return out
 
 
-def build_document(results: Sequence, *, title: str = "satsim report") -> Document:
+def build_document(results: Sequence, *, title: str = "satsim report",
+                   question: str | None = None,
+                   key_numbers: Sequence[KeyNumber] | None = None) -> Document:
     """Build the document model from StudyResults (figures drawn here, from tables)."""
     by_name = {r.name: r for r in results}
     sections = []
@@ -274,6 +276,8 @@ def build_document(results: Sequence, *, title: str = "satsim report") -> Docume
             id=res.name, title=res.title, paragraphs=_paragraphs(res.description),
             findings=findings, figures=figures, tables=tables, notes=list(res.notes),
             provenance=own))
-    return Document(title=title, sections=sections, question=QUESTION,
-                    key_numbers=_key_numbers(by_name), hero=hero, environment=environment,
+    return Document(title=title, sections=sections,
+                    question=QUESTION if question is None else question,
+                    key_numbers=_key_numbers(by_name) if key_numbers is None
+                    else list(key_numbers), hero=hero, environment=environment,
                     generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))

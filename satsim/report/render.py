@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
@@ -44,13 +44,17 @@ def render_pdf(html: str, path: str | os.PathLike) -> Path:
 
 
 def write_report(
-    results: Sequence[StudyResult], out: str | os.PathLike, *, pdf: bool = True
+    results: Sequence[StudyResult], out: str | os.PathLike, *, pdf: bool = True,
+    title: str = "satsim report", question: str | None = None,
+    key_numbers: Sequence[Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``index.html``, ``satsim-report.pdf``, ``findings.json`` and
-    ``findings.csv`` into ``out``; return their paths."""
+    ``findings.csv`` into ``out``; return their paths.  ``title``, ``question`` (the
+    opening paragraph) and ``key_numbers`` replace the study report's (as
+    :mod:`satsim.analyze` does)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    doc = build_document(results)
+    doc = build_document(results, title=title, question=question, key_numbers=key_numbers)
     html = render_html(doc)
     paths = {"html": out / "index.html"}
     atomic_write(paths["html"], html)

@@ -1,0 +1,780 @@
+r"""Vet your own initializer on your own network: ``satsim analyze``.
+
+:func:`analyze` answers, for an architecture (``sizes``, per-layer activations) and a
+few initialization schemes (built-in names, registered names, ``module:attr``, plain
+functions, ``"lsuv"``): will its neurons saturate, will its signal survive depth, and
+does it train?  For every scheme it
+
+1. **measures at initialization** every layer's pre-activations z on real data rows and
+   on Gaussian inputs of the same mean squared norm, over ``networks`` independently
+   initialized networks: the root mean square of z with a two-way (inputs × units)
+   cluster-robust interval (the same estimator as :func:`satsim.saturation.fraction`,
+   applied to z², then the square root), and the saturated fraction under the layer's
+   activation and ``criterion`` (:func:`satsim.saturation.fraction`, population
+   estimand);
+2. **predicts** the same from the scheme's variances with the mean field
+   (:func:`satsim.meanfield.layer_moments`: per-input length maps through the layers'
+   own fans; for LSUV, from the realised per-layer weight variances);
+3. places the scheme in the **mean-field phase diagram** of each hidden layer:
+   σ_w² = n·Var(w), σ_b², q*, χ1, the depth scales ξ_q, ξ_c, the critical σ_w² at that
+   σ_b² and Schoenholz et al.'s trainable depth 6ξ_c;
+4. **trains** it on real data (Fashion-MNIST by default) for ``epochs`` epochs with
+   ``seeds`` seeds on :mod:`satsim.sweep` (resumable under ``out``), recording validation
+   accuracy and per-layer saturation per epoch; intervals are t intervals over seeds.
+
+Findings (verdicts) compare each measurement with its prediction: a prediction
+passes when it lies in the measured interval widened by ``margin`` (absolute, for
+fractions) or by ``std_margin`` (relative, for the rms of z) — the width of a finite
+network's deviation from the infinite-width theory that we accept as agreement.
+Training findings ask whether each scheme learns above chance (the lower end of its
+accuracy interval above 1/classes).
+
+The result (:class:`AnalysisResult`) renders in a notebook, converts to the report's
+sections (:meth:`AnalysisResult.study_results`) and writes the HTML + PDF report
+(:meth:`AnalysisResult.write_report`) with the same renderer and figure classes as
+``satsim report``.  :func:`analyze_torch` does steps 1–2 for a PyTorch model through
+:mod:`satsim.torch`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from satsim._namespace import public_dir
+from satsim._results import Result, result
+from satsim._validation import check_choice, check_int, check_real, check_rng
+
+__all__ = ["SCALES", "AnalysisResult", "analyze", "analyze_torch"]
+
+__dir__ = public_dir(globals())
+
+#: sizes of the work at each scale (``networks`` initialized networks per scheme for the
+#: init-time measurements; ``seeds`` training runs per scheme)
+SCALES: dict[str, dict[str, Any]] = {
+    "test": {"n_probe": 200, "networks": 2, "n_train": 1000, "n_validation": 500,
+             "epochs": 1, "seeds": 2, "batch_size": 32, "eta": 0.05, "lsuv_rows": 200},
+    "quick": {"n_probe": 1000, "networks": 3, "n_train": 10_000, "n_validation": 2000,
+              "epochs": 2, "seeds": 3, "batch_size": 32, "eta": 0.05, "lsuv_rows": 500},
+    "full": {"n_probe": 5000, "networks": 10, "n_train": 50_000, "n_validation": 10_000,
+             "epochs": 10, "seeds": 5, "batch_size": 32, "eta": 0.05, "lsuv_rows": 1000},
+}
+
+
+@result
+class AnalysisResult(Result):
+    """Everything :func:`analyze` measured, predicted and concluded.
+
+    Attributes
+    ----------
+    layers : DataFrame
+        One row per scheme × inputs ("data" or "gaussian") × layer: ``z_rms`` with
+        ``z_rms_ci_low/high``, ``z_rms_predicted``, ``saturated`` with CI,
+        ``saturated_predicted``, ``weight_variance`` (realised, n·Var w).
+    meanfield : DataFrame
+        One row per scheme × hidden layer: σ_w², σ_b², q*, χ1, ξ_q, ξ_c, critical σ_w²,
+        phase, trainable depth 6ξ_c.
+    training : DataFrame
+        One row per scheme × epoch: validation accuracy, mean and t interval over seeds
+        (epoch 0 is before training; empty without data or with ``epochs=0``).
+    training_saturation : DataFrame
+        One row per scheme × epoch × hidden layer: saturated fraction, mean and t
+        interval over seeds.
+    findings : list of satsim.study.Finding
+    overview : str
+        Plain-language paragraph (the report opens with it).
+    """
+
+    _title = "Initialization analysis"
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    schemes: tuple[str, ...]
+    params: dict
+    layers: pd.DataFrame
+    meanfield: pd.DataFrame
+    training: pd.DataFrame
+    training_saturation: pd.DataFrame
+    densities: pd.DataFrame
+    critical_line: pd.DataFrame
+    findings: list
+    overview: str
+    provenance: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.layers
+
+    def _summary_header(self) -> list[str]:
+        return [self.overview, ""]
+
+    def __repr__(self) -> str:
+        passed = sum(f.passed is True for f in self.findings)
+        return (f"AnalysisResult({'-'.join(map(str, self.sizes))} "
+                f"{'/'.join(dict.fromkeys(self.activations))}, schemes={list(self.schemes)}, "
+                f"findings {passed}/{len(self.findings)} passed)")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><td>{html.escape(f.claim)}</td><td>{html.escape(str(f.observed))}"
+                       f"</td><td>{f.verdict}</td></tr>" for f in self.findings)
+        return (f"<p>{html.escape(self.overview)}</p><table><tr><th>claim</th><th>observed"
+                f"</th><th>verdict</th></tr>{rows}</table>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """The rms of z per layer, measured (band: CI) and predicted (dashed)."""
+        study = self.study_results()[0]
+        return study.figures[0].render(study.tables, fig=None if ax is None else ax.figure)
+
+    def study_results(self) -> list:
+        """The analysis as report sections (:class:`satsim.study.StudyResult`)."""
+        return _study_results(self)
+
+    def write_report(self, out: str | Path, *, pdf: bool = True) -> dict[str, Path]:
+        """Write ``index.html``, ``satsim-report.pdf`` and the findings into ``out``."""
+        from satsim.report import write_report
+
+        sizes = "-".join(map(str, self.sizes))
+        return write_report(self.study_results(), out, pdf=pdf,
+                            title=f"satsim analysis: {sizes} "
+                                  f"{'/'.join(dict.fromkeys(self.activations))}",
+                            question=self.overview, key_numbers=_key_numbers(self))
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, str):
+        sizes = [s for s in sizes.replace(" ", "").split(",") if s]
+    if not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ValueError(f"`sizes` must list at least 2 layer widths (input first); "
+                         f"got sizes={sizes!r}")
+    out = []
+    for i, s in enumerate(sizes):
+        try:
+            value = int(s) if isinstance(s, str) else s
+        except ValueError:
+            raise ValueError(f"`sizes[{i}]` must be a positive integer; got "
+                             f"sizes[{i}]={s!r}") from None
+        out.append(check_int(f"sizes[{i}]", value, minimum=1))
+    return tuple(out)
+
+
+def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
+    """rms of z (inputs × units) with the two-way cluster-robust interval of E z²."""
+    from satsim.saturation import _two_way_variance
+
+    sq = z.astype(np.float64) ** 2
+    n_rows, m = sq.shape
+    mean = float(sq.mean())
+    v_probe, v_unit, v_both = _two_way_variance(sq, np.arange(n_rows), n_rows)
+    var = max(v_probe + v_unit - v_both, v_probe, v_unit)
+    t = float(stats.t.ppf(0.5 + level / 2, min(n_rows, m) - 1))
+    half = t * math.sqrt(var)
+    return math.sqrt(mean), math.sqrt(max(mean - half, 0.0)), math.sqrt(mean + half)
+
+
+def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1)
+                 / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scheme:
+    label: str
+    init: Any  # an Initializer, or None for LSUV
+    lsuv: bool
+
+
+def _schemes(inits: Any) -> list[_Scheme]:
+    from satsim.init import as_initializer
+
+    if isinstance(inits, str) or not isinstance(inits, Sequence):
+        inits = [inits]
+    if not inits:
+        raise ValueError("`inits` must name at least one scheme")
+    if len(inits) > 7:
+        raise ValueError(f"`inits` may hold at most 7 schemes (one colour each in the "
+                         f"figures); got {len(inits)}")
+    out, seen = [], set()
+    for i, value in enumerate(inits):
+        if isinstance(value, str) and value.lower() == "lsuv":
+            scheme = _Scheme("lsuv", None, True)
+        else:
+            obj = as_initializer(value, param=f"inits[{i}]")
+            scheme = _Scheme(value if isinstance(value, str) else obj.name, obj, False)
+        if scheme.label in seen:
+            raise ValueError(f"`inits` names {scheme.label!r} twice")
+        seen.add(scheme.label)
+        out.append(scheme)
+    return out
+
+
+def _network(sizes: tuple[int, ...], acts: list, output: str, scheme: _Scheme, bias: Any,
+             rng: np.random.Generator, calib: np.ndarray | None) -> Any:
+    from satsim.nn import LSUV, Network
+
+    cost = "log_likelihood" if output == "softmax" else "cross_entropy"
+    init = scheme.init
+    if scheme.lsuv:
+        if calib is None:
+            raise ValueError("`inits`: 'lsuv' calibrates on data rows; pass data=")
+        init = LSUV(calib)
+    return Network(list(sizes), activation=acts, output=output, cost=cost, init=init,
+                   bias_init=bias, rng=rng)
+
+
+def _layer_acts(net: Any) -> list:
+    return list(net._layer_acts)
+
+
+# --------------------------------------------------------------------------- training
+def _train_cell(params: dict, rng: np.random.Generator, *, schemes: dict, data: dict,
+                bias: Any) -> dict:
+    """One (scheme, seed) training run: per-epoch validation accuracy and saturation."""
+    scheme = schemes[params["scheme"]]
+    X, y = data["X"], data["y"]
+    Xv, yv = data["Xv"], data["yv"]
+    net = _network(tuple(params["sizes"]), list(params["activations"]), params["output"],
+                   scheme, bias, rng, data["calib"])
+    hist = net.fit(X, y, epochs=params["epochs"], batch_size=params["batch_size"],
+                   eta=params["eta"], validation=(Xv, yv), rng=rng)
+    frame = hist.to_frame()
+    keep = [c for c in ("epoch", "layer", "validation_accuracy", "saturated") if c in frame]
+    return {"rows": frame[keep].to_dict("records")}
+
+
+# --------------------------------------------------------------------------- analysis
+def analyze(
+    sizes: Any,
+    inits: Any = ("he_normal", "glorot_uniform"),
+    *,
+    activation: Any = "tanh",
+    output: str = "softmax",
+    bias_init: Any = "zeros",
+    data: Any = "fashion-mnist",
+    scale: str = "quick",
+    epochs: int | None = None,
+    seeds: int | None = None,
+    criterion: str | None = None,
+    epsilon: float = 0.01,
+    margin: float = 0.02,
+    std_margin: float = 0.05,
+    confidence_level: float = 0.95,
+    out: str | Path | None = None,
+    executor: Any = "serial",
+    workers: int | None = None,
+    progress: Any = False,
+    rng: Any = None,
+) -> AnalysisResult:
+    r"""Compare initialization schemes on one architecture (see the module docstring).
+
+    Parameters
+    ----------
+    sizes : sequence of int or "784,300,100,10"
+        Layer widths, input first.
+    inits : scheme or sequence of schemes
+        Initializers (names, ``module:attr``, registered names, objects, functions
+        ``f(shape, rng)``) or ``"lsuv"`` (Mishkin & Matas 2016, calibrated on data rows).
+    activation : name, Activation or sequence (one per hidden layer), default "tanh"
+    output : {"softmax", "sigmoid"}, default "softmax"
+        Output layer (softmax trains with the log-likelihood cost, sigmoid with
+        cross-entropy); its z is measured, its saturation is not (softmax is not
+        elementwise).
+    bias_init : initializer or None, default "zeros"
+    data : "fashion-mnist", "mnist", a path (IDX directory, ``.npz``) or None
+        Real inputs for the init-time measurements, LSUV and training; None: Gaussian
+        inputs only and no training.
+    scale : {"test", "quick", "full"}, default "quick"
+        Work sizes (:data:`SCALES`); ``epochs``/``seeds`` override theirs.
+    criterion, epsilon
+        Saturation criterion (:meth:`satsim.activations.Activation.saturation_bounds`).
+    margin, std_margin : float
+        Agreement margins of the findings (absolute for fractions, relative for rms).
+    confidence_level : float, default 0.95
+    out : path, optional
+        Directory for the resumable training sweep (``out/sweeps/training``).
+    executor, workers, progress
+        As in :func:`satsim.sweep.run`.
+    rng : seed or Generator
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    from satsim import data as datasets
+    from satsim import meanfield, saturation
+    from satsim import sweep as engine
+    from satsim.init import Normal, as_initializer
+    from satsim.study import Finding
+
+    t0 = time.perf_counter()
+    sizes = _check_sizes(sizes)
+    schemes = _schemes(inits)
+    check_choice("output", output, ("softmax", "sigmoid"))
+    check_choice("scale", scale, SCALES)
+    work = dict(SCALES[scale])
+    if epochs is not None:
+        work["epochs"] = check_int("epochs", epochs, minimum=0)
+    if seeds is not None:
+        work["seeds"] = check_int("seeds", seeds, minimum=1)
+    margin = check_real("margin", margin, low=0.0)
+    std_margin = check_real("std_margin", std_margin, low=0.0)
+    level = check_real("confidence_level", confidence_level, low=0.0, high=1.0,
+                       low_inclusive=False, high_inclusive=False)
+    bias = None if bias_init is None else as_initializer(bias_init, param="bias_init")
+    rng = check_rng(rng)
+    n_hidden = len(sizes) - 2
+    acts_in = list(activation) if isinstance(activation, Sequence) and not isinstance(
+        activation, str) else [activation] * max(n_hidden, 0)
+    if len(acts_in) != n_hidden:
+        raise ValueError(f"`activation` must be one activation or one per hidden layer "
+                         f"({n_hidden}); got {len(acts_in)}")
+    if any(s.lsuv for s in schemes) and data is None:
+        raise ValueError("`inits`: 'lsuv' calibrates on data rows; pass data=")
+
+    # -- inputs ---------------------------------------------------------------------
+    ds = None
+    if data is not None:
+        if isinstance(data, str) and data in ("fashion-mnist", "mnist"):
+            ds = datasets.load(data)
+        else:
+            ds = datasets.load("fashion-mnist", source=data)
+        if ds.train[0].shape[1] != sizes[0]:
+            raise ValueError(f"`sizes[0]` must be the data's input size "
+                             f"{ds.train[0].shape[1]}; got sizes[0]={sizes[0]}")
+    probe_rng, train_rng = rng.spawn(2)
+    inputs: dict[str, np.ndarray] = {}
+    if ds is not None:
+        Xtr = ds.train[0]
+        pick = probe_rng.choice(Xtr.shape[0], size=min(work["n_probe"], Xtr.shape[0]),
+                                replace=False)
+        inputs["data"] = np.asarray(Xtr[pick], dtype=np.float64)
+        scale2 = float(np.mean(np.sum(inputs["data"] ** 2, axis=1))) / sizes[0]
+    else:
+        scale2 = 1.0
+    inputs["gaussian"] = probe_rng.standard_normal((work["n_probe"], sizes[0])) * math.sqrt(
+        scale2)
+    calib = None
+    if ds is not None:
+        calib = np.asarray(ds.train[0][-work["lsuv_rows"]:], dtype=np.float64)
+
+    # -- init-time measurements and predictions ------------------------------------
+    rows, dens_rows, mf_rows = [], [], []
+    act_names: list[str] = []
+    for scheme in schemes:
+        zs: dict[str, list[list[np.ndarray]]] = {k: [] for k in inputs}
+        wvars = []
+        phis = None
+        for net_rng in probe_rng.spawn(work["networks"]):
+            net = _network(sizes, acts_in, output, scheme, bias, net_rng, calib)
+            phis = _layer_acts(net)
+            wvars.append([float(np.var(W)) for W in net.weights])
+            for kind, X in inputs.items():
+                layer_z, _ = net._forward(X.astype(net.dtype), keep=True)
+                zs[kind].append(layer_z)
+        assert phis is not None
+        act_names = [getattr(p, "name", "softmax") for p in phis]
+        real_var = np.mean(wvars, axis=0)
+        if scheme.lsuv:
+            per_layer = [Normal(0.0, math.sqrt(v)) for v in real_var]
+            weights: Any = per_layer
+        else:
+            weights = scheme.init
+        for kind, X in inputs.items():
+            pred = meanfield.layer_moments(list(sizes), weights, acts_in, output=output,
+                                           bias=bias, X=X, epsilon=epsilon,
+                                           criterion=criterion).to_frame()
+            for li in range(len(sizes) - 1):
+                z = np.concatenate([nz[li] for nz in zs[kind]], axis=1)
+                rms, lo, hi = _rms_interval(z, level)
+                row = {"scheme": scheme.label, "inputs": kind, "layer": li + 1,
+                       "fan_in": sizes[li], "fan_out": sizes[li + 1],
+                       "activation": act_names[li], "weight_variance": real_var[li] * sizes[li],
+                       "z_rms": rms, "z_rms_ci_low": lo, "z_rms_ci_high": hi,
+                       "z_rms_predicted": float(pred.z_std.iloc[li]),
+                       "saturated": math.nan, "saturated_ci_low": math.nan,
+                       "saturated_ci_high": math.nan,
+                       "saturated_predicted": float(pred.saturated_predicted.iloc[li])}
+                if li < n_hidden or output == "sigmoid":
+                    frac = saturation.fraction(z, activation=phis[li], epsilon=epsilon,
+                                               criterion=criterion, confidence_level=level)
+                    row.update(saturated=frac.estimate, saturated_ci_low=frac.ci_low,
+                               saturated_ci_high=frac.ci_high, criterion=frac.criterion)
+                rows.append(row)
+                if kind == ("data" if "data" in inputs else "gaussian"):
+                    dens_rows.extend(_density(z, rms_pred=row["z_rms_predicted"],
+                                              scheme=scheme.label, layer=li + 1))
+        # mean-field phase of every hidden layer that follows a hidden layer
+        for li in range(1, n_hidden + 1):
+            fan_in, fan_out = sizes[li], sizes[li + 1] if li + 1 < len(sizes) else sizes[li]
+            sw = real_var[li] * fan_in if scheme.lsuv else weights.variance(fan_in,
+                                                                            fan_out) * fan_in
+            sb = 0.0 if bias is None else bias.variance(fan_in, fan_out)
+            act = phis[li - 1]
+            mf_rows.append(_phase_row(scheme.label, li + 1, act, sw, sb))
+
+    layers = pd.DataFrame(rows)
+    mf = pd.DataFrame(mf_rows)
+    from satsim.activations import as_activation
+
+    first = as_activation(acts_in[0], param="activation[0]") if n_hidden else None
+    crit = _critical_line(act_names[0] if n_hidden else "tanh", first, mf)
+
+    # -- training ----------------------------------------------------------------------
+    training = training_sat = pd.DataFrame()
+    if ds is not None and work["epochs"] > 0:
+        Xtr, ytr = ds.train
+        Xv, yv = ds.validation if ds.validation is not None else ds.test
+        payload = {"X": np.asarray(Xtr[: work["n_train"]]), "y": np.asarray(ytr[: work["n_train"]]),
+                   "Xv": np.asarray(Xv[: work["n_validation"]]),
+                   "yv": np.asarray(yv[: work["n_validation"]]), "calib": calib}
+        cell = functools.partial(_train_cell, schemes={s.label: s for s in schemes},
+                                 data=payload, bias=bias)
+        grid = engine.product(
+            fixed={"sizes": list(sizes), "activations": list(act_names[:n_hidden]),
+                   "output": output, "epochs": work["epochs"],
+                   "batch_size": work["batch_size"], "eta": work["eta"]},
+            scheme=[s.label for s in schemes], seed=list(range(work["seeds"])))
+        store = None if out is None else Path(out) / "sweeps" / f"training-{scale}"
+        table = engine.run(cell, grid, out=store, root_seed=int(train_rng.integers(2**63)),
+                           executor=executor, workers=workers, progress=progress).to_frame()
+        failed = table[table.status != "done"]
+        if len(failed):
+            raise RuntimeError(f"{len(failed)} training run(s) failed: {failed.error.iloc[0]}")
+        recs = [dict(r, scheme=t.scheme, seed=t.seed) for t in table.itertuples()
+                for r in t.rows]
+        training, training_sat = _training_summary(pd.DataFrame(recs), level)
+
+    findings = _findings(layers, training, mf, margin, std_margin, n_classes=len(
+        np.unique(ds.train[1])) if ds is not None else None, Finding=Finding)
+    res_params = {"sizes": list(sizes), "inits": [s.label for s in schemes],
+                  "activation": act_names[:n_hidden], "output": output,
+                  "bias_init": None if bias is None else bias.name,
+                  "data": None if ds is None else ds.source, "scale": scale, **work,
+                  "criterion": criterion, "epsilon": epsilon, "margin": margin,
+                  "std_margin": std_margin}
+    from satsim.study import environment
+
+    prov = {**environment(), "scale": scale, "wall_time_s": time.perf_counter() - t0,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    res = AnalysisResult(sizes=sizes, activations=tuple(act_names), params=res_params,
+                         schemes=tuple(s.label for s in schemes), layers=layers, meanfield=mf,
+                         training=training, training_saturation=training_sat,
+                         densities=pd.DataFrame(dens_rows),
+                         critical_line=crit, findings=findings, overview="", provenance=prov)
+    return dataclasses.replace(res, overview=_overview(res))
+
+
+def _density(z: np.ndarray, *, rms_pred: float, scheme: str, layer: int) -> list[dict]:
+    flat = z.ravel()
+    lim = float(np.quantile(np.abs(flat), 0.999)) or 1.0
+    counts, edges = np.histogram(flat, bins=60, range=(-lim, lim), density=True)
+    mids = 0.5 * (edges[1:] + edges[:-1])
+    ref = stats.norm.pdf(mids, scale=rms_pred) if rms_pred > 0 else np.zeros_like(mids)
+    return [{"scheme": scheme, "layer": f"layer {layer}", "z": float(m), "density": float(c),
+             "predicted_density": float(r)} for m, c, r in zip(mids, counts, ref, strict=True)]
+
+
+def _phase_row(scheme: str, layer: int, act: Any, sw: float, sb: float) -> dict:
+    from satsim import meanfield
+
+    row = {"scheme": scheme, "layer": layer, "activation": act.name, "sigma_w2": sw,
+           "sigma_b2": sb}
+    try:
+        q = float(meanfield.fixed_point(sw, sb, activation=act))
+        chi = float(meanfield.chi1(sw, sb, activation=act))
+        xi_q, xi_c = (float(v) for v in meanfield.depth_scales(sw, sb, activation=act))
+    except (ValueError, ArithmeticError):
+        q = chi = xi_q = xi_c = math.nan
+    try:
+        crit = float(meanfield.critical_weight_variance(sb, activation=act))
+    except ValueError:
+        crit = math.nan
+    phase = ("critical" if math.isfinite(chi) and abs(chi - 1) < 1e-3 else
+             "ordered" if chi < 1 else "chaotic" if chi > 1 else "undetermined")
+    row.update(q_star=q, chi1=chi, xi_q=xi_q, xi_c=xi_c, critical_sigma_w2=crit, phase=phase,
+               trainable_depth=6 * xi_c if math.isfinite(xi_c) else math.inf)
+    return row
+
+
+def _critical_line(name: str, act: Any, mf: pd.DataFrame) -> pd.DataFrame:
+    from satsim import meanfield
+
+    if act is None:
+        return pd.DataFrame(columns=["series", "sigma_b2", "sigma_w2"])
+    top = max(0.3, float(mf.sigma_b2.max()) * 1.5) if len(mf) else 0.3
+    sbs = np.linspace(0.0, top, 16)
+    try:
+        sws = np.asarray(meanfield.critical_line(sbs, activation=act), dtype=float)
+    except ValueError:
+        sws = np.full_like(sbs, np.nan)
+    line = pd.DataFrame({"series": f"critical line χ1 = 1 ({name})", "sigma_b2": sbs,
+                         "sigma_w2": sws})
+    # one point per scheme: its first hidden-to-hidden layer (the table has them all)
+    first = mf.drop_duplicates("scheme")
+    points = first.assign(series=first.scheme + " (layer " + first.layer.astype(str) + ")")[
+        ["series", "sigma_b2", "sigma_w2"]]
+    return pd.concat([line, points], ignore_index=True)
+
+
+def _training_summary(recs: pd.DataFrame, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(accuracy per scheme × epoch, saturation per scheme × epoch × hidden layer), each
+    the mean over seeds with its t interval."""
+    out, sat_rows = [], []
+    acc = recs.drop_duplicates(["scheme", "seed", "epoch"])
+    for (scheme, epoch), g in acc.groupby(["scheme", "epoch"], sort=False):
+        mean, lo, hi = _t_interval(g.validation_accuracy.to_numpy(), level)
+        out.append({"scheme": scheme, "epoch": int(epoch), "accuracy": mean,
+                    "accuracy_ci_low": max(lo, 0.0), "accuracy_ci_high": min(hi, 1.0),
+                    "n_seeds": len(g)})
+    if "layer" in recs and "saturated" in recs:
+        hidden = recs[np.isfinite(recs.saturated.astype(float))]
+        for (scheme, epoch, layer), g in hidden.groupby(["scheme", "epoch", "layer"],
+                                                        sort=False):
+            mean, lo, hi = _t_interval(g.saturated.to_numpy(), level)
+            sat_rows.append({"scheme": scheme, "epoch": int(epoch), "layer": f"layer {int(layer)}",
+                             "saturated": mean, "saturated_ci_low": max(lo, 0.0),
+                             "saturated_ci_high": min(hi, 1.0), "n_seeds": len(g)})
+    return pd.DataFrame(out), pd.DataFrame(sat_rows)
+
+
+def _findings(layers: pd.DataFrame, training: pd.DataFrame, mf: pd.DataFrame, margin: float,
+              std_margin: float, *, n_classes: int | None, Finding: Any) -> list:
+    out = []
+    main = "data" if (layers.inputs == "data").any() else "gaussian"
+    for r in layers[layers.inputs == main].itertuples():
+        if math.isfinite(r.saturated):
+            ok = (r.saturated_ci_low - margin <= r.saturated_predicted
+                  <= r.saturated_ci_high + margin)
+            out.append(Finding(
+                id=f"saturation_{r.scheme}_layer{r.layer}",
+                claim=f"{r.scheme} saturates {100 * r.saturated:.3g}% of layer-{r.layer} units "
+                      f"at init ({r.activation}, {main} inputs); prediction "
+                      f"{100 * r.saturated_predicted:.3g}%, CI [{100 * r.saturated_ci_low:.3g}, "
+                      f"{100 * r.saturated_ci_high:.3g}]",
+                expected=r.saturated_predicted, observed=r.saturated,
+                method=f"mean-field prediction inside the two-way 95% CI ± {margin:g}",
+                passed=bool(ok)))
+        ok = ((1 - std_margin) * r.z_rms_ci_low <= r.z_rms_predicted
+              <= (1 + std_margin) * r.z_rms_ci_high)
+        out.append(Finding(
+            id=f"z_rms_{r.scheme}_layer{r.layer}",
+            claim=f"{r.scheme}: rms of layer-{r.layer} z is {r.z_rms:.3g} "
+                  f"(CI [{r.z_rms_ci_low:.3g}, {r.z_rms_ci_high:.3g}]); theory "
+                  f"{r.z_rms_predicted:.3g}",
+            expected=r.z_rms_predicted, observed=r.z_rms,
+            method=f"theory inside the CI widened by {100 * std_margin:g}%",
+            passed=bool(ok)))
+    if len(training) and n_classes:
+        last = training[training.epoch == training.epoch.max()]
+        for r in last.itertuples():
+            # undecided while the interval straddles chance (too few seeds to tell)
+            chance = 1 / n_classes
+            verdict = (None if not math.isfinite(r.accuracy_ci_low) else True
+                       if r.accuracy_ci_low > chance else False
+                       if r.accuracy_ci_high < chance else None)
+            out.append(Finding(
+                id=f"trains_{r.scheme}",
+                claim=f"{r.scheme} learns above chance ({100 / n_classes:.3g}%) in {r.epoch} "
+                      f"epoch(s): {100 * r.accuracy:.3g}% [{100 * r.accuracy_ci_low:.3g}, "
+                      f"{100 * r.accuracy_ci_high:.3g}]",
+                expected=f"> {1 / n_classes:.3g}", observed=r.accuracy,
+                method=f"t interval over {r.n_seeds} seeds against chance (undecided while "
+                       f"it contains chance)",
+                passed=verdict))
+    return out
+
+
+def _overview(res: AnalysisResult) -> str:
+    sizes = "-".join(map(str, res.sizes))
+    acts = "/".join(dict.fromkeys(res.activations[:-1])) or res.activations[-1]
+    main = "data" if (res.layers.inputs == "data").any() else "gaussian"
+    parts = [f"Network {sizes} ({acts} hidden units), schemes {', '.join(res.schemes)}."]
+    for scheme in res.schemes:
+        lay = res.layers[(res.layers.scheme == scheme) & (res.layers.inputs == main)]
+        hidden = lay[np.isfinite(lay.saturated)]
+        text = f"{scheme}:"
+        if len(hidden):
+            worst = hidden.loc[hidden.saturated.idxmax()]
+            text += (f" at most {100 * worst.saturated:.3g}% of units saturated at init "
+                     f"(layer {int(worst.layer)}, predicted "
+                     f"{100 * worst.saturated_predicted:.3g}%)")
+        mf = res.meanfield[res.meanfield.scheme == scheme]
+        if len(mf):
+            r = mf.iloc[0]
+            text += (f"; mean field: {r.phase} phase (χ1 = {r.chi1:.3g}, σ_w² = "
+                     f"{r.sigma_w2:.3g} vs critical {r.critical_sigma_w2:.3g}), correlation "
+                     f"depth scale ξ_c = {r.xi_c:.3g} layers")
+        tr = res.training[res.training.scheme == scheme] if len(res.training) else None
+        if tr is not None and len(tr):
+            r = tr.iloc[-1]
+            text += (f"; validation accuracy after {int(r.epoch)} epoch(s) "
+                     f"{100 * r.accuracy:.3g}%")
+        parts.append(text + ".")
+    passed = sum(f.passed is True for f in res.findings)
+    parts.append(f"{passed} of {len(res.findings)} findings agree with the predictions.")
+    return " ".join(parts)
+
+
+def _key_numbers(res: AnalysisResult) -> list:
+    from satsim.report.model import KeyNumber, fmt
+
+    out = []
+    main = "data" if (res.layers.inputs == "data").any() else "gaussian"
+    for scheme in res.schemes:
+        lay = res.layers[(res.layers.scheme == scheme) & (res.layers.inputs == main)
+                         & np.isfinite(res.layers.saturated)]
+        if len(lay):
+            r = lay.loc[lay.saturated.idxmax()]
+            out.append(KeyNumber(
+                quantity=f"most saturated layer at init, {scheme}",
+                value=f"{fmt(100 * r.saturated, 3)}% (layer {int(r.layer)})",
+                detail=f"predicted {fmt(100 * r.saturated_predicted, 3)}%; CI "
+                       f"[{fmt(100 * r.saturated_ci_low, 3)}%, "
+                       f"{fmt(100 * r.saturated_ci_high, 3)}%]",
+                study="analysis_init"))
+        if len(res.training):
+            tr = res.training[res.training.scheme == scheme]
+            if len(tr):
+                r = tr.iloc[-1]
+                out.append(KeyNumber(quantity=f"validation accuracy, {scheme}",
+                                     value=f"{fmt(100 * r.accuracy, 3)}%",
+                                     detail=f"after {int(r.epoch)} epoch(s), {int(r.n_seeds)} "
+                                            "seeds", study="analysis_training"))
+    return out
+
+
+def _study_results(res: AnalysisResult) -> list:
+    from satsim.plotting import DensityPlot, LinePlot
+    from satsim.study import StudyResult
+
+    prov = dict(res.provenance)
+    layers = res.layers
+    init_figs: list[Any] = [
+        LinePlot(id="z_rms", table="layers", title="rms of z per layer",
+                 caption="Measured rms of the pre-activations (band: 95% two-way CI over "
+                         "inputs and units) and the mean-field prediction (dashed), on data "
+                         "rows and on Gaussian inputs of the same mean squared norm.",
+                 x="layer", y="z_rms", hue="scheme", col="inputs",
+                 band=("z_rms_ci_low", "z_rms_ci_high"), ref="z_rms_predicted",
+                 integer_x=True, xlabel="layer", ylabel="rms of z", logy=True),
+        LinePlot(id="saturated", table="layers_saturated", title="Saturated fraction per layer",
+                 caption="Saturated fraction at initialization (band: 95% CI) against its "
+                         "prediction (dashed).",
+                 x="layer", y="saturated", hue="scheme", col="inputs",
+                 band=("saturated_ci_low", "saturated_ci_high"), ref="saturated_predicted",
+                 integer_x=True, xlabel="layer", ylabel="saturated fraction"),
+    ]
+    tables = {"layers": layers,
+              "layers_saturated": layers[np.isfinite(layers.saturated)].reset_index(drop=True)}
+    for i, scheme in enumerate(res.schemes):
+        name = f"density_{i}"
+        tables[name] = res.densities[res.densities.scheme == scheme].reset_index(drop=True)
+        init_figs.append(DensityPlot(
+            id=name, table=name, title=f"Distribution of z per layer, {scheme}",
+            caption=f"Histogram of z at initialization ({scheme}) with the normal density of "
+                    "the predicted rms (dashed).", x="z", y="density", col="layer",
+                    ref="predicted_density", ref_label="predicted normal",
+                    measured_label="measured", xlabel="z", ylabel="density"))
+    init_findings = [f for f in res.findings if not f.id.startswith("trains_")]
+    out = [StudyResult(
+        name="analysis_init", title="At initialization: z and saturation per layer",
+        description="Each scheme initializes several networks; every layer's pre-activations "
+                    "are measured on real data rows and on Gaussian inputs and compared with "
+                    "the mean-field prediction from the scheme's variances and the layers' "
+                    "own fans.",
+        params=res.params, tables=tables, figures=init_figs, findings=init_findings,
+        display=["layers"], provenance=prov)]
+    mf_figs = [LinePlot(id="phase", table="critical_line", title="Where each scheme sits",
+                        caption="The critical line χ1 = 1 of the first hidden activation and "
+                                "each scheme's (σ_b², σ_w²) (points); below "
+                                "the line signals and gradients fade (ordered), above they "
+                                "are chaotic.",
+                        x="sigma_b2", y="sigma_w2", hue="series", xlabel="σ_b²",
+                        ylabel="σ_w²")]
+    out.append(StudyResult(
+        name="analysis_meanfield", title="Mean field: phase, χ1 and depth scales",
+        description="Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) for each "
+                    "hidden layer's σ_w² = n·Var(w) and σ_b²: the fixed point q*, χ1, the "
+                    "depth scales ξ_q and ξ_c, and the trainable depth 6ξ_c.",
+        params=res.params, tables={"meanfield": res.meanfield,
+                                   "critical_line": res.critical_line},
+        figures=mf_figs if len(res.critical_line) else [], findings=[],
+        display=["meanfield"], provenance=prov))
+    if len(res.training):
+        figs = [LinePlot(id="accuracy", table="training", title="Validation accuracy",
+                         caption="Mean over seeds with its 95% t interval.", x="epoch",
+                         y="accuracy", hue="scheme",
+                         band=("accuracy_ci_low", "accuracy_ci_high"), integer_x=True,
+                         xlabel="epoch", ylabel="validation accuracy")]
+        tables_t = {"training": res.training}
+        if len(res.training_saturation):
+            tables_t["training_saturation"] = res.training_saturation
+            figs.append(LinePlot(id="training_saturation", table="training_saturation",
+                                 title="Saturated fraction during training",
+                                 caption="Mean over seeds with its 95% t interval, per "
+                                         "hidden layer.", x="epoch", y="saturated",
+                                 hue="scheme", col="layer", integer_x=True,
+                                 band=("saturated_ci_low", "saturated_ci_high"),
+                                 xlabel="epoch", ylabel="saturated fraction"))
+        out.append(StudyResult(
+            name="analysis_training", title="Training on real data",
+            description="SGD runs of every scheme on the same data and seeds.",
+            params=res.params, tables=tables_t, figures=figs,
+            findings=[f for f in res.findings if f.id.startswith("trains_")],
+            display=["training", "training_saturation"], provenance=prov))
+    return out
+
+
+def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *, data: Any = "fashion-mnist",
+                  n_probe: int = 500, activation: Any = None, criterion: str | None = None,
+                  epsilon: float = 0.01, rng: Any = None) -> pd.DataFrame:
+    """Per-layer statistics of a PyTorch model (:func:`satsim.torch.layer_statistics`)
+    for each scheme in ``inits`` applied with :func:`satsim.torch.init_` (no scheme: the
+    model's own initialization), on data rows reshaped to ``input_shape``."""
+    import satsim.torch as st
+    from satsim import data as datasets
+    from satsim._registry import load_attr
+
+    if isinstance(build, str):
+        build = load_attr(build, "torch")
+    if not callable(build):
+        raise TypeError(f"`build` must be a callable returning an nn.Module; got {build!r}")
+    shape = _check_sizes(input_shape) if not isinstance(input_shape, tuple) else input_shape
+    rng = check_rng(rng)
+    n_probe = check_int("n_probe", n_probe, minimum=2)
+    if data is None:
+        X = rng.standard_normal((n_probe, *shape))
+    else:
+        ds = datasets.load(data) if data in ("fashion-mnist", "mnist") else datasets.load(
+            "fashion-mnist", source=data)
+        X = np.asarray(ds.train[0][:n_probe], dtype=np.float32)
+        if math.prod(shape) != X.shape[1]:
+            raise ValueError(f"`input_shape` {shape} must hold {X.shape[1]} values")
+        X = X.reshape((n_probe, *shape))
+    frames = []
+    schemes = list(inits) if not isinstance(inits, str) else [inits]
+    for scheme in schemes or [None]:
+        model = build()
+        label = "as built"
+        if scheme is not None:
+            st.init_(model, scheme, rng=rng)
+            label = scheme if isinstance(scheme, str) else getattr(scheme, "name", str(scheme))
+        res = st.layer_statistics(model, X, activation=activation, criterion=criterion,
+                                  epsilon=epsilon)
+        frames.append(res.to_frame().assign(scheme=label))
+    return pd.concat(frames, ignore_index=True)
