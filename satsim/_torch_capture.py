@@ -1,0 +1,156 @@
+"""Capture for :mod:`satsim.torch`: which activation follows a layer, and the forward
+hooks that record every Linear/Conv layer's input, output z and patch norms (hooks
+removed and training flags restored in ``finally``; see :func:`_run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from satsim.activations import Activation
+from satsim.activations import get as _activation
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: the layers satsim initializes and measures
+_LAYERS = (nn.Linear, *_CONV, *_CONV_T)
+
+
+# --------------------------------------------------------------------------- activations
+def _activation_of(mod: nn.Module) -> Activation | None:
+    """The satsim activation a PyTorch activation module computes, if satsim has it."""
+    if isinstance(mod, nn.Tanh):
+        return _activation("tanh")
+    if isinstance(mod, nn.Sigmoid):
+        return _activation("sigmoid")
+    if isinstance(mod, nn.ReLU):
+        return _activation("relu")
+    if isinstance(mod, nn.LeakyReLU):
+        slope = float(mod.negative_slope)
+        return _activation("leaky_relu", slope=slope) if 0.0 <= slope < 1.0 else None
+    if isinstance(mod, nn.ELU):
+        return _activation("elu", alpha=float(mod.alpha)) if mod.alpha > 0 else None
+    if isinstance(mod, nn.Softplus):  # the threshold only switches to z for z·β > 20
+        return _activation("softplus") if mod.beta == 1 else None
+    if isinstance(mod, nn.GELU):
+        return _activation("gelu") if mod.approximate == "none" else None
+    if isinstance(mod, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6): not mapped
+        return _activation("hard_tanh") if (mod.min_val, mod.max_val) == (-1, 1) else None
+    if isinstance(mod, nn.Softsign):
+        return _activation("softsign")
+    if isinstance(mod, nn.Identity):
+        return _activation("linear")
+    return None
+
+
+def _is_activation_module(mod: nn.Module) -> bool:
+    return (isinstance(mod, nn.Identity)
+            or (type(mod).__module__ == "torch.nn.modules.activation"
+                and not isinstance(mod, nn.MultiheadAttention)))
+
+
+# --------------------------------------------------------------------------- capture
+@dataclass
+class _Call:
+    """One forward call of a layer: its z (original layout, copied before any in-place
+    activation) and the per-patch input sums Σx, ‖x‖², shape (inputs, groups, positions)."""
+
+    layer: Any
+    z: torch.Tensor
+    s1: np.ndarray
+    s2: np.ndarray
+    act_module: nn.Module | None = None
+
+
+def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    xd = x.detach().to(torch.float64)
+    if isinstance(mod, nn.Linear):
+        s1, s2 = xd.sum(-1), (xd * xd).sum(-1)
+        return (s1.reshape(n, 1, -1).cpu().numpy(), s2.reshape(n, 1, -1).cpu().numpy())
+    groups, kernel = mod.groups, tuple(mod.kernel_size)
+    if isinstance(mod, _CONV):
+        # the layer's own forward (padding mode included) with a ones kernel: output
+        # channel g sums the patch over group g's input channels
+        ones = torch.ones((groups, mod.in_channels // groups, *kernel), dtype=torch.float64,
+                          device=xd.device)
+
+        def conv(t: torch.Tensor) -> torch.Tensor:
+            return mod._conv_forward(t, ones, None)
+    else:
+        dims = len(kernel)
+        out_pad = mod._output_padding(x, list(z.shape[-dims:]), list(mod.stride),
+                                      list(mod.padding), list(kernel), dims,
+                                      list(mod.dilation))
+        ones = torch.ones((mod.in_channels, 1, *kernel), dtype=torch.float64, device=xd.device)
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[dims - 1]
+
+        def conv(t: torch.Tensor) -> torch.Tensor:
+            return fn(t, ones, None, mod.stride, mod.padding, out_pad, groups, mod.dilation)
+    return (conv(xd).reshape(n, groups, -1).cpu().numpy(),
+            conv(xd * xd).reshape(n, groups, -1).cpu().numpy())
+
+
+@dataclass
+class _Recorder:
+    batch: int
+    calls: list[tuple[str, _Call]] = field(default_factory=list)
+    pending: _Call | None = None
+
+    def layer_hook(self, name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple, out: Any) -> None:
+            self.pending = None
+            if not (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)):
+                raise TypeError(f"layer {name!r} was called with a non-tensor input or output")
+            if out.ndim < 1 or out.shape[0] != self.batch or args[0].shape[0] != self.batch:
+                raise ValueError(
+                    f"layer {name!r} saw input shape {tuple(args[0].shape)} and output shape "
+                    f"{tuple(out.shape)}; layer_statistics needs every layer's first dimension "
+                    f"to be the batch of x ({self.batch} inputs)")
+            call = _Call(mod, out.detach().clone(), *_patch_sums(mod, args[0], out))
+            self.calls.append((name, call))
+            self.pending = call
+
+        return hook
+
+    def activation_hook(self, mod: nn.Module, args: tuple) -> None:
+        # a forward *pre*-hook: an in-place activation (ReLU(inplace=True)) has not yet
+        # overwritten its input
+        call = self.pending
+        if call is None or not args or not isinstance(args[0], torch.Tensor):
+            return
+        if call.act_module is not None and not isinstance(call.act_module, nn.Identity):
+            return  # a real activation already claimed z (an Identity is a placeholder)
+        inp = args[0]
+        if (inp.numel() == call.z.numel() and inp.dtype == call.z.dtype
+                and torch.equal(inp.detach().reshape(-1), call.z.reshape(-1))):
+            call.act_module = mod
+
+
+def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
+    """Forward x once (eval mode, no grad) with hooks; hooks removed and every
+    submodule's training flag restored whatever happens."""
+    rec = _Recorder(int(x.shape[0]))
+    flags = [(m, m.training) for m in module.modules()]
+    handles = []
+    try:
+        for name, m in module.named_modules():
+            if isinstance(m, _LAYERS):
+                handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
+            elif _is_activation_module(m):
+                handles.append(m.register_forward_pre_hook(rec.activation_hook))
+        module.eval()
+        with torch.no_grad():
+            module(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags:  # pre-order: a parent's train() first, then its children's
+            m.train(flag)
+    return rec.calls
