@@ -3,7 +3,8 @@
 The facade exposes the compute modules as sub-namespaces (``satsim.init``,
 ``satsim.inputs``, ``satsim.montecarlo``, ``satsim.theory``, ``satsim.identities``,
 ``satsim.components``, ``satsim.fit``, ``satsim.activations``,
-``satsim.saturation``, ``satsim.meanfield``, ``satsim.data``, ``satsim.nn``) and
+``satsim.saturation``, ``satsim.meanfield``, ``satsim.gradients``, ``satsim.data``,
+``satsim.nn``) and
 the most used names directly.
 ``satsim.testing`` (Hypothesis strategies) needs the ``test`` extra and is
 imported explicitly.  Importing satsim never imports matplotlib: plotting and reports
@@ -17,6 +18,7 @@ from satsim import (
     components,
     data,
     fit,
+    gradients,
     identities,
     init,
     inputs,
@@ -30,6 +32,7 @@ from satsim import (
 from satsim._namespace import public_dir
 from satsim._warnings import (
     ApproximationWarning,
+    ConvergenceWarning,
     DegenerateDistributionWarning,
     MonteCarloPrecisionWarning,
     SatsimWarning,
@@ -45,6 +48,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ApproximationWarning",
+    "ConvergenceWarning",
     "DegenerateDistributionWarning",
     "Initializer",
     "MonteCarloPrecisionWarning",
@@ -61,6 +65,7 @@ __all__ = [
     "data",
     "fit",
     "fit_distribution",
+    "gradients",
     "identities",
     "init",
     "inputs",

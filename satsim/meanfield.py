@@ -62,6 +62,9 @@ and initializers, and the mean field then follows each layer's own fans:
 from the layer's fans, :math:`q^l` from :math:`q^{l-1}` through the previous layer's
 activation (both live in :mod:`satsim._propagation`).
 
+Backward signal propagation — gradient moments per layer and the input–output
+Jacobian's spectrum, measured and predicted: see :mod:`satsim.gradients`.
+
 References
 ----------
 .. [1] B. Poole et al., "Exponential expressivity in deep neural networks through

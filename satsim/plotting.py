@@ -819,6 +819,64 @@ def _plot_history(res: Any, ax: Any) -> Any:
     return axes if len(axes) > 1 else axes[0]
 
 
+def _plot_gradients(res: Any, ax: Axes | None) -> Axes:
+    """Per-layer ‖δ^l‖²/N_l (band: CI over networks) with the mean-field backward
+    recursion (dashed), log scale."""
+    ax = _axes(ax)
+    t = res.to_frame()
+    ax.plot(t.layer, t.delta_sq, marker="o", color=_CB[0], label="measured ‖∂C/∂z‖²/N")
+    if t.delta_sq_ci_low.notna().all():
+        ax.fill_between(t.layer, t.delta_sq_ci_low.clip(lower=1e-300), t.delta_sq_ci_high,
+                        color=_CB[0], alpha=0.2, lw=0)
+    ax.plot(t.layer, t.delta_sq_predicted, ls="--", color="black", label="mean field")
+    ax.set_yscale("log")
+    _scales(ax, integer_x=True)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("gradient second moment per unit")
+    ax.set_title(f"{res.activation}, {res.weights}, sizes {'-'.join(map(str, res.sizes))}",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def _plot_jacobian(res: Any, ax: Axes | None) -> Axes:
+    """Normalised variance of the Jacobian's squared singular values against depth
+    (error bars: CI over networks) with the free-probability line (dashed)."""
+    ax = _axes(ax)
+    t = res.to_frame()
+    v, lo, hi = t.normalized_variance, t.normalized_variance_ci_low, t.normalized_variance_ci_high
+    yerr = None
+    if lo.notna().all():
+        yerr = np.vstack([(v - lo).to_numpy(), (hi - v).to_numpy()])
+    ax.errorbar(t.depth, v, yerr=yerr, fmt="o", color=_CB[0], capsize=3, label="measured")
+    ax.plot(t.depth, t.normalized_variance_predicted, ls="--", color="black",
+            label="free probability")
+    _scales(ax, integer_x=True)
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("Var(s²) / E(s²)²")
+    ax.set_title(f"{res.activation}, {res.weights} weights, width {res.width}, "
+                 f"χ1 = {res.chi1:.3g}", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def _plot_layer_jacobian(res: Any, ax: Axes | None) -> Axes:
+    """Mean singular value of each layer's Jacobian per initializer (markers) with
+    the prediction (dashed)."""
+    ax = _axes(ax)
+    t = res.to_frame()
+    for i, (name, g) in enumerate(_groups(t, "weights")):
+        color = color_for(name, i)
+        ax.plot(g.layer, g.mean_sv, marker="o", color=color, label=f"{name}")
+        ax.plot(g.layer, g.mean_sv_predicted, ls="--", color=color)
+    _scales(ax, integer_x=True)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean singular value of ∂x^l/∂x^(l−1)")
+    ax.set_title(f"{res.activation}, width {res.width} (dashed: prediction)", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
 _RESULT_PLOTS = {
     "PreactivationResult": _plot_preactivation,
     "SumVarianceResult": _plot_sum_variance,
@@ -827,6 +885,9 @@ _RESULT_PLOTS = {
     "LayerMomentsResult": _plot_deep,
     "PhaseDiagramResult": _plot_phase,
     "History": _plot_history,
+    "GradientMomentsResult": _plot_gradients,
+    "JacobianSpectrumResult": _plot_jacobian,
+    "LayerJacobianResult": _plot_layer_jacobian,
 }
 
 
