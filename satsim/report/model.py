@@ -238,6 +238,18 @@ def _key_numbers(results: dict) -> list[KeyNumber]:
                                  detail="order-to-chaos transition χ1 = 1", study=d.name))
         except KeyError:
             pass
+    t = results.get("trainability")
+    if t is not None:
+        for fid, quantity in (("trainable_depth_tracks_6xi_c",
+                               "tanh trainable depth against 6ξ_c"),
+                              ("relu30_xavier_stalls_he_trains",
+                               "deep ReLU accuracy, Xavier vs He")):
+            try:
+                f = t.finding(fid)
+            except KeyError:
+                continue
+            out.append(KeyNumber(quantity=quantity, value=str(f.observed).split(" (")[0],
+                                 detail=f"{f.expected}: {f.verdict}", study=t.name))
     return out
 
 
