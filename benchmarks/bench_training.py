@@ -4,6 +4,26 @@ Run::
 
     python benchmarks/bench_training.py            # 50,000 examples (Fashion-MNIST)
     python benchmarks/bench_training.py --quick    # 10,000 examples
+    python benchmarks/bench_training.py --deep     # deep narrow tanh networks (issue 14)
+    python benchmarks/bench_training.py --deep --quick
+
+Deep mode (the trainability study's workload): tanh MLPs 784-w-…-w-10 with ``depth``
+hidden layers of width ``w``, softmax output and log-likelihood cost, plain SGD, on the
+first rows of Fashion-MNIST (as many as keep one epoch near a fixed amount of work,
+at least 8 batches).  Contenders, same initial weights, data, batch and dtype:
+
+* ``satsim``   — ``Network.fit(..., telemetry=False, monitor_training=False,
+  divergence=None)``, the call the trainability study makes;
+* ``defaults`` — ``Network.fit`` with its defaults (telemetry, training-set and
+  divergence evaluations at epochs 0 and 1): what a user pays for monitoring;
+* ``numpy``    — a hand-vectorised NumPy epoch (preallocated buffers, ``out=``,
+  in-place updates, the same maths);
+* ``torch-1t`` / ``torch-2t`` — PyTorch CPU with ``torch.set_num_threads(1)`` / ``(2)``:
+  ``nn.Linear`` + ``nn.Tanh`` layers, ``CrossEntropyLoss`` (mean over the batch), SGD.
+
+Targets (issue 14 §3): satsim float32 no slower than torch (1 thread), and within 1.3×
+of the hand-vectorised NumPy epoch.  ``--blas-threads N`` runs the NumPy contenders
+under ``threadpoolctl.threadpool_limits(N)`` (the study uses 1).
 
 Contenders, all on the same data, network, batch size and dtype, in one run:
 
@@ -162,7 +182,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 examples")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--deep", action="store_true",
+                        help="deep narrow tanh networks vs torch and hand-vectorised numpy")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="BLAS threads of the NumPy contenders (default: the library's)")
     args = parser.parse_args(argv)
+    if args.deep:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(args.blas_threads):
+            return main_deep(args)
     ds = data.load("fashion-mnist")
     X, y = ds.train
     if args.quick:
@@ -199,7 +228,8 @@ def main(argv=None) -> int:
     x32 = X.astype(np.float32).nbytes / 2**20
     print(f"\npeak traced memory of one epoch (float32, batch 10): satsim "
           f"{peak_sat / 2**20:.1f} MiB, hand-vectorised {peak_hand / 2**20:.1f} MiB "
-          f"(both include X in float32, {x32:.1f} MiB, and its shuffled copy)")
+          f"(both include X in float32, {x32:.1f} MiB; the hand-vectorised epoch also its "
+          f"shuffled copy, satsim gathers each mini-batch)")
 
     def get(dt, b):
         return next(r for r in rows if r[0] == dt and r[1] == b)
@@ -222,6 +252,182 @@ def main(argv=None) -> int:
     print("\nSummary")
     for label, value, target, passes in checks:
         print(f"  {label:58}{value:8.2f}  target {target:7} {'PASS' if passes(value) else 'FAIL'}")
+    return 0
+
+
+# ------------------------------------------------------------------ deep narrow (issue 14)
+DEEP_ETA = 0.01
+
+
+def deep_network(depth, width, dtype, seed=0):
+    from satsim import init
+
+    return Network([784, *[width] * depth, 10], activation="tanh", output="softmax",
+                   cost="log_likelihood", init=init.VarianceScaling(1.0, "fan_in", "normal"),
+                   bias_init=init.get("normal", std=0.1), dtype=dtype, rng=seed)
+
+
+def deep_satsim(X, y, depth, width, batch, dtype, defaults=False):
+    net = deep_network(depth, width, dtype)
+    kw = {} if defaults else {"telemetry": False, "monitor_training": False,
+                              "divergence": None}
+    t = time.perf_counter()
+    net.fit(X, y, epochs=1, batch_size=batch, eta=DEEP_ETA, rng=1, **kw)
+    return time.perf_counter() - t
+
+
+def deep_numpy(X, y, depth, width, batch, dtype):
+    """Hand-vectorised: preallocated per-layer buffers, ``out=`` everywhere, in place."""
+    net = deep_network(depth, width, dtype)
+    Ws, bs = net.weights, net.biases
+    n, L = X.shape[0], len(Ws)
+    Y = np.eye(10, dtype=dtype)[y]
+    Z = [np.empty((batch, W.shape[0]), dtype) for W in Ws]    # z, then tanh(z) in place
+    D = [np.empty((batch, W.shape[1]), dtype) for W in Ws]    # δ of the layer below
+    T = [np.empty((batch, W.shape[1]), dtype) for W in Ws]    # 1 − a²
+    G = [np.empty_like(W) for W in Ws]
+    gb = [np.empty_like(b) for b in bs]
+    t = time.perf_counter()
+    perm = np.random.default_rng(1).permutation(n)
+    Xs, Ys = X[perm], Y[perm]
+    for s in range(0, n, batch):
+        xb, yb = Xs[s: s + batch], Ys[s: s + batch]
+        m = xb.shape[0]
+        step = dtype(DEEP_ETA / m)
+        acts, a = [xb], xb
+        for i in range(L):
+            z = Z[i][:m]
+            np.matmul(a, Ws[i].T, out=z)
+            z += bs[i]
+            if i < L - 1:
+                np.tanh(z, out=z)
+                acts.append(z)
+            a = z
+        z -= z.max(axis=1, keepdims=True)  # softmax in place; δ = a − y
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        z -= yb
+        delta = z
+        for i in range(L - 1, -1, -1):
+            if i:
+                d = D[i][:m]
+                np.matmul(delta, Ws[i], out=d)
+            np.matmul(delta.T, acts[i], out=G[i])
+            np.sum(delta, axis=0, out=gb[i])
+            G[i] *= step
+            Ws[i] -= G[i]
+            gb[i] *= step
+            bs[i] -= gb[i]
+            if i:
+                tt = T[i][:m]
+                np.multiply(acts[i], acts[i], out=tt)
+                np.subtract(1, tt, out=tt)
+                d *= tt
+                delta = d
+    return time.perf_counter() - t
+
+
+def deep_torch(X, y, depth, width, batch, dtype, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    net = deep_network(depth, width, dtype)
+    layers = []
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0]).to(tdtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(net.weights) - 1:
+            layers.append(torch.nn.Tanh())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=DEEP_ETA)
+    loss_fn = torch.nn.CrossEntropyLoss()  # mean over the batch: the same η/m step
+    n = X.shape[0]
+    Xd, yd = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    t = time.perf_counter()
+    perm = torch.from_numpy(np.random.default_rng(1).permutation(n))
+    Xt, yt = Xd[perm], yd[perm]
+    for s in range(0, n, batch):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(Xt[s: s + batch]), yt[s: s + batch]).backward()
+        opt.step()
+    return time.perf_counter() - t
+
+
+def round_robin(runs, repeats):
+    """Best of ``repeats`` per contender, the contenders taking turns in each round, so a
+    change of load on the machine falls on all of them alike."""
+    t = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for k, fn in runs.items():
+            t[k] = min(t[k], fn())
+    return t
+
+
+def main_deep(args) -> int:
+    from threadpoolctl import threadpool_info
+
+    ds = data.load("fashion-mnist")
+    X, y = ds.train
+    depths, work = ((10, 30), 1e9) if args.quick else ((30, 100), 6e9)
+    try:
+        import torch
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("torch not installed: PyTorch comparison skipped (pip install torch==2.13.0)")
+    blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                     if i["user_api"] == "blas")
+    print(f"data: {ds.source}; tanh 784-w×depth-10, softmax + log-likelihood, SGD η={DEEP_ETA}; "
+          f"numpy BLAS: {blas}; torch {torch.__version__ if have_torch else '-'}; "
+          f"best of {args.repeats}")
+    rows = []
+    for depth in depths:
+        for width in (100, 300):
+            for batch in (32, 128):
+                # rows: about `work` multiply-adds per epoch (3 per weight per example)
+                n = int(np.clip(work / (3 * depth * width * width), 8 * batch, X.shape[0]))
+                n -= n % batch
+                Xn, yn = X[:n], y[:n]
+                for dtype in (np.float32, np.float64):
+                    Xd = Xn.astype(dtype)
+                    args_ = (Xd, yn, depth, width, batch, dtype)
+                    runs = {"satsim": lambda a=args_: deep_satsim(*a),
+                            "numpy": lambda a=args_: deep_numpy(*a)}
+                    if dtype == np.float32:
+                        runs["defaults"] = lambda a=args_: deep_satsim(*a, defaults=True)
+                        if have_torch:
+                            for k in (1, 2):
+                                runs[f"torch-{k}t"] = lambda a=args_, k=k: deep_torch(*a, k)
+                    t = round_robin(runs, args.repeats)
+                    rows.append((np.dtype(dtype).name, depth, width, batch, n, t))
+                    print(f"  {rows[-1][0]} depth {depth} width {width} batch {batch} rows {n}: "
+                          + ", ".join(f"{k} {v:.3f} s" for k, v in t.items()), flush=True)
+
+    def ratio(t, k):
+        return f"{t['satsim'] / t[k]:9.2f}" if k in t else f"{'-':>9}"
+
+    print(f"\n{'dtype':8}{'depth':>6}{'width':>6}{'batch':>6}{'rows':>6}{'satsim s':>10}"
+          f"{'sat/numpy':>10}{'sat/t-1t':>9}{'sat/t-2t':>9}{'defaults/sat':>13}")
+    for name, depth, width, batch, n, t in rows:
+        dflt = f"{t['defaults'] / t['satsim']:13.2f}" if "defaults" in t else f"{'-':>13}"
+        print(f"{name:8}{depth:6d}{width:6d}{batch:6d}{n:6d}{t['satsim']:10.3f}"
+              f"{ratio(t, 'numpy'):>10}{ratio(t, 'torch-1t')}{ratio(t, 'torch-2t')}{dflt}")
+    checks = []
+    for name, depth, width, batch, _n, t in rows:
+        cfg = f"{name} d{depth} w{width} b{batch}"
+        checks.append((f"satsim / hand-vectorised numpy, {cfg}", t["satsim"] / t["numpy"],
+                       "<= 1.3", t["satsim"] / t["numpy"] <= 1.3))
+        if "torch-1t" in t:
+            v = t["satsim"] / t["torch-1t"]
+            checks.append((f"satsim / torch 1 thread, {cfg}", v, "<= 1", v <= 1))
+    print("\nSummary")
+    for label, value, target, ok in checks:
+        print(f"  {label:58}{value:8.2f}  target {target:7} {'PASS' if ok else 'FAIL'}")
     return 0
 
 

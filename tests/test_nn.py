@@ -445,3 +445,251 @@ def test_sizes_with_a_zero_is_one_line_naming_the_parameter():
 def test_bad_architecture(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         Network([5, 4, 3, 2], **kwargs)
+
+
+# ------------------------------------------------------------------ issue 14 §3
+# History of a fixed-seed fit, recorded by the code before the single-pass evaluation
+# and the fused SGD step: per epoch [train_cost, train_accuracy, validation_cost,
+# validation_accuracy] (network 12-9-7-4, 600 training rows, see _history_fit)
+_OLD_HISTORY = {
+    ("float64", "sigmoid", "sigmoid", "cross_entropy"): [
+        [2.601978970256334, 0.25166666666666665, 2.607523754063151, 0.252],
+        [2.258735409960352, 0.26166666666666666, 2.2674913655110918, 0.236],
+        [2.2584168922964043, 0.26166666666666666, 2.265962535689611, 0.236]],
+    ("float64", "tanh", "softmax", "log_likelihood"): [
+        [1.530167816331717, 0.25166666666666665, 1.535804533357631, 0.252],
+        [1.3988613825839737, 0.2633333333333333, 1.4152183564565586, 0.228],
+        [1.3951974391960043, 0.2683333333333333, 1.4045420554633359, 0.264]],
+    ("float64", "relu", "sigmoid", "quadratic"): [
+        [0.4355251875690328, 0.24, 0.42607273246942345, 0.268],
+        [0.384878781082965, 0.24833333333333332, 0.3861119234912442, 0.24],
+        [0.3841385308433304, 0.24666666666666667, 0.3848762426793731, 0.248]],
+    ("float32", "sigmoid", "sigmoid", "cross_entropy"): [
+        [2.601978963911533, 0.25166666666666665, 2.607523926476637, 0.252],
+        [2.2587354039152463, 0.26166666666666666, 2.267491426050663, 0.236],
+        [2.258416943748792, 0.26166666666666666, 2.2659626794258756, 0.236]],
+    ("float32", "tanh", "softmax", "log_likelihood"): [
+        [1.530167847375075, 0.25166666666666665, 1.535804566125075, 0.252],
+        [1.398861408730348, 0.2633333333333333, 1.4152183626691501, 0.228],
+        [1.3951974974075954, 0.2683333333333333, 1.4045420408646268, 0.264]],
+    ("float32", "relu", "sigmoid", "quadratic"): [
+        [0.4355252082149188, 0.24, 0.4260726935664813, 0.268],
+        [0.3848788474996885, 0.24833333333333332, 0.3861119102438291, 0.24],
+        [0.38413867632548016, 0.24666666666666667, 0.3848762811024984, 0.248]],
+}
+_HISTORY_KEYS = ("train_cost", "train_accuracy", "validation_cost", "validation_accuracy")
+
+
+def _history_data():
+    rng = np.random.default_rng(42)
+    X, y = rng.random((600, 12)), rng.integers(0, 4, 600)
+    Xv, yv = rng.random((250, 12)), rng.integers(0, 4, 250)
+    return X, y, Xv, yv
+
+
+def _history_fit(key, epochs):
+    dt, act, out, cost = key
+    X, y, Xv, yv = _history_data()
+    net = Network([12, 9, 7, 4], activation=act, output=out, cost=cost, dtype=dt, rng=3)
+    h = net.fit(X, y, epochs=epochs, batch_size=16, eta=0.2, lmbda=0.5, validation=(Xv, yv),
+                probe_size=100, rng=4)
+    return net, h
+
+
+def _hand_cost_accuracy(weights, biases, act, out, cost, X, y, lmbda, n):
+    """Cost (data term + λ/2n Σw²) and accuracy written out in float64 from the weights,
+    independent of Network's evaluation code."""
+    from scipy.special import expit, log_expit, logsumexp, softmax
+
+    phi = {"sigmoid": expit, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}[act]
+    a = X.astype(np.float64)
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        z = a @ W.astype(np.float64).T + b
+        a = phi(z) if i < len(weights) - 1 else (softmax(z, axis=1) if out == "softmax"
+                                                  else expit(z))
+    Y = np.eye(z.shape[1])[y]
+    if cost == "cross_entropy":
+        per_row = -np.sum(Y * log_expit(z) + (1 - Y) * log_expit(-z), axis=1)
+    elif cost == "log_likelihood":
+        per_row = logsumexp(z, axis=1) - z[np.arange(len(y)), y]
+    else:
+        per_row = 0.5 * np.sum((a - Y) ** 2, axis=1)
+    reg = 0.5 * lmbda / n * sum(np.sum(W.astype(np.float64) ** 2) for W in weights)
+    return per_row.mean() + reg, np.mean(np.argmax(a, axis=1) == y)
+
+
+@pytest.mark.parametrize("key", list(_OLD_HISTORY))
+def test_history_numbers_unchanged_and_equal_to_a_hand_evaluation(key):
+    # issue 14 §3: the per-epoch evaluation became one batched pass (and plain SGD a
+    # fused step); what the History records must not change beyond rounding
+    dt, act, out, cost = key
+    X, y, Xv, yv = _history_data()
+    _, h = _history_fit(key, 2)
+    got = np.array([[e[k] for k in _HISTORY_KEYS] for e in h.epochs])
+    old = np.array(_OLD_HISTORY[key])
+    # float64: the same numbers to ~1e-13 (training rounds differently, two epochs);
+    # float32: to float32 rounding of a cost summed over hundreds of rows
+    rtol = 1e-10 if dt == "float64" else 2e-6
+    np.testing.assert_allclose(got[:, [0, 2]], old[:, [0, 2]], rtol=rtol, atol=0)
+    np.testing.assert_array_equal(got[:, [1, 3]], old[:, [1, 3]])
+    # and each epoch's numbers are those of the weights at that epoch, computed by hand
+    for epoch in range(3):
+        net = Network([12, 9, 7, 4], activation=act, output=out, cost=cost, dtype=dt, rng=3)
+        if epoch:
+            net, _ = _history_fit(key, epoch)  # same seeds: the weights after `epoch`
+        for (Xs, ys), cols in (((X, y), (0, 1)), ((Xv, yv), (2, 3))):
+            c, acc = _hand_cost_accuracy(net.weights, net.biases, act, out, cost, Xs, ys,
+                                         0.5, len(X))
+            np.testing.assert_allclose(got[epoch, cols[0]], c, rtol=1e-12 if dt == "float64"
+                                       else 1e-5)
+            assert got[epoch, cols[1]] == acc
+
+
+def test_evaluation_is_one_pass_and_independent_of_the_chunk(rng):
+    net = Network([6, 5, 3], output="softmax", cost="log_likelihood", dtype=np.float32, rng=0)
+    X, y = rng.random((1003, 6)).astype(np.float32), rng.integers(0, 3, 1003)
+    whole = net._evaluate(X, y, 0.3, "l2", 1003)
+    for chunk in (1, 7, 256, 5000):
+        c, acc = net._evaluate(X, y, 0.3, "l2", 1003, chunk=chunk)
+        assert acc == whole[1]
+        assert c == pytest.approx(whole[0], rel=1e-6)
+    assert net.accuracy(X, y) == whole[1]
+    assert net.total_cost(X, y, 0.3) == pytest.approx(whole[0], rel=1e-12)
+    # the pass runs in the network's dtype (no float64 upcast of the data)
+    seen = []
+    original = net.output.fn
+    net.output.fn = lambda z: (seen.append(z.dtype), original(z))[1]
+    net._evaluate(X, y, 0.0, "l2", 1003)
+    assert seen and set(seen) == {np.dtype(np.float32)}
+
+
+def test_monitoring_evaluates_each_set_once_per_epoch(rng, monkeypatch):
+    X, y = rng.random((200, 5)), rng.integers(0, 2, 200)
+    net = Network([5, 4, 2], rng=0)
+    calls = []
+    original = Network._evaluate
+
+    def spy(self, Xs, *args, **kwargs):
+        calls.append(Xs.shape[0])
+        return original(self, Xs, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "_evaluate", spy)
+    net.fit(X, y, epochs=2, batch_size=10, eta=0.1, validation=(X[:30], y[:30]),
+            telemetry=False, divergence=None, probe_size=50, rng=1)
+    # epochs 0, 1, 2: the training set and the validation set, once each
+    assert calls == [200, 30] * 3
+
+
+FUSED_ACTS = ["sigmoid", "tanh", "relu", "elu", ["tanh", "relu", "sigmoid"],
+              [activations.get("leaky_relu", slope=0.2), "softsign", "tanh"]]
+
+
+@pytest.mark.parametrize("act", FUSED_ACTS, ids=str)
+@pytest.mark.parametrize("reg, lmbda", [("l2", 0.0), ("l2", 0.7), ("l1", 0.7)])
+@pytest.mark.parametrize("output, cost", [("sigmoid", "cross_entropy"),
+                                          ("softmax", "log_likelihood"),
+                                          ("softmax", "quadratic")])
+def test_fused_sgd_epoch_equals_backprop_then_update(act, reg, lmbda, output, cost, rng):
+    # the fused step (plain SGD) against the unfused path (_backprop + _update)
+    X, y = rng.standard_normal((53, 6)), rng.integers(0, 3, 53)
+    nets = []
+    for fused in (True, False):
+        net = Network([6, 5, 4, 5, 3], activation=act, output=output, cost=cost, rng=1)
+        if not fused:
+            net._fused_plan = lambda batch: None
+        net.fit(X, y, epochs=2, batch_size=8, eta=0.3, lmbda=lmbda, regularization=reg,
+                telemetry=False, monitor_training=False, rng=2)
+        nets.append(net)
+    for P, Q in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
+                    strict=True):
+        np.testing.assert_allclose(P, Q, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_path_skips_non_contiguous_weights_and_momentum(rng):
+    X, y = rng.random((40, 4)), rng.integers(0, 2, 40)
+    net = Network([4, 3, 2], rng=0)
+    assert net._fused_plan(10) is not None
+    net.weights[0] = np.asfortranarray(net.weights[0])
+    assert net._fused_plan(10) is None
+    other = Network([4, 3, 2], rng=0)
+    other.biases[1] = other.biases[1].astype(np.float32)  # BLAS would update a copy
+    assert other._fused_plan(10) is None
+    before = net.weights[0].copy()
+    net.fit(X, y, epochs=1, batch_size=10, eta=0.1, telemetry=False, rng=1)  # general path
+    assert not np.array_equal(net.weights[0], before)
+
+
+def _fd_check(net, X, y, grads_w, grads_b, h=1e-5):
+    """Central differences of the mean cost against (∇W, ∇b) per example: the largest
+    per-layer ‖fd − G‖ / (‖fd‖ + ‖G‖ + 1e-3).  h = 1e-5: truncation ~h² ≈ 1e-10, rounding
+    ~1e-16/h ≈ 1e-11 per entry, so the 1e-3 floor keeps a layer whose gradient is
+    ~1e-4 (ten layers down) measured against what differences can resolve."""
+    worst = 0.0
+    for params, grads in ((net.weights, grads_w), (net.biases, grads_b)):
+        for P, G in zip(params, grads, strict=True):
+            fd = np.empty_like(P)
+            for idx in itertools.product(*map(range, P.shape)):
+                old = P[idx]
+                P[idx] = old + h
+                up = net.total_cost(X, y)
+                P[idx] = old - h
+                down = net.total_cost(X, y)
+                P[idx] = old
+                fd[idx] = (up - down) / (2 * h)
+            scale = np.linalg.norm(fd) + np.linalg.norm(G) + 1e-3
+            worst = max(worst, np.linalg.norm(fd - G) / scale)
+    return worst
+
+
+DEEP_ACTS = ["sigmoid", "tanh", "relu",
+             ["tanh", "relu", "sigmoid", "elu", "tanh", "softsign", "relu", "sigmoid",
+              "leaky_relu", "tanh"]]
+
+
+@pytest.mark.parametrize("act", DEEP_ACTS, ids=lambda a: a if isinstance(a, str) else "mixed")
+def test_deep_network_gradients_match_finite_differences(act, rng):
+    # 10 hidden layers: _backprop and the fused step's implied gradient against central
+    # differences, for every activation the fused step has a kernel for and the
+    # per-layer (generic) path
+    from satsim import init
+
+    # σ' ≤ 1/4: weights 4× larger keep sigmoid's gradients from vanishing below the
+    # differences' rounding floor (~1e-10) ten layers down
+    # (relu: positive biases, so that no 4-unit layer is entirely dead)
+    scale = 16.0 if act == "sigmoid" else 1.5
+    net = Network([4, *[4] * 10, 3], activation=act, output="softmax", cost="log_likelihood",
+                  init=init.VarianceScaling(scale, "fan_in", "normal"),
+                  bias_init=init.get("constant", value=0.5) if act == "relu" else "normal",
+                  rng=5)
+    X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    gw, gb = net._backprop(X, net._onehot(y))
+    m = X.shape[0]
+    worst = _fd_check(net, X, y, [g / m for g in gw], [g / m for g in gb])
+    assert worst < 1e-6, worst
+    assert min(np.linalg.norm(g) for g in gw) / m > 1e-4  # every layer is checked
+    # one fused step of the whole batch with η: ΔW = −η ∇W (lmbda = 0)
+    W0 = [W.copy() for W in net.weights]
+    b0 = [b.copy() for b in net.biases]
+    eta = 1e-3
+    plan = net._fused_plan(m)
+    assert plan is not None
+    net._fused_epoch(plan, X, net._onehot(y), np.arange(m), eta, 0.0, "l2", m)
+    implied_w = [(A - B) / eta for A, B in zip(W0, net.weights, strict=True)]
+    implied_b = [(A - B) / eta for A, B in zip(b0, net.biases, strict=True)]
+    # (W0 − W1)/η: cancellation leaves ~1e-16/η ≈ 1e-13 of rounding
+    for g, implied in zip(gw + gb, implied_w + implied_b, strict=True):
+        np.testing.assert_allclose(implied, g / m, rtol=1e-9, atol=1e-12)
+
+
+def test_history_lives_in_its_own_module_and_is_re_exported():
+    import satsim.nn
+    import satsim.nn.history
+    import satsim.nn.network
+    from satsim.nn import History as A
+    from satsim.nn.history import History as B
+    from satsim.nn.network import History as C
+
+    assert A is B is C
+    assert satsim.nn.history.__all__ == ["History"]
+    assert {n for n in dir(satsim.nn.history) if not n.startswith("__")} == {"History"}
+    assert "History" in satsim.nn.network.__all__ and "History" in satsim.nn.__all__

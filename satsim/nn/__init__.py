@@ -1,13 +1,15 @@
 """The NumPy training engine: :class:`Network`, its :class:`History`, costs, I/O and the
 data-dependent :class:`LSUV` initialization.
 
-See :mod:`satsim.nn.network` for the maths and conventions.
+See :mod:`satsim.nn.network` for the maths and conventions; :class:`History` lives in
+:mod:`satsim.nn.history` (also importable from :mod:`satsim.nn.network`, as before).
 """
 
 from satsim._namespace import public_dir
 from satsim.nn.costs import COSTS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from satsim.nn.history import History
 from satsim.nn.lsuv import LSUV, LSUVResult
-from satsim.nn.network import History, Network, Softmax
+from satsim.nn.network import Network, Softmax
 
 __all__ = [
     "COSTS",

@@ -70,12 +70,27 @@ initializer — the estimand the saturation predictions are about), the dead
 fraction for relu-like units with :func:`satsim.saturation.dead_fraction`, and the
 gradient and weight norms are recorded.  ``telemetry=False`` skips all of it;
 nothing telemetry-related runs inside the mini-batch loop either way.
+
+Cost of monitoring.  Each evaluated set (training set with ``monitor_training``, the
+validation set) costs one batched forward pass per epoch in the network's dtype, in
+chunks of about 16 MB of activations, from which both its cost and its accuracy come;
+telemetry adds one forward and backward pass on the probe rows, whose output also
+gives the divergence check its probe cost.  That pass is as cheap as a forward pass
+gets but not free: for 784-30-10 at batch 10 the one over 50,000 training rows costs
+about a quarter of a training epoch (its first-layer product alone is 2.4 GFLOP), so
+``monitor_training=False`` still saves that much per epoch.
+
+Speed.  Plain SGD (no momentum, no dropout) runs a fused step: preallocated per-layer
+buffers, tanh/sigmoid/relu applied in place with φ' taken from φ(z), and BLAS writing
+z, δ and the updated W and b in place (:meth:`Network._fused_epoch`); other settings,
+and :meth:`Network._backprop` itself, use the unfused path, equal to rounding.  BLAS
+threads are left as the caller set them: for the small products of mini-batch training
+on a shared machine one thread (``threadpoolctl.threadpool_limits(1)``) is often faster.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import math
 import os
@@ -85,20 +100,26 @@ from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
-import pandas as pd
 
 from satsim._namespace import public_dir
-from satsim._results import Plottable
 from satsim._validation import check_choice, check_int, check_real, check_rng
 from satsim._warnings import TrainingDivergenceWarning
 from satsim.activations import Activation, as_activation
 from satsim.init import Initializer, as_initializer
+from satsim.nn import _sgd
 from satsim.nn.costs import COSTS, Cost
+from satsim.nn.history import History, _Recorder
 from satsim.nn.lsuv import LSUV, LSUVResult, _calibrate
 
 __all__ = ["History", "Network", "Softmax"]
 
 __dir__ = public_dir(globals())
+
+#: bytes of one layer's activations in an evaluation pass (cost and accuracy of a whole
+#: data set): rows are taken this many bytes' worth at a time.  Large chunks, because
+#: every BLAS call may wake its thread pool (costly on a busy machine), bounded, because
+#: the whole set at once would need (rows × widest layer) per layer
+_EVAL_BYTES = 1 << 24
 
 
 class Softmax:
@@ -116,64 +137,6 @@ def _output(name: Any) -> Softmax | Activation:
     if isinstance(name, str) and name == "softmax":
         return Softmax()
     return as_activation(name, param="output")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
-class History(Plottable):
-    """What happened during :meth:`Network.fit` (frozen, like the other results).
-
-    ``epochs`` holds one dict per epoch (epoch 0 = before training) with the
-    network-level metrics; ``layers`` one dict per epoch and layer (telemetry).
-    ``.plot()`` draws accuracy, cost and saturation per epoch.
-    """
-
-    epochs: tuple[dict, ...] = ()
-    layers: tuple[dict, ...] = ()
-    stopped_early: bool = False
-    stop_reason: str = ""
-
-    def __repr__(self) -> str:
-        e = self.epochs_frame()
-        last = e.iloc[-1].to_dict() if len(e) else {}
-        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in last.items() if k != "wall_time")
-        stop = f"; stopped early: {self.stop_reason}" if self.stopped_early else ""
-        return (f"<History: {max(len(e) - 1, 0)} epochs, {len(self.layers)} layer "
-                f"records{stop}>\nlast epoch: {shown}")
-
-    def _repr_html_(self) -> str:
-        return self.epochs_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                           border=0)
-
-    def epochs_frame(self) -> pd.DataFrame:
-        """One row per epoch: ``epoch``, ``eta``, ``train_cost``, ``train_accuracy``,
-        ``validation_cost``, ``validation_accuracy``, ``wall_time`` (cumulative s)."""
-        return pd.DataFrame(self.epochs)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per epoch and layer (the epoch columns repeated), or one row
-        per epoch when telemetry was off."""
-        epochs = self.epochs_frame()
-        if not self.layers:
-            return epochs
-        return epochs.merge(pd.DataFrame(self.layers), on="epoch", how="left")
-
-    def __str__(self) -> str:
-        return self.epochs_frame().to_string(index=False, float_format=lambda v: f"{v:.4g}")
-
-
-class _Recorder:
-    """What :meth:`Network.fit` collects while it runs; :meth:`result` freezes it."""
-
-    def __init__(self) -> None:
-        self.epochs: list[dict] = []
-        self.layers: list[dict] = []
-        self.stopped_early = False
-        self.stop_reason = ""
-
-    def result(self) -> History:
-        return History(epochs=tuple(self.epochs), layers=tuple(self.layers),
-                       stopped_early=self.stopped_early, stop_reason=self.stop_reason)
 
 
 class Network:
@@ -378,7 +341,7 @@ class Network:
     def accuracy(self, X: Any, y: Any) -> float:
         """Fraction of rows of X classified as y."""
         X, y = self._check_xy(X, y)
-        return float(np.mean(np.argmax(self._forward(X), axis=1) == y))
+        return self._evaluate(X, y, 0.0, "l2", X.shape[0])[1]
 
     def total_cost(self, X: Any, y: Any, lmbda: float = 0.0, *,
                    regularization: str = "l2") -> float:
@@ -387,22 +350,40 @@ class Network:
         return self._total_cost(X, y, lmbda, regularization, X.shape[0])
 
     def _total_cost(self, X: np.ndarray, y: np.ndarray, lmbda: float, regularization: str,
-                    n_reg: int, batch: int = 10_000) -> float:
-        total = 0.0
+                    n_reg: int) -> float:
+        return self._evaluate(X, y, lmbda, regularization, n_reg)[0]
+
+    def _evaluate(self, X: np.ndarray, y: np.ndarray, lmbda: float, regularization: str,
+                  n_reg: int, chunk: int | None = None) -> tuple[float, float]:
+        """(total cost, accuracy) of the rows from one forward pass in the network's
+        dtype, ``chunk`` rows at a time (memory stays O(chunk × widest layer)).
+
+        The cost is the mean data term plus the regulariser with n = ``n_reg`` (the
+        training-set size, Nielsen's convention also for the validation cost)."""
+        if chunk is None:
+            chunk = max(256, _EVAL_BYTES // (self.dtype.itemsize * max(self.sizes[1:])))
+        total, correct = 0.0, 0
         phis = self._layer_acts
-        for start in range(0, X.shape[0], batch):
-            a = X[start : start + batch]
+        onehot = np.eye(self.sizes[-1], dtype=self.dtype)
+        for start in range(0, X.shape[0], chunk):
+            a = X[start : start + chunk]
+            yc = y[start : start + chunk]
             for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                z = a @ W.T + b
+                z = a @ W.T
+                z += b
                 a = phis[i].fn(z)
-            total += self.cost.fn(z, a, self._onehot(y[start : start + batch]))
-        cost = total / X.shape[0]
-        if lmbda:
-            if regularization == "l2":
-                cost += 0.5 * lmbda / n_reg * sum(float(np.sum(W * W)) for W in self.weights)
-            else:
-                cost += lmbda / n_reg * sum(float(np.sum(np.abs(W))) for W in self.weights)
-        return float(cost)
+            total += self.cost.fn(z, a, onehot[yc])
+            correct += int(np.count_nonzero(np.argmax(a, axis=1) == yc))
+        cost = total / X.shape[0] + self._penalty(lmbda, regularization, n_reg)
+        return float(cost), correct / X.shape[0]
+
+    def _penalty(self, lmbda: float, regularization: str, n: int) -> float:
+        """The regulariser: λ/(2n) Σw² (L2) or λ/n Σ|w| (L1)."""
+        if not lmbda:
+            return 0.0
+        if regularization == "l2":
+            return 0.5 * lmbda / n * sum(float(np.sum(W * W)) for W in self.weights)
+        return lmbda / n * sum(float(np.sum(np.abs(W))) for W in self.weights)
 
     # ------------------------------------------------------------------ backprop
     def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -415,6 +396,13 @@ class Network:
         self, X: np.ndarray, Y: np.ndarray, masks: list[np.ndarray] | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Summed gradients (∇W, ∇b) over the batch rows."""
+        grads_w, grads_b, _ = self._backprop_zs(X, Y, masks)
+        return grads_w, grads_b
+
+    def _backprop_zs(
+        self, X: np.ndarray, Y: np.ndarray, masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """:meth:`_backprop` and the pre-activations of its forward pass (telemetry)."""
         a = X
         zs, acts, outs = [], [X], []
         last = len(self.weights) - 1
@@ -442,7 +430,7 @@ class Network:
                 delta *= phis[i - 1].grad_from(zs[i - 1], outs[i - 1])
                 if masks is not None:
                     delta *= masks[i - 1]
-        return grads_w[::-1], grads_b[::-1]
+        return grads_w[::-1], grads_b[::-1], zs
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -489,7 +477,8 @@ class Network:
         telemetry : bool, default True
             Per-layer statistics on a fixed probe subset each epoch (and epoch 0).
         monitor_training : bool, default True
-            Record training cost and accuracy each epoch (one extra forward pass).
+            Record training cost and accuracy each epoch (one batched forward pass
+            over the training rows per epoch, in the network's dtype).
         probe_size : int, default 1000
         epsilon : float, default 0.01
             Saturation criterion (as :func:`satsim.saturation.fraction`).
@@ -535,18 +524,25 @@ class Network:
         start = time.perf_counter()
         hidden = len(self.weights) - 1
         keep = self.dtype.type(1.0 - dropout)
+        # plain SGD (the common case, and the trainability study's) takes the fused path
+        plan = None if (dropout or momentum) else self._fused_plan(min(batch_size, n))
+
+        Xp, yp, Yp = X[probe], y[probe], Y[probe]
+        probe_z: list[np.ndarray] = []  # the probe's output z from this epoch's telemetry
 
         def record(epoch: int) -> None:
+            probe_z.clear()
             row = {"epoch": epoch, "eta": eta, "wall_time": time.perf_counter() - start}
+            # one batched forward pass per evaluated set gives both its cost and accuracy
             if monitor_training:
-                row["train_cost"] = self._total_cost(X, y, lmbda, regularization, n)
-                row["train_accuracy"] = float(np.mean(np.argmax(self._forward(X), 1) == y))
+                row["train_cost"], row["train_accuracy"] = self._evaluate(
+                    X, y, lmbda, regularization, n)
             if validation is not None:
-                row["validation_cost"] = self._total_cost(Xv, yv, lmbda, regularization, n)
-                row["validation_accuracy"] = float(np.mean(np.argmax(self._forward(Xv), 1) == yv))
+                row["validation_cost"], row["validation_accuracy"] = self._evaluate(
+                    Xv, yv, lmbda, regularization, n)
             history.epochs.append(row)
             if telemetry:
-                history.layers.extend(self._telemetry(epoch, X[probe], Y[probe], epsilon))
+                history.layers.extend(self._telemetry(epoch, Xp, Yp, epsilon, probe_z))
 
         probe_cost0 = math.nan
 
@@ -556,7 +552,12 @@ class Network:
             nonlocal probe_cost0
             if divergence is None:
                 return False
-            cost = self._total_cost(X[probe], y[probe], lmbda, regularization, n)
+            if probe_z:  # the telemetry's forward pass on the probe: the same numbers
+                z = probe_z[0]
+                cost = (self.cost.fn(z, self.output.fn(z), Yp) / z.shape[0]
+                        + self._penalty(lmbda, regularization, n))
+            else:
+                cost = self._total_cost(Xp, yp, lmbda, regularization, n)
             if epoch == 0:
                 probe_cost0 = cost
             params_finite = all(np.isfinite(np.sum(P))
@@ -587,17 +588,20 @@ class Network:
                 return history.result()
             for epoch in range(1, epochs + 1):
                 perm = rng.permutation(n)
-                Xs, Ys = X[perm], Y[perm]
-                for s in range(0, n, batch_size):
-                    xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
-                    m = xb.shape[0]
-                    masks = None
-                    if dropout:
-                        masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype)
-                                 / keep for i in range(hidden)]
-                    gw, gb = self._backprop(xb, yb, masks)
-                    self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
-                                 velocity_w, velocity_b)
+                if plan is not None:
+                    self._fused_epoch(plan, X, Y, perm, eta, lmbda, regularization, n)
+                else:
+                    Xs, Ys = X[perm], Y[perm]
+                    for s in range(0, n, batch_size):
+                        xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
+                        m = xb.shape[0]
+                        masks = None
+                        if dropout:
+                            masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype)
+                                     / keep for i in range(hidden)]
+                        gw, gb = self._backprop(xb, yb, masks)
+                        self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
+                                     velocity_w, velocity_b)
                 record(epoch)
                 if diverged(epoch):
                     break
@@ -617,6 +621,17 @@ class Network:
                             history.stopped_early, history.stop_reason = True, "eta < eta0/128"
                             break
         return history.result()
+
+    # ------------------------------------------------------------------ fused SGD step
+    def _fused_plan(self, batch: int) -> _sgd._FusedPlan | None:
+        """Buffers for the fused epoch (:func:`satsim.nn._sgd.fused_plan`), or None."""
+        return _sgd.fused_plan(self, batch)
+
+    def _fused_epoch(self, plan: _sgd._FusedPlan, X: np.ndarray, Y: np.ndarray,
+                     order: np.ndarray, eta: float, lmbda: float, regularization: str,
+                     n: int) -> None:
+        """One fused plain-SGD epoch (:func:`satsim.nn._sgd.fused_epoch`)."""
+        _sgd.fused_epoch(self, plan, X, Y, order, eta, lmbda, regularization, n)
 
     def _update(self, gw: list[np.ndarray], gb: list[np.ndarray], m: int, n: int, eta: float,
                 lmbda: float, regularization: str, momentum: float,
@@ -644,24 +659,26 @@ class Network:
             W -= gw[i]
             b -= step * gb[i]
 
-    def _telemetry(self, epoch: int, Xp: np.ndarray, Yp: np.ndarray,
-                   epsilon: float) -> list[dict[str, Any]]:
+    def _telemetry(self, epoch: int, Xp: np.ndarray, Yp: np.ndarray, epsilon: float,
+                   output_z: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
         from satsim.saturation import dead_fraction, fraction
 
-        zs, _ = self._forward(Xp, keep=True)
-        gw, gb = self._backprop(Xp, Yp)
+        gw, gb, zs = self._backprop_zs(Xp, Yp)  # one forward pass for z and the gradients
+        if output_z is not None:
+            output_z.append(zs[-1])
         rows = []
         for i, z in enumerate(zs):
             act = self._layer_acts[i]
+            p01, p50, p99 = np.percentile(z, (1, 50, 99))  # one partition, three ranks
             row = {
                 "epoch": epoch,
                 "layer": i + 1,
                 "activation": act.name,
                 "z_mean": float(z.mean()),
                 "z_std": float(z.std()),
-                "z_p01": float(np.percentile(z, 1)),
-                "z_p50": float(np.percentile(z, 50)),
-                "z_p99": float(np.percentile(z, 99)),
+                "z_p01": float(p01),
+                "z_p50": float(p50),
+                "z_p99": float(p99),
                 "grad_norm": float(np.sqrt(np.sum(gw[i] ** 2) + np.sum(gb[i] ** 2)) / Xp.shape[0]),
                 "weight_norm": float(np.linalg.norm(self.weights[i])),
             }
