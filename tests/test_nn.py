@@ -693,3 +693,27 @@ def test_history_lives_in_its_own_module_and_is_re_exported():
     assert satsim.nn.history.__all__ == ["History"]
     assert {n for n in dir(satsim.nn.history) if not n.startswith("__")} == {"History"}
     assert "History" in satsim.nn.network.__all__ and "History" in satsim.nn.__all__
+
+
+def test_monitor_size_subset_leaves_training_unchanged_and_is_the_stated_rows():
+    """``monitor_size``: training-set monitoring on a fixed random subset drawn from a
+    spawned stream — the weights after fit equal those of a full-monitoring fit, and the
+    recorded training accuracy is that of exactly those rows (recomputed here)."""
+    gen = np.random.default_rng(3)
+    X = gen.random((600, 8))
+    y = gen.integers(0, 3, 600)
+    a = Network([8, 5, 3], rng=0)
+    b = Network([8, 5, 3], rng=0)
+    ha = a.fit(X, y, epochs=2, batch_size=10, eta=0.5, monitor_size=200,
+               rng=np.random.default_rng(7))
+    hb = b.fit(X, y, epochs=2, batch_size=10, eta=0.5, monitor_size=None,
+               rng=np.random.default_rng(7))
+    for Wa, Wb in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_array_equal(Wa, Wb)
+    rows = np.sort(np.random.default_rng(7).spawn(1)[0].choice(600, size=200, replace=False))
+    out = a.feedforward(X[rows])
+    want = float(np.mean(np.argmax(out, axis=1) == y[rows]))
+    assert ha.epochs_frame().train_accuracy.iloc[-1] == want
+    assert hb.epochs_frame().train_accuracy.iloc[-1] == a.accuracy(X, y)
+    with pytest.raises(ValueError, match=r"`monitor_size` must be a positive integer"):
+        a.fit(X, y, epochs=1, batch_size=10, eta=0.5, monitor_size=0)
