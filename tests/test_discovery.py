@@ -13,7 +13,7 @@ import satsim.study as study
 from satsim.study import StudyError
 
 BUILTINS = ["z_distribution", "variance_additivity", "clt", "saturation", "deep_propagation",
-            "learning_slowdown", "init_training", "costs_and_regularization"]
+            "learning_slowdown", "init_training", "costs_and_regularization", "trainability"]
 
 USER_STUDY = '''
 """A user's study."""

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTINS = ["z_distribution", "variance_additivity", "clt", "saturation", "deep_propagation",
-            "learning_slowdown", "init_training", "costs_and_regularization"]
+            "learning_slowdown", "init_training", "costs_and_regularization", "trainability"]
 
 
 def _clean_env(**extra):
