@@ -253,21 +253,40 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def _adaptive_log_locator() -> Any:
+    """Log ticks at 1, 2, 5 × 10^k over up to ~2.5 decades, and at powers of ten (at most
+    ~7 of them, skipping decades if need be) beyond: labels never crowd."""
+    import numpy as np
+    from matplotlib.ticker import LogLocator
+
+    class _Adaptive(LogLocator):
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            if vmin > 0 and vmax > 0 and np.isfinite(vmin) and np.isfinite(vmax):
+                span = abs(math.log10(vmax) - math.log10(vmin))
+                if span <= 2.5:
+                    self.set_params(subs=(1.0, 2.0, 5.0), numticks=8)
+                else:
+                    self.set_params(subs=(1.0,), numticks=7)
+            return super().tick_values(vmin, vmax)
+
+    return _Adaptive(base=10, subs=(1.0, 2.0, 5.0), numticks=8)
+
+
 def _scales(ax: Axes, *, logx: bool = False, logy: bool = False, integer_x: bool = False,
             integer_y: bool = False) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     def plain(v: float, _pos: Any) -> str:
         return f"{v:g}"
 
     if logx:
         ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_locator(_adaptive_log_locator())
         ax.xaxis.set_major_formatter(FuncFormatter(plain))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
     if logy:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+        ax.yaxis.set_major_locator(_adaptive_log_locator())
         ax.yaxis.set_major_formatter(FuncFormatter(plain))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
     # at most ~6 integer ticks: small facets stay legible
