@@ -27,10 +27,14 @@ within ``4h`` of a kink are excluded by trying the check also on a shifted grid.
 
 Range and largest derivative
 ----------------------------
-The range, if not given, is the closure of φ over [−10⁴, 10⁴]: a side is infinite when
-φ still changes between |z| = 10³ and 10⁴ (by more than 10⁻⁹ of its scale), else the
-value at 10⁴ — an estimate; pass ``range=`` when you know it.  ``max_grad`` is the
-maximum of φ' over a grid on [−20, 20] refined by a bounded scalar search.
+The range, if not given, is estimated: on each side φ is evaluated at |z| = 10²…10⁶;
+a side is bounded when φ stops changing there (to 10⁻⁹ of its scale) or its steps
+shrink geometrically (softsign's and arctan's 1/z tails; the limit is extrapolated),
+and the bound is then the extreme of φ over [−10⁴, 10⁴] or that limit; growing or
+constant steps (z, √z, log z) make the side infinite.  Pass ``range=`` when you know
+it.  ``max_grad`` is the maximum of φ' (of secant slopes with δ = 10⁻⁶ when φ' is
+numerical, which cannot overshoot at a kink) over a grid on [−20, 20] refined by a
+bounded scalar search.
 """
 
 from __future__ import annotations
@@ -138,12 +142,30 @@ class FunctionActivation(Activation):
         return self.peak
 
 
+def _tail_limit(f: Callable[[np.ndarray], np.ndarray], sign: float,
+                scale: float) -> float | None:
+    """lim φ(z) as z → sign·∞, or None if φ is unbounded there: φ at |z| = 10²…10⁶;
+    constant (to 1e-9 of φ's scale) → that value; steps shrinking geometrically
+    (each < ½ the previous, as for softsign's or arctan's 1/z tails) → the value plus
+    the geometric remainder; anything else (growing, constant steps: z, √z, log z) →
+    unbounded."""
+    v = f(sign * 10.0 ** np.arange(2, 7))
+    if not np.all(np.isfinite(v)):
+        return None
+    d = np.diff(v)
+    if abs(d[-1]) <= 1e-9 * scale:
+        return float(v[-1])
+    steps = np.abs(d)
+    if np.all(steps[1:] < 0.5 * steps[:-1]) and np.all(np.sign(d) == np.sign(d[-1])):
+        r = steps[-1] / steps[-2]
+        return float(v[-1] + d[-1] * r / (1.0 - r))
+    return None
+
+
 def _estimate_range(f: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float]:
-    far = np.array([-1e4, -1e3, 1e3, 1e4])
-    v = f(far)
-    grid = f(np.linspace(-1e4, 1e4, 200_001))  # spacing 0.1
+    zs = np.linspace(-1e4, 1e4, 200_001)  # spacing 0.1
+    grid = f(zs)
     scale = max(1.0, float(np.max(np.abs(grid))) if np.all(np.isfinite(grid)) else 1.0)
-    zs = np.linspace(-1e4, 1e4, 200_001)
 
     def extreme(sign: float) -> float:
         # the grid's extreme, refined by a bounded search between its neighbours
@@ -154,19 +176,33 @@ def _estimate_range(f: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float
                                        options={"xatol": 1e-12})
         return float(min(sign * grid[i], res.fun) * sign)
 
-    lo = extreme(1.0) if abs(v[0] - v[1]) <= 1e-9 * scale else -math.inf
-    hi = extreme(-1.0) if abs(v[3] - v[2]) <= 1e-9 * scale else math.inf
+    left, right = _tail_limit(f, -1.0, scale), _tail_limit(f, 1.0, scale)
+    # a bounded side: the smaller (larger) of the grid's extreme and the tail's limit
+    # (a minimum inside, as swish's, or a limit approached from inside, as softsign's)
+    lo = -math.inf if left is None else min(extreme(1.0), left)
+    hi = math.inf if right is None else max(extreme(-1.0), right)
     return lo, hi
 
 
-def _peak(g: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float]:
-    grid = np.linspace(-20.0, 20.0, 8001)
+def _peak(g: Callable[[np.ndarray], np.ndarray],
+          f: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[float, float]:
+    """(argmax, max) of φ' on [−20, 20] (grid off round numbers, refined by a bounded
+    search).  With a numerical φ' (``f`` given) the maximum is taken over secant slopes
+    (φ(z + δ) − φ(z))/δ, δ = 10⁻⁶: by the mean value theorem a secant never exceeds
+    sup φ', so a kink (relu's) cannot make it overshoot as a difference rule
+    straddling it does; rounding adds ~1e-10·|φ|."""
+    if f is not None:
+        def slope(z: np.ndarray) -> np.ndarray:
+            return (f(z + 1e-6) - f(z)) / 1e-6
+        g = slope
+    grid = np.linspace(-20.0, 20.0, 8001) + 0.000731
     vals = g(grid)
     i = int(np.argmax(vals))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    lo, hi = max(i - 1, 0), min(i + 1, grid.size - 1)
     if hi > lo:
-        res = optimize.minimize_scalar(lambda t: -float(g(np.array([t]))[0]), bounds=(lo, hi),
-                                       method="bounded", options={"xatol": 1e-10})
+        res = optimize.minimize_scalar(lambda t: -float(g(np.array([t]))[0]),
+                                       bounds=(grid[lo], grid[hi]), method="bounded",
+                                       options={"xatol": 1e-10})
         if -res.fun >= vals[i]:
             return float(res.x), float(-res.fun)
     return float(grid[i]), float(vals[i])
@@ -236,10 +272,12 @@ def make_activation(fn: Callable, grad: Callable | None = None, *, name: str | N
         image = (float(range[0]), float(range[1]))
         if not image[0] < image[1]:
             raise ValueError(f"`range` must have low < high; got range={range!r}")
-    peak, peak_grad = _peak(g)
-    if not peak_grad > 0:
-        raise ValueError(f"`{param}` ({label!r}) must be increasing somewhere: its largest "
-                         f"derivative on [-20, 20] is {peak_grad:.3g}")
+    peak, peak_grad = _peak(g, f if grad is None else None)
+    # rounding noise of a difference rule is ~1e-16·|φ|/h: a decreasing φ must not pass
+    if not peak_grad > 1e-8 * max(1.0, float(np.max(np.abs(probe)))):
+        raise ValueError(f"`{param}` ({label!r}) must be increasing somewhere (satsim's "
+                         f"saturation criteria assume φ rises; pass -φ for a decreasing "
+                         f"one): its largest derivative on [-20, 20] is {peak_grad:.3g}")
     bounded = math.isfinite(image[0]) and math.isfinite(image[1])
     if default_criterion is None:
         default_criterion = "output" if bounded else "derivative"

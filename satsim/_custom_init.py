@@ -123,30 +123,44 @@ def _seed(init: Initializer, fan_in: int, fan_out: int) -> np.random.SeedSequenc
 
 
 def estimate_moments(init: Initializer, fan_in: int, fan_out: int) -> dict[str, float]:
-    """Monte Carlo moments of one weight (see the module docstring); cached per fans."""
+    """Monte Carlo moments of one weight (see the module docstring); cached per fans and
+    per the initializer's repr (so changing a public attribute re-estimates).
+
+    One layer is held at a time: per-layer power sums about a shift c (the first
+    layer's mean, against cancellation) give the global central moments by the
+    binomial expansion, and each layer's :math:`u_r` about the global mean."""
     cache = _cache(init)
-    key = (fan_in, fan_out)
+    key = (fan_in, fan_out, repr(init))
     if cache is not None and key in cache:
         return cache[key]
     n = fan_in * fan_out
     reps = max(8, min(64, -(-_TARGET_ENTRIES // n)))
     rng = np.random.default_rng(_seed(init, fan_in, fan_out))
-    layers = np.empty((reps, fan_out, fan_in))
+    layer = np.empty((fan_out, fan_in))
+    sums = np.empty((reps, 4))  # per layer: mean of y, y², y³, y⁴ with y = w − c
+    shift = 0.0
     for r in range(reps):
-        init._fill_layer(layers[r], fan_in, fan_out, rng)
-    mu = float(layers.mean())
-    dev = layers - mu
-    u = np.mean(dev * dev, axis=(1, 2))
+        init._fill_layer(layer, fan_in, fan_out, rng)
+        if r == 0:
+            shift = float(layer.mean())
+        y = layer - shift
+        y2 = y * y
+        sums[r] = (y.mean(), y2.mean(), (y2 * y).mean(), (y2 * y2).mean())
+    m1, m2, m3, m4 = sums.mean(axis=0)
+    a = m1  # global mean − shift
+    mu = shift + a
+    u = sums[:, 1] - 2 * a * sums[:, 0] + a * a  # each layer's mean square about mu
     total = n * reps
     var = float(u.mean()) * total / (total - 1)
     half = float(stats.t.ppf(0.5 + _CONFIDENCE / 2, reps - 1) * u.std(ddof=1) / math.sqrt(reps))
-    if var > 0:
-        m3 = float(np.mean(dev**3))
-        m4 = float(np.mean(dev**4))
-        skew, kurt = m3 / var**1.5, m4 / var**2 - 3.0
+    c2 = m2 - a * a
+    if var > 0 and c2 > 0:
+        c3 = m3 - 3 * a * m2 + 2 * a**3
+        c4 = m4 - 4 * a * m3 + 6 * a * a * m2 - 3 * a**4
+        skew, kurt = float(c3 / c2**1.5), float(c4 / c2**2 - 3.0)
     else:
         skew = kurt = math.nan
-    out = {"mean": mu, "variance": var, "variance_ci_low": max(var - half, 0.0),
+    out = {"mean": float(mu), "variance": var, "variance_ci_low": max(var - half, 0.0),
            "variance_ci_high": var + half, "skewness": skew, "excess_kurtosis": kurt,
            "n_layers": reps, "n_draws": total}
     if cache is not None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -168,6 +169,27 @@ def _check_sizes(sizes: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _check_input_shape(value: Any) -> tuple[int, ...]:
+    """``"1,28,28"``, ``"784"``, an int or a sequence of positive ints."""
+    items: Any = value
+    if isinstance(value, str):
+        items = [v for v in value.replace(" ", "").split(",") if v]
+    elif isinstance(value, int):
+        items = [value]
+    if not isinstance(items, Sequence) or not items:
+        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
+                         f"input_shape={value!r}")
+    try:
+        shape = tuple(int(v) for v in items)
+    except (TypeError, ValueError):
+        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
+                         f"input_shape={value!r}") from None
+    if any(v < 1 for v in shape):
+        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
+                         f"input_shape={value!r}")
+    return shape
+
+
 def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
     """rms of z (inputs × units) with the two-way cluster-robust interval of E z²."""
     from satsim.saturation import _two_way_variance
@@ -217,7 +239,14 @@ def _schemes(inits: Any) -> list[_Scheme]:
             obj = as_initializer(value, param=f"inits[{i}]")
             scheme = _Scheme(value if isinstance(value, str) else obj.name, obj, False)
         if scheme.label in seen:
-            raise ValueError(f"`inits` names {scheme.label!r} twice")
+            if isinstance(value, str):
+                raise ValueError(f"`inits` names {scheme.label!r} twice")
+            # two different objects with one name (Normal(0, .05), Normal(0, .1)): number
+            # them, so each keeps its own rows, colour and training runs
+            k = 2
+            while f"{scheme.label}#{k}" in seen:
+                k += 1
+            scheme = dataclasses.replace(scheme, label=f"{scheme.label}#{k}")
         seen.add(scheme.label)
         out.append(scheme)
     return out
@@ -243,12 +272,14 @@ def _layer_acts(net: Any) -> list:
 
 # --------------------------------------------------------------------------- training
 def _train_cell(params: dict, rng: np.random.Generator, *, schemes: dict, data: dict,
-                bias: Any) -> dict:
-    """One (scheme, seed) training run: per-epoch validation accuracy and saturation."""
+                bias: Any, activations: list) -> dict:
+    """One (scheme, seed) training run: per-epoch validation accuracy and saturation.
+    The activation and scheme objects travel with the cell function (the grid holds
+    only their names), so a parameterised or user activation trains as measured."""
     scheme = schemes[params["scheme"]]
     X, y = data["X"], data["y"]
     Xv, yv = data["Xv"], data["yv"]
-    net = _network(tuple(params["sizes"]), list(params["activations"]), params["output"],
+    net = _network(tuple(params["sizes"]), list(activations), params["output"],
                    scheme, bias, rng, data["calib"])
     hist = net.fit(X, y, epochs=params["epochs"], batch_size=params["batch_size"],
                    eta=params["eta"], validation=(Xv, yv), rng=rng)
@@ -356,6 +387,10 @@ def analyze(
         if ds.train[0].shape[1] != sizes[0]:
             raise ValueError(f"`sizes[0]` must be the data's input size "
                              f"{ds.train[0].shape[1]}; got sizes[0]={sizes[0]}")
+        n_classes = int(np.max(ds.train[1])) + 1
+        if sizes[-1] != n_classes:
+            raise ValueError(f"`sizes[-1]` must be the number of classes {n_classes}; got "
+                             f"sizes[-1]={sizes[-1]}")
     probe_rng, train_rng = rng.spawn(2)
     inputs: dict[str, np.ndarray] = {}
     if ds is not None:
@@ -428,7 +463,9 @@ def analyze(
             mf_rows.append(_phase_row(scheme.label, li + 1, act, sw, sb))
 
     layers = pd.DataFrame(rows)
-    mf = pd.DataFrame(mf_rows)
+    mf = pd.DataFrame(mf_rows, columns=None if mf_rows else [
+        "scheme", "layer", "activation", "sigma_w2", "sigma_b2", "q_star", "chi1", "xi_q",
+        "xi_c", "critical_sigma_w2", "phase", "trainable_depth"])
     from satsim.activations import as_activation
 
     first = as_activation(acts_in[0], param="activation[0]") if n_hidden else None
@@ -442,15 +479,23 @@ def analyze(
         payload = {"X": np.asarray(Xtr[: work["n_train"]]), "y": np.asarray(ytr[: work["n_train"]]),
                    "Xv": np.asarray(Xv[: work["n_validation"]]),
                    "yv": np.asarray(yv[: work["n_validation"]]), "calib": calib}
+        assert phis is not None
         cell = functools.partial(_train_cell, schemes={s.label: s for s in schemes},
-                                 data=payload, bias=bias)
+                                 data=payload, bias=bias, activations=phis[:n_hidden])
+        root = int(train_rng.integers(2**63))
+        # the store is keyed by everything that defines a run (not only the grid's JSON
+        # names): data, bias, work sizes, the objects' reprs, the seed; a changed
+        # configuration gets a new store instead of silently reusing old cells
+        config = repr((ds.source, repr(bias), sorted(work.items()), list(sizes), output,
+                       [repr(s.init) for s in schemes], [repr(p) for p in phis], root))
+        digest = hashlib.sha256(config.encode()).hexdigest()[:12]
         grid = engine.product(
             fixed={"sizes": list(sizes), "activations": list(act_names[:n_hidden]),
                    "output": output, "epochs": work["epochs"],
-                   "batch_size": work["batch_size"], "eta": work["eta"]},
+                   "batch_size": work["batch_size"], "eta": work["eta"], "config": digest},
             scheme=[s.label for s in schemes], seed=list(range(work["seeds"])))
-        store = None if out is None else Path(out) / "sweeps" / f"training-{scale}"
-        table = engine.run(cell, grid, out=store, root_seed=int(train_rng.integers(2**63)),
+        store = None if out is None else Path(out) / "sweeps" / f"training-{scale}-{digest}"
+        table = engine.run(cell, grid, out=store, root_seed=root,
                            executor=executor, workers=workers, progress=progress).to_frame()
         failed = table[table.status != "done"]
         if len(failed):
@@ -754,7 +799,7 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *, data: Any = 
         build = load_attr(build, "torch")
     if not callable(build):
         raise TypeError(f"`build` must be a callable returning an nn.Module; got {build!r}")
-    shape = _check_sizes(input_shape) if not isinstance(input_shape, tuple) else input_shape
+    shape = _check_input_shape(input_shape)
     rng = check_rng(rng)
     n_probe = check_int("n_probe", n_probe, minimum=2)
     if data is None:

@@ -178,3 +178,27 @@ def test_command_line_on_a_pytorch_model(tmp_path):
     # the realised variance of the initialized tensor is the scheme's (2/784): 50 176
     # normal draws give a sample variance within 2% (≈ 3 sd) of it
     assert first.loc["he_normal", "weight_var"] == pytest.approx(2 / 784, rel=0.02)
+
+
+def test_review_edge_cases(tmp_path):
+    from satsim.init import Normal
+
+    # no hidden layer: z of the one layer, an empty mean-field table, no crash
+    res = analyze([784, 10], ["he_normal"], data=None, scale="test", epochs=0, rng=0)
+    assert len(res.meanfield) == 0 and len(res.layers) == 1
+    # two different objects with one name keep separate rows
+    res = analyze([784, 20, 10], [Normal(0, 0.05), Normal(0, 0.1)], data=None,
+                  scale="test", epochs=0, rng=0)
+    assert res.schemes == ("normal", "normal#2")
+    # a user activation trains as measured (the cells get the objects, not names)
+    res = analyze([784, 20, 10], ["he_normal"], activation=lambda z: np.tanh(z),
+                  scale="test", seeds=2, rng=0)
+    assert len(res.training) == 2
+    with pytest.raises(ValueError, match=r"`sizes\[-1\]` must be the number of classes 10"):
+        analyze([784, 20, 5], ["he_normal"], scale="test")
+    # a changed configuration under the same -o gets its own store, never stale cells
+    a = analyze([784, 20, 10], ["he_normal"], scale="test", out=tmp_path, rng=0)
+    b = analyze([784, 20, 10], ["he_normal"], bias_init="standard_normal", scale="test",
+                out=tmp_path, rng=0)
+    assert len(list((tmp_path / "sweeps").iterdir())) == 2
+    assert not a.training.equals(b.training)

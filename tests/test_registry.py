@@ -303,3 +303,38 @@ def test_module_attr_on_the_command_line(tmp_path):
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "cannot import 'userpkg.nope'" in bad.stderr
+
+
+def test_review_edge_cases_of_user_activations():
+    # a decreasing φ would pass a "max φ' > 0" check on rounding noise alone
+    with pytest.raises(ValueError, match=r"must be increasing somewhere"):
+        activations.from_function(lambda z: -np.tanh(z))
+    # slowly approaching tails (1/z) are bounded: softsign written by a user gets the
+    # built-in's range and criterion, and the same thresholds to 1e-6
+    soft = activations.from_function(lambda z: z / (1 + np.abs(z)), name="my_softsign")
+    assert soft.range == pytest.approx((-1.0, 1.0), abs=1e-8)
+    assert soft.default_criterion == "output"
+    assert soft.saturation_bounds() == pytest.approx(
+        activations.get("softsign").saturation_bounds(), rel=1e-6)
+    # a kink cannot make the numerical sup φ' overshoot (secant slopes never exceed it)
+    relu = activations.from_function(lambda z: np.where(z > 0, z, 0.0), name="my_relu")
+    assert relu.max_grad == pytest.approx(1.0, abs=1e-6)
+
+
+class _LaplaceEstimated(init.Initializer):
+    """draw only: every moment is estimated."""
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def draw(self, shape, fan_in, fan_out, rng):
+        return rng.laplace(0.0, self.scale / math.sqrt(2.0 * fan_in), size=shape)
+
+
+def test_monte_carlo_moments_follow_a_changed_attribute():
+    """The estimate is cached per fans *and* per the public attributes: changing one
+    re-estimates (Var = scale²/fan_in)."""
+    lap = _LaplaceEstimated(1.0)
+    assert lap.moments(100, 50).variance == pytest.approx(0.01, rel=0.02)  # MC, ~0.3% sd
+    lap.scale = 2.0
+    assert lap.moments(100, 50).variance == pytest.approx(0.04, rel=0.02)
