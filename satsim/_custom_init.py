@@ -230,10 +230,13 @@ class FunctionInitializer(Initializer):
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, FunctionInitializer) and type(other) is type(self)
-                and other.fn == self.fn and other.name == self.name)
+                and self._key() == other._key())
 
     def __hash__(self) -> int:
-        return hash((self.fn, self.name))
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return (self.fn, self.name, self._variance, self._mean, self.elementwise)
 
     def draw(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
              rng: np.random.Generator) -> np.ndarray:

@@ -88,6 +88,12 @@ class Initializer(abc.ABC):
 
     name: str
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Initializer:
+        if cls is Initializer:
+            raise TypeError("Initializer is the base class: subclass it and implement "
+                            "draw(shape, fan_in, fan_out, rng)")
+        return super().__new__(cls)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # a user subclass without a name gets its class name in snake case; classes that

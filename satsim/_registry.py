@@ -196,6 +196,11 @@ class Registry:
     def resolve(self, value: Any, param: str) -> Any:
         if isinstance(value, self.base):
             return value
+        for other in _ALL.values():  # an activation where an initializer belongs, …
+            if other is not self and isinstance(value, other.base):
+                raise TypeError(f"`{param}` must be an {self.base.__name__}, a function, a "
+                                f"registered name or 'module:attr'; got an "
+                                f"{other.base.__name__}: {param}={value!r}")
         if isinstance(value, str):
             table = self.table
             if value in table:

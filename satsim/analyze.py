@@ -811,14 +811,19 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *, data: Any = 
         if math.prod(shape) != X.shape[1]:
             raise ValueError(f"`input_shape` {shape} must hold {X.shape[1]} values")
         X = X.reshape((n_probe, *shape))
-    frames = []
+    frames: list[pd.DataFrame] = []
     schemes = list(inits) if not isinstance(inits, str) else [inits]
+    seen: set[str] = set()
     for scheme in schemes or [None]:
         model = build()
         label = "as built"
         if scheme is not None:
             st.init_(model, scheme, rng=rng)
             label = scheme if isinstance(scheme, str) else getattr(scheme, "name", str(scheme))
+        base, k = label, 2
+        while label in seen:  # same-named schemes keep separate rows
+            label, k = f"{base}#{k}", k + 1
+        seen.add(label)
         res = st.layer_statistics(model, X, activation=activation, criterion=criterion,
                                   epsilon=epsilon)
         frames.append(res.to_frame().assign(scheme=label))

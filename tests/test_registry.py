@@ -338,3 +338,20 @@ def test_monte_carlo_moments_follow_a_changed_attribute():
     assert lap.moments(100, 50).variance == pytest.approx(0.01, rel=0.02)  # MC, ~0.3% sd
     lap.scale = 2.0
     assert lap.moments(100, 50).variance == pytest.approx(0.04, rel=0.02)
+
+
+def test_wrong_family_base_class_and_declared_moments_in_equality():
+    with pytest.raises(TypeError, match=r"`init` must be an Initializer.*got an Activation"):
+        init.as_initializer(activations.get("tanh"), param="init")
+    with pytest.raises(TypeError, match=r"`activation` must be an Activation.*got an "
+                                        r"Initializer"):
+        activations.as_activation(init.get("nielsen"))
+    with pytest.raises(TypeError, match=r"Initializer is the base class"):
+        init.Initializer()
+    a = init.from_function(laplace_init, variance=1.0)
+    b = init.from_function(laplace_init, variance=4.0)
+    assert a != b and len({a, b}) == 2
+    assert init.from_function(laplace_init, variance=1.0) == a
+    import pickle
+
+    assert pickle.loads(pickle.dumps(init.get("he_normal"))) == init.get("he_normal")
