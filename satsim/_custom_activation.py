@@ -79,6 +79,13 @@ def _call(fn: Callable, z: np.ndarray, who: str) -> np.ndarray:
     return out.astype(np.float64, copy=False)
 
 
+def _as_float64(z: Any) -> tuple[np.ndarray, np.dtype]:
+    """z in float64 (the user's φ is evaluated there) and the dtype to return: the
+    input's floating dtype, float64 for integers and lists (as the built-ins)."""
+    zf = np.asarray(z)
+    return zf.astype(np.float64), (zf.dtype if zf.dtype.kind == "f" else np.dtype(np.float64))
+
+
 @dataclasses.dataclass(frozen=True, eq=True)
 class FunctionActivation(Activation):
     """An activation from ``fn`` (and optionally its derivatives); see the module notes.
@@ -106,14 +113,11 @@ class FunctionActivation(Activation):
         return _call(self.func, z, f"activation {self.name!r}")
 
     def fn(self, z: Any) -> np.ndarray:
-        zf = np.asarray(z)
-        dtype = zf.dtype if zf.dtype.kind == "f" else np.float64
-        return self._f64(zf.astype(np.float64)).astype(dtype, copy=False)
+        z64, dtype = _as_float64(z)
+        return self._f64(z64).astype(dtype, copy=False)
 
     def grad(self, z: Any) -> np.ndarray:
-        zf = np.asarray(z)
-        dtype = zf.dtype if zf.dtype.kind == "f" else np.float64
-        z64 = zf.astype(np.float64)
+        z64, dtype = _as_float64(z)
         if self.derivative is not None:
             g = _call(self.derivative, z64, f"the derivative of {self.name!r}")
         else:
@@ -121,9 +125,7 @@ class FunctionActivation(Activation):
         return g.astype(dtype, copy=False)
 
     def grad2(self, z: Any) -> np.ndarray:
-        zf = np.asarray(z)
-        dtype = zf.dtype if zf.dtype.kind == "f" else np.float64
-        z64 = zf.astype(np.float64)
+        z64, dtype = _as_float64(z)
         if self.second_derivative is not None:
             g2 = _call(self.second_derivative, z64, f"the second derivative of {self.name!r}")
         else:

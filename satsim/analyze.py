@@ -152,42 +152,39 @@ class AnalysisResult(Result):
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_sizes(sizes: Any) -> tuple[int, ...]:
-    if isinstance(sizes, str):
-        sizes = [s for s in sizes.replace(" ", "").split(",") if s]
-    if not isinstance(sizes, Sequence) or len(sizes) < 2:
-        raise ValueError(f"`sizes` must list at least 2 layer widths (input first); "
-                         f"got sizes={sizes!r}")
+def _ints(value: Any, param: str) -> list[Any]:
+    """A comma-separated string (``"784,300,10"``) or an int as a list; other values as
+    given.  Items that are strings become ints, or a one-line error naming ``param[i]``."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(" ", "").split(",") if v]
+    elif isinstance(value, int):
+        value = [value]
+    if not isinstance(value, Sequence):
+        return value
     out = []
-    for i, s in enumerate(sizes):
+    for i, v in enumerate(value):
         try:
-            value = int(s) if isinstance(s, str) else s
+            out.append(int(v) if isinstance(v, str) else v)
         except ValueError:
-            raise ValueError(f"`sizes[{i}]` must be a positive integer; got "
-                             f"sizes[{i}]={s!r}") from None
-        out.append(check_int(f"sizes[{i}]", value, minimum=1))
-    return tuple(out)
+            raise ValueError(f"`{param}[{i}]` must be a positive integer; got "
+                             f"{param}[{i}]={v!r}") from None
+    return out
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    """``sizes`` as ``layer_moments`` validates it, also from ``"784,300,100,10"``."""
+    from satsim._propagation import _check_sizes as check
+
+    return tuple(check(_ints(sizes, "sizes")))
 
 
 def _check_input_shape(value: Any) -> tuple[int, ...]:
     """``"1,28,28"``, ``"784"``, an int or a sequence of positive ints."""
-    items: Any = value
-    if isinstance(value, str):
-        items = [v for v in value.replace(" ", "").split(",") if v]
-    elif isinstance(value, int):
-        items = [value]
-    if not isinstance(items, Sequence) or not items:
+    items = _ints(value, "input_shape")
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
         raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
                          f"input_shape={value!r}")
-    try:
-        shape = tuple(int(v) for v in items)
-    except (TypeError, ValueError):
-        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
-                         f"input_shape={value!r}") from None
-    if any(v < 1 for v in shape):
-        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
-                         f"input_shape={value!r}")
-    return shape
+    return tuple(check_int(f"input_shape[{i}]", v, minimum=1) for i, v in enumerate(items))
 
 
 def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
@@ -205,13 +202,11 @@ def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
 
 
 def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
-    values = np.asarray(values, dtype=np.float64)
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1)
-                 / math.sqrt(values.size))
-    return mean, mean - half, mean + half
+    """Mean and Student-t interval over i.i.d. values (seeds): satsim.gradients' rule."""
+    from satsim.gradients import _t_interval as t_interval
+
+    mean, lo, hi = t_interval(np.asarray(values, dtype=np.float64), level)
+    return float(mean), float(lo), float(hi)
 
 
 @dataclasses.dataclass(frozen=True)
