@@ -95,7 +95,7 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
             id=f"initial_saturation_{init_name}",
             claim=f"epoch-0 hidden saturation under {init_name} matches the prediction",
             expected=predicted, observed=observed,
-            method="saturation study's mixture prediction vs probe telemetry (|Δ| < 0.05)",
+            method="saturation study's mixture prediction vs probe telemetry (absolute difference < 0.05)",
             passed=abs(predicted - observed) < 0.05))
     if {"standard_normal", "nielsen"} <= set(params.initializers):
         acc = curves[(curves.epoch == 1) & (curves.hidden == h0)].pivot_table(

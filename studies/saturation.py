@@ -1,6 +1,6 @@
-"""The point of the argument: a wide z puts sigmoid neurons where σ'(z) ≈ 0.  A unit
+r"""The point of the argument: a wide z puts sigmoid neurons where σ'(z) ≈ 0.  A unit
 is counted as saturated when its output lies within 1% of a bound of the
-activation's range (sigmoid: |z| > ln 99 ≈ 4.6; tanh: |z| > atanh 0.98 ≈ 2.3; ReLU:
+activation's range (sigmoid: \|z\| > ln 99 ≈ 4.6; tanh: \|z\| > atanh 0.98 ≈ 2.3; ReLU:
 inactive, z ≤ 0).  The saturated fraction is measured by Monte Carlo (Wilson CIs)
 over fan_in × initializer × activation and compared with the closed form under
 z ~ N(μ, s²).  For real images the prediction is the mixture over data rows,

@@ -61,7 +61,7 @@ Pre-registered criteria (same margin and chance as above):
 * ``relu22_he_first``: at L = 22, He reaches chance + margin at an earlier checkpoint
   than Xavier (or Xavier never does); undecided when neither does;
 * ``xavier_gradient_ratio``: at initialization, for each depth, the median over layers
-  of |log₂(measured / predicted)| for the ratio Xavier/He of (seed-mean)
+  of \|log₂(measured / predicted)\| for the ratio Xavier/He of (seed-mean)
   weight-gradient norms, predicted Π_{k≠l} c_k, is within the tolerance
   max(1, 2 s), s = √(5L/N)/(2 ln 2)·√(2/seeds): at finite width N each ReLU layer
   multiplies the signal's variance by a factor of relative variance ≈ 5/N

@@ -94,7 +94,7 @@ NOTES = [
     "difference; on an independent case one of the α false rejections), fails (rejected, "
     "not equivalent), inconclusive (neither).",
     "cases — covariance_term: Var(Σ X) − Σ Var(X) = 2 Σ_{i<j} Cov(X_i, X_j) on the sample; "
-    "top_pair: the pair with the largest |2 Cov|; top_pair_ratio_contribution: that pair's "
+    "top_pair: the pair with the largest \\|2 Cov\\|; top_pair_ratio_contribution: that pair's "
     "2 Cov/Σ Var(X), its part of ratio − 1 (the parts of all pairs add up to ratio − 1), "
     "noise of order 1/√n on independent data.",
     "calibration — size: rejection rate under the null family over `replications` spawned "

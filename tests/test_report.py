@@ -1,5 +1,7 @@
 """The report as a reader meets it: a real browser at two widths, the PDF's pages."""
 
+import html as htmllib
+import math
 import re
 import shutil
 import subprocess
@@ -27,20 +29,47 @@ def report(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_report_opens_with_the_answer(report):
+def test_report_teaches_before_it_audits(report):
+    """The three questions come first (after the short answers), each with rendered
+    mathematics, a measurement with its interval and a figure; then the audit."""
     paths, _ = report
     html = paths["html"].read_text()
-    first = html.index('id="answer"')
-    assert first < html.index('id="findings"') < html.index('id="z_distribution"')
-    answer = html[first:html.index('id="findings"')]
-    for quantity in ("std of z, N(0, 1) weights", "std of z, N(0, 1/n_in) weights",
-                     "saturated hidden units at init", "validation accuracy after 1 epoch",
-                     "tanh critical line"):
-        assert quantity in answer, quantity
-    assert '<figure id="hero">' in answer and "<svg" in answer  # vector, inline
+    order = [html.index(f'id="{i}"') for i in ("answer", "q1", "q2", "q3", "key-numbers",
+                                                "z_distribution", "findings", "provenance")]
+    assert order == sorted(order), order
+    for q in ("q1", "q2", "q3"):
+        section = html[html.index(f'<section id="{q}"'):]
+        section = section[:section.index("</section>")]
+        assert "<math" in section and "</math>" in section  # MathML, not TeX source
+        assert "CI [" in section and '<div class="measure">' in section
+        assert "<figure" in section or 'class="explorer"' in section
+        assert 'class="audit-link"' in section
+    first = html[html.index('id="answer"'):html.index('id="q1"')]
+    for q in ("Why do variances of independent sums add?", "Why is z ~ N(0, 501)",
+              "Why does that saturate hidden neurons"):
+        assert q in first, q
     # one environment table; per study only what differs
     prov = html[html.index('id="provenance"'):]
     assert prov.count("numpy") == 1 and prov.count("<h3>") == 2
+
+
+@pytest.mark.slow
+def test_every_saturated_fraction_says_its_setting(report):
+    """A saturated fraction is meaningless without its inputs, network and criterion."""
+    paths, results = report
+    html = paths["html"].read_text()
+    keys = html[html.index('id="key-numbers"'):html.index("</section>", html.index(
+        'id="key-numbers"'))]
+    rows = re.findall(r"<tr><td>(.*?)</td>", keys, flags=re.S)
+    saturated = [r for r in rows if "saturated" in r]
+    assert len(saturated) >= 4
+    for r in saturated:
+        r = htmllib.unescape(r)
+        assert "ln 99" in r and ("inputs" in r or "images" in r), r
+        assert "N(0, 1" in r, r
+    q3 = html[html.index('<section id="q3"'):]
+    q3 = htmllib.unescape(q3[:q3.index("</section>")])
+    assert "n_in = " in q3 and "N(0, 1) weights and bias" in q3
 
 
 @pytest.mark.slow
@@ -49,6 +78,165 @@ def test_report_opens_with_the_answer(report):
 def test_report_in_a_real_browser(report, width):
     paths, _ = report
     _check_in_browser(paths["html"], width, min_svgs=15, hero="predicted saturated")
+
+
+def _sigmoid_saturated(var_z: float) -> float:
+    # independent closed form: P(|z| > ln 99) for z ~ N(0, var_z)
+    from scipy import stats
+
+    return float(2 * stats.norm.sf(math.log(99) / math.sqrt(var_z)))
+
+
+def _slowdown(var_z: float) -> float:
+    # E σ'(z) / σ'(0) for z ~ N(0, var_z), by adaptive quadrature
+    from scipy import integrate, stats
+
+    s = math.sqrt(var_z)
+    f = lambda z: stats.norm.pdf(z, scale=s) / (4 * math.cosh(z / 2) ** 2)  # σ' = 1/(4cosh²(z/2))
+    val, _ = integrate.quad(f, -np.inf, np.inf, points=None, limit=200)
+    return val / 0.25
+
+
+def _tanh_phase(sw2: float, sb2: float) -> tuple[float, float]:
+    # q* by iterating the length map, χ1 at q*, with 201-point Gauss–Hermite (probabilists')
+    u, w = np.polynomial.hermite_e.hermegauss(201)
+    w = w / w.sum()
+    q = 1.0
+    for _ in range(2000):
+        q = sw2 * float(np.sum(w * np.tanh(math.sqrt(q) * u) ** 2)) + sb2
+    chi = sw2 * float(np.sum(w / np.cosh(math.sqrt(q) * u) ** 4))
+    return q, chi
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+def test_sliders_recompute_the_closed_forms_in_the_page(report):
+    """A teacher presses the presets and moves the sliders: the page shows the numbers
+    an independent computation gives (to the precision it prints)."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    paths, _ = report
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu",
+                                          "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(paths["html"].as_uri(), wait_until="load")
+            page.wait_for_function("document.querySelector('#sat-value') !== null "
+                                   "|| document.querySelectorAll('.bk-Div').length > 0",
+                                   timeout=20_000)
+
+            def readout(name):
+                return page.evaluate("""(name) => {
+                    for (const d of Bokeh.documents) {
+                        const m = d.get_model_by_name(name); if (m) return m.text; }
+                    return null; }""", name)
+
+            def set_value(name, value):
+                page.evaluate("""([name, value]) => {
+                    for (const d of Bokeh.documents) {
+                        const m = d.get_model_by_name(name); if (m) { m.value = value; } } }""",
+                              [name, value])
+
+            page.wait_for_function("""() => Bokeh.documents.some(d => {
+                const m = d.get_model_by_name('readout'); return m && m.text.length > 0; })""",
+                                   timeout=20_000)
+            # as loaded: Nielsen's N(0, 1) weights, 1000 inputs, 500 active
+            text = htmllib.unescape(readout("readout"))
+            assert "Var z = 500·1 + 1 = <b>501</b>" in text, text
+            page.get_by_role("button", name="N(0, 1/n_in) weights").click()
+            page.wait_for_timeout(300)
+            text = htmllib.unescape(readout("readout"))
+            assert f"{100 * _sigmoid_saturated(1.5):.3g}%" == "0.0175%"
+            assert "<b id=\"sat-value\">0.0175%</b>" in text, text
+            assert f"{_slowdown(1.5):.3g}" in text, (text, _slowdown(1.5))
+            page.get_by_role("button", name="N(0, 1) weights", exact=True).click()
+            page.wait_for_timeout(300)
+            text = htmllib.unescape(readout("readout"))
+            assert "<b id=\"sat-value\">83.7%</b>" in text, text
+            assert f"{100 * _sigmoid_saturated(501):.3g}%" == "83.7%"
+            assert f"{_slowdown(501):.3g}" in text, (text, _slowdown(501))
+            # other settings: 200 inputs, 50 active, σ_w² = 10^-0.5
+            set_value("n_in", 200)
+            set_value("active", 50)
+            set_value("log_sigma_w2", -0.5)
+            page.wait_for_timeout(300)
+            text = htmllib.unescape(readout("readout"))
+            var = 50 * 10 ** -0.5 + 1
+            assert f">{100 * _sigmoid_saturated(var):.3g}%<" in text, (text, var)
+            assert f"{_slowdown(var):.3g}" in text, (text, _slowdown(var))
+            # the phase diagram: q*, χ1 at σ_w² = 1 and 2.5 (σ_b² = 0.05)
+            for sw2 in (1.0, 2.5):
+                set_value("phase_sigma_w2", sw2)
+                page.wait_for_timeout(200)
+                text = htmllib.unescape(readout("phase_readout"))
+                q, chi = _tanh_phase(sw2, 0.05)
+                assert f"q* = <b>{float(f'{q:.4g}'):g}</b>" in text, (text, q)
+                assert f"χ1 = <b>{float(f'{chi:.4g}'):g}</b>" in text, (text, chi)
+                assert ("ordered" if chi < 1 else "chaotic") in text
+            assert errors == []
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+def test_no_raw_markup_and_math_is_laid_out(report):
+    """What a reader sees (the browser's rendered text, the PDF's text) has no
+    reStructuredText left in it, and MathML formulas have a real layout."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    paths, _ = report
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(paths["html"].as_uri(), wait_until="load")
+            text = page.inner_text("body")
+            boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
+                'section.lesson math')).map(m => { const r = m.getBoundingClientRect();
+                return [r.width, r.height, !!m.querySelector('mfrac, msup, msub, munderover')]; })""")
+            frac = page.evaluate("""() => { const f = document.querySelector('section.lesson mfrac');
+                const [a, b] = f.children; return a.getBoundingClientRect().bottom <=
+                b.getBoundingClientRect().top + 1; }""")
+        finally:
+            browser.close()
+    for raw in ("``", ":func:", ":meth:", ":class:", "**", ".. math::", ":math:",
+                "System Message", "\\frac", "\\operatorname"):
+        assert raw not in text, raw
+    assert len(boxes) >= 10 and all(w > 5 and h > 5 for w, h, _ in boxes), boxes
+    assert frac  # a fraction's numerator is laid out above its denominator
+    pdf_text = subprocess.run(["pdftotext", str(paths["pdf"]), "-"], capture_output=True,
+                              text=True, check=True, timeout=300).stdout
+    for raw in ("``", ":func:", ":meth:", "**", ":math:", "System Message", "\\frac"):
+        assert raw not in pdf_text, raw
+    assert "Why do variances of independent sums add?" in pdf_text
+
+
+@pytest.mark.slow
+def test_split_tables_repeat_their_key_columns(report):
+    """Every part of a split table starts with the table's key columns, so a row can be
+    told apart in any part; and no shown column is constant over all rows."""
+    paths, _ = report
+    html = paths["html"].read_text()
+    tables = re.findall(r'<table class="data" data-table="([^"]*)" data-key="(\d+)">(.*?)'
+                        r"</table>", html, flags=re.S)
+    parts: dict[str, list[list[str]]] = {}
+    for ident, key, body in tables:
+        study, title, _part = ident.split("/")
+        header = [htmllib.unescape(h) for h in re.findall(r"<th>(.*?)</th>", body)]
+        parts.setdefault(f"{study}/{title}", []).append(header[:int(key)])
+        rows = [[htmllib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+                for r in re.findall(r"<tr><td.*?</tr>", body, flags=re.S)]
+        if len(rows) > 1:
+            for j, col in enumerate(header):
+                assert len({r[j] for r in rows}) > 1 or len(header) == 1, (ident, col)
+    split = {k: v for k, v in parts.items() if len(v) > 1}
+    assert "clt/clt" not in split or all(v == split["clt/clt"][0] for v in split["clt/clt"])
+    for name, keys in split.items():
+        assert all(k == keys[0] for k in keys), (name, keys)
 
 
 @pytest.fixture(scope="module")
@@ -139,15 +327,18 @@ def test_pdf_fits_the_page_and_repeats_table_headers(report, tmp_path):
 
     import weasyprint
 
-    paths, _ = report
+    from satsim.report import build_document, render_html
+
+    paths, results = report
     pages = _words(paths["pdf"])
-    assert len(pages) == len(weasyprint.HTML(string=paths["html"].read_text()).render().pages)
+    printed = render_html(build_document(results), target="print")  # what the PDF was made of
+    assert len(pages) == len(weasyprint.HTML(string=printed).render().pages)
     right_margin = 13 * 72 / 25.4  # @page margin 13 mm
     for i, page in enumerate(pages, 1):
         past = [w for w in page["words"] if w[2] > page["width"] - right_margin + 0.5]
         assert not past, (i, past[:5])
     # each data table's header words are on every page where its rows are
-    html = paths["html"].read_text()
+    html = printed
     checked = 0
     for table in re.findall(r'<table class="data".*?</table>', html, flags=re.S):
         header = [htmllib.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
