@@ -105,3 +105,10 @@ def test_key_is_the_shortest_unique_prefix():
     frame = pd.DataFrame({"series": ["a", "a", "b", "b"], "epoch": [0, 1, 0, 1],
                           "v": [1.0, 2.0, 3.0, 4.0]})
     assert table_blocks("t", frame)[0].key == 2
+
+
+def test_a_formula_written_twice_defines_its_ids_once_per_copy():
+    html = prose.rst_to_html(":math:`\\sigma'(z)` and again :math:`\\sigma'(z)`", math="svg")
+    ids = re.findall(r'id="([^"]+)"', prose.unique_math_ids(html))
+    assert ids and len(ids) == len(set(ids))
+    assert len(re.findall(r'id="([^"]+)"', html)) > len(set(re.findall(r'id="([^"]+)"', html)))

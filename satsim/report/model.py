@@ -229,15 +229,10 @@ def table_blocks(name: str, frame: pd.DataFrame, *,
     shown = frame.head(MAX_ROWS)
     truncated = max(0, len(frame) - MAX_ROWS)
     constant: list[tuple[str, str]] = []
-    if len(frame) > 1:
-        keep: list = []
-        for c in frame.columns:
-            vals = frame[c].astype(str)
-            if vals.nunique(dropna=False) == 1 and len(keep) + 1 < len(frame.columns):
-                constant.append((str(c), fmt(frame[c].iloc[0])))
-            else:
-                keep.append(c)
-        shown = shown[keep]
+    same = [c for c in frame.columns if frame[c].astype(str).nunique(dropna=False) == 1]
+    if len(frame) > 1 and len(same) < len(frame.columns):  # a table keeps one column
+        constant = [(str(c), fmt(frame[c].iloc[0])) for c in same]
+        shown = shown[[c for c in frame.columns if c not in same]]
     key = _key_columns(shown)
     cells, numeric, note = _cells(shown)
     cols = [str(c) for c in shown.columns]

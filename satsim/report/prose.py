@@ -34,7 +34,8 @@ from docutils.writers.html5_polyglot import Writer as Html5Writer
 
 from satsim._namespace import public_dir
 
-__all__ = ["MATH_TARGETS", "escape", "inline", "latex_to_svg", "problems", "rst_to_html"]
+__all__ = ["MATH_TARGETS", "escape", "inline", "latex_to_svg", "problems", "rst_to_html",
+           "unique_math_ids"]
 
 __dir__ = public_dir(globals())
 
@@ -141,6 +142,27 @@ def escape(text: str) -> str:
     """``text`` as literal reStructuredText: its markup characters backslash-escaped
     (for values such as a case name or a finding's observed text put into prose)."""
     return _SPECIAL.sub(r"\\\1", str(text))
+
+
+_MATH_SVG = re.compile(r'<svg class="math".*?</svg>', flags=re.S)
+_MATH_KEY = re.compile(r'id="(m[0-9a-f]{10})-')
+
+
+def unique_math_ids(html: str) -> str:
+    """Number the ids inside each SVG formula of a page, so that a formula written
+    twice does not define its glyphs' ids twice (SVG references stay inside it)."""
+    count = 0
+
+    def one(m: re.Match) -> str:
+        nonlocal count
+        svg = m.group(0)
+        key = _MATH_KEY.search(svg)
+        if key is None:
+            return svg
+        count += 1
+        return svg.replace(f"{key.group(1)}-", f"{key.group(1)}{count}-")
+
+    return _MATH_SVG.sub(one, html)
 
 
 def problems(text: str) -> list[str]:

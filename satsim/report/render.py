@@ -72,9 +72,10 @@ def render_html(doc: Document, *, target: str = "screen") -> str:
         from satsim.report.interactive import resources
 
         scripts = resources()
-    return _ENV.get_template("report.html.j2").render(
+    html = _ENV.get_template("report.html.j2").render(
         doc=doc, target=target, math="mathml" if target == "screen" else "svg",
-        scripts=Markup(scripts))
+        scripts=Markup(scripts))  # Bokeh's own inline bundle
+    return prose.unique_math_ids(html) if target == "print" else html
 
 
 def render_pdf(html: str, path: str | os.PathLike) -> Path:
