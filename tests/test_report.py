@@ -56,7 +56,7 @@ def test_report_teaches_before_it_audits(report):
 @pytest.mark.slow
 def test_every_saturated_fraction_says_its_setting(report):
     """A saturated fraction is meaningless without its inputs, network and criterion."""
-    paths, results = report
+    paths, _ = report
     html = paths["html"].read_text()
     keys = html[html.index('id="key-numbers"'):html.index("</section>", html.index(
         'id="key-numbers"'))]
