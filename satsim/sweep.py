@@ -48,6 +48,17 @@ the grid (the set of cell keys) of the first run.  Running another grid in the s
 directory is refused unless ``extend=True``, which adds the new cells to the bound
 grid.
 
+Batched cells.  Cells that can share one computation (networks of one architecture
+trained together, say) are run by a *batched* function: ``batched(fn_many, by=…)``
+wraps ``fn_many(params_list, rngs) -> results`` so that the serial executor hands it
+every pending cell whose ``by`` parameters agree (at most ``max_size`` at a time),
+each with its own generator, and commits each cell's result on its own.  A cell is
+still seeded, stored and resumed by itself; only the computation is shared, so a
+result may not depend on the batch it ran in (the function's contract, tested for
+satsim's own).  If a batch raises, its cells are run again one at a time, so a
+failure is recorded against the cell that causes it.  Other executors call the
+wrapper cell by cell (a batch of one).
+
 Reading.  :func:`status`, :func:`results`, :func:`overview` (every store in a
 directory tree) and ``Store(DIR, create=False)`` open the database read-only: they
 never change it, create no tables and, on a finished sweep, no files, so they work
@@ -85,15 +96,17 @@ from satsim._executors import (
     _run_processes,
 )
 from satsim._namespace import public_dir
-from satsim._store import DB_NAME, Store, SweepError
+from satsim._store import DB_NAME, Store, SweepError, _canonical_result
 from satsim._validation import check_int, check_rng
 
 __all__ = [
+    "Batched",
     "Cell",
     "Grid",
     "Store",
     "SweepError",
     "SweepResult",
+    "batched",
     "export",
     "overview",
     "product",
@@ -140,6 +153,91 @@ class Cell:
     def seed_sequence(self, root_seed: int) -> np.random.SeedSequence:
         words = (int(self.key[:8], 16), int(self.key[8:], 16))
         return np.random.SeedSequence(root_seed, spawn_key=words)
+
+
+@dataclasses.dataclass(frozen=True)
+class Batched:
+    """A cell function that can run many cells in one computation (:func:`batched`).
+
+    Called as an ordinary cell function ``(params, rng)`` it runs a batch of one, so
+    every executor can use it.
+    """
+
+    fn_many: Callable[[list[dict], list[np.random.Generator]], list[Any]]
+    by: tuple[str, ...]
+    max_size: int | None = None
+
+    def __call__(self, params: dict, rng: np.random.Generator) -> Any:
+        out = self.fn_many([params], [rng])
+        if not isinstance(out, list | tuple) or len(out) != 1:
+            raise TypeError(f"batched function {_name(self.fn_many)} must return a list "
+                            f"with one result per cell; got {type(out).__name__}")
+        return out[0]
+
+    def groups(self, cells: list[Cell]) -> list[list[Cell]]:
+        """Cells whose ``by`` parameters agree, in chunks of at most ``max_size``
+        (the grid's order kept within each group)."""
+        by_key: dict[str, list[Cell]] = {}
+        for c in cells:
+            k = json.dumps(_canonical({b: c.params.get(b) for b in self.by}),
+                           sort_keys=True)
+            by_key.setdefault(k, []).append(c)
+        size = self.max_size or max((len(g) for g in by_key.values()), default=1)
+        return [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def batched(fn_many: Callable[[list[dict], list[np.random.Generator]], list[Any]], *,
+            by: Iterable[str], max_size: int | None = None) -> Batched:
+    """Wrap a function of many cells for :func:`run` (see "Batched cells" above).
+
+    Parameters
+    ----------
+    fn_many : callable
+        ``fn_many(params_list, rngs)`` returning one JSON result per cell, in order;
+        each ``rngs[i]`` is cell i's own generator (seeded from the root seed and the
+        cell's key, exactly as for an unbatched cell).  Module-level, so that it
+        pickles.
+    by : iterable of str
+        Parameter names whose values must agree within a batch (e.g. the network's
+        depth and width).
+    max_size : int, optional
+        At most this many cells per batch.
+
+    Returns
+    -------
+    Batched
+    """
+    if not callable(fn_many):
+        raise TypeError(f"`fn_many` must be callable; got fn_many={fn_many!r}")
+    names = tuple(by) if not isinstance(by, str) else (by,)
+    if not all(isinstance(b, str) and b for b in names):
+        raise TypeError(f"`by` must be parameter names; got by={by!r}")
+    if max_size is not None:
+        max_size = check_int("max_size", max_size, minimum=1)
+    return Batched(fn_many=fn_many, by=names, max_size=max_size)
+
+
+def _run_batch(fn: Batched, cells: list[Cell], root_seed: int) -> list[tuple]:
+    """Serial executor: one batch; outcomes as :func:`_run_cell` gives them.  A batch
+    that raises is rerun cell by cell, so the failure is charged to its own cell."""
+    if len(cells) == 1:
+        return [_run_cell(fn, cells[0].params, root_seed, cells[0].key)]
+    started = time.time()
+    try:
+        rngs = [np.random.default_rng(c.seed_sequence(root_seed)) for c in cells]
+        results = fn.fn_many([dict(c.params) for c in cells], rngs)
+        if not isinstance(results, list | tuple) or len(results) != len(cells):
+            raise TypeError(f"batched function {_name(fn.fn_many)} returned "
+                            f"{type(results).__name__} for {len(cells)} cells")
+        done = time.time()
+        return [(c.key, "done", _canonical_result(r), None, started, done)
+                for c, r in zip(cells, results, strict=True)]
+    except Exception:
+        return [_run_cell(fn, c.params, root_seed, c.key) for c in cells]
 
 
 class Grid:
@@ -421,7 +519,20 @@ concurrent.futures.Executor, default "process"
 
         ex, owned, ok = None, False, False
         try:
-            if kind == "serial":
+            if kind == "serial" and isinstance(fn, Batched):
+                # batches of cells, each cell committed on its own after its batch
+                for group in fn.groups(todo):
+                    outcomes = _run_batch(fn, group, root_seed)
+                    for cell, outcome in zip(group, outcomes, strict=True):
+                        attempts[cell.key] += 1
+                        if outcome[1] != "done" and retries:
+                            for _ in range(retries):
+                                outcome = _run_cell(fn, cell.params, root_seed, cell.key)
+                                attempts[cell.key] += 1
+                                if outcome[1] == "done":
+                                    break
+                        finish(*outcome)
+            elif kind == "serial":
                 # one cell at a time, each committed before the next starts
                 for cell in todo:
                     for attempt in range(retries + 1):

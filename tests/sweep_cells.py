@@ -107,3 +107,22 @@ def logged_cell(params, rng):
         fh.write(f"{os.getpid()} {params['i']}\n")
     time.sleep(params["sleep"])
     return {"value": float(rng.random())}
+
+
+def many_cells(params_list, rngs):
+    """A batched cell function: one draw per cell from its own generator; records the
+    batch size so tests can see batches happened (the result never depends on it)."""
+    if any(p.get("fail") for p in params_list):
+        if len(params_list) > 1:
+            raise RuntimeError("a cell of this batch fails")
+        raise RuntimeError(f"cell {params_list[0]['i']} fails on purpose")
+    MANY_CALLS.append(len(params_list))
+    return [{"x": float(r.standard_normal()), "i": p["i"], "g": p["g"]}
+            for p, r in zip(params_list, rngs, strict=True)]
+
+
+MANY_CALLS: list[int] = []
+
+
+def one_cell(params, rng):
+    return {"x": float(rng.standard_normal()), "i": params["i"], "g": params["g"]}

@@ -862,3 +862,53 @@ def test_worker_setup_runs_once_in_each_worker_before_its_cells(tmp_path, monkey
     with pytest.raises(TypeError, match="`worker_setup` must be picklable"):
         sweep.run(cells.cell, GRID, out=tmp_path / "d", worker_setup=lambda: None)
     assert children(os.getpid(), workers_only=True) == []
+
+
+# ------------------------------------------------------------------ batched cells
+def _results(out):
+    return strip(sweep.results(out)).drop(columns=["started", "finished", "satsim",
+                                                   "attempts"], errors="ignore")
+
+
+def test_batched_cells_are_seeded_and_stored_one_by_one(tmp_path):
+    grid = sweep.product(g=[0, 1], i=list(range(5)))
+    cells.MANY_CALLS.clear()
+    sweep.run(sweep.batched(cells.many_cells, by=["g"], max_size=3), grid,
+              out=tmp_path / "b", executor="serial", root_seed=4)
+    assert sorted(cells.MANY_CALLS) == [2, 2, 3, 3]  # two groups of 5, chunks of ≤ 3
+    sweep.run(cells.one_cell, grid, out=tmp_path / "u", executor="serial", root_seed=4)
+    b, u = _results(tmp_path / "b"), _results(tmp_path / "u")
+    assert len(b) == 10 and b[["key", "x", "i", "g"]].equals(u[["key", "x", "i", "g"]])
+    # the process executor runs the same wrapper cell by cell: same numbers
+    sweep.run(sweep.batched(cells.many_cells, by=["g"]), grid, out=tmp_path / "p",
+              executor="process", workers=2, root_seed=4)
+    assert _results(tmp_path / "p")[["key", "x"]].equals(u[["key", "x"]])
+
+
+def test_batched_resume_runs_only_what_is_missing(tmp_path):
+    grid = sweep.product(g=[0], i=list(range(6)))
+    sweep.run(sweep.batched(cells.many_cells, by=["g"]),
+              sweep.product(g=[0], i=[0, 1]), out=tmp_path, executor="serial")
+    cells.MANY_CALLS.clear()
+    again = sweep.run(sweep.batched(cells.many_cells, by=["g"]), grid, out=tmp_path,
+                      executor="serial", extend=True)
+    assert again.skipped == 2 and again.ran == 4 and cells.MANY_CALLS == [4]
+
+
+def test_a_failing_cell_in_a_batch_is_charged_to_itself(tmp_path):
+    grid = sweep.product(g=[0], i=[0, 1, 2]) + sweep.product(g=[0], i=[3], fail=[True])
+    res = sweep.run(sweep.batched(cells.many_cells, by=["g"]), grid, out=tmp_path,
+                    executor="serial", retries=0)
+    assert res.counts["done"] == 3 and res.counts["failed"] == 1
+    frame = sweep.results(tmp_path)
+    assert frame.query("status == 'failed'").error.str.contains("cell 3 fails").all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(fn_many=3, by=["g"]), "`fn_many` must be callable"),
+    (dict(fn_many=cells.many_cells, by=[3]), "`by` must be parameter names"),
+    (dict(fn_many=cells.many_cells, by=["g"], max_size=0), "`max_size`"),
+])
+def test_batched_bad_input(kwargs, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        sweep.batched(**kwargs)
