@@ -12,13 +12,17 @@ when a figure is drawn (``import satsim.plotting`` is cheap).
 Conventions every kind follows: at most :data:`MAX_SERIES` series per axes (more is
 an error: facet with ``col`` instead); legends are figure legends outside the axes,
 so they never cover data; integer quantities (epoch, layer, depth) get integer ticks;
-log axes get plain-number tick labels; legend titles and entries are words; one colour
-per initializer across the whole report (:func:`color_for`).  Figures are vector
-(SVG, :func:`to_svg`, text kept as text) except where a raster is the better choice
-(:class:`HeatmapPlot`, ``raster = True``: :func:`to_png`).
+log axes get plain-number tick labels; ticks are thinned to what the labels leave room
+for at the drawn size, so no two tick labels touch; lines that would hide one another
+take turns (alternating dashes, nested markers, a key in the legend); legend titles
+and entries are words; drawn text has no combining characters (fonts draw them as a
+separate mark); one colour per initializer across the whole report (:func:`color_for`).
+Figures are vector (SVG, :func:`to_svg`, text kept as text) except where a raster is
+the better choice (:class:`HeatmapPlot`, ``raster = True``: :func:`to_png`).
 
 Kinds: :class:`LinePlot`, :class:`ScatterPlot`, :class:`DensityPlot`,
-:class:`QQPlot`, :class:`HeatmapPlot`, :class:`BarPlot`, :class:`SaturationHero`.
+:class:`QQPlot`, :class:`HeatmapPlot`, :class:`BarPlot`, :class:`IntervalPlot`,
+:class:`SaturationHero`.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import io
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -47,6 +52,7 @@ __all__ = [
     "BarPlot",
     "DensityPlot",
     "HeatmapPlot",
+    "IntervalPlot",
     "LinePlot",
     "Plot",
     "QQPlot",
@@ -115,6 +121,29 @@ def _check_str(name: str, value: Any, *, optional: bool = False) -> None:
         raise TypeError(f"`{name}` must be a non-empty string; got {name}={value!r}")
 
 
+def _drawable_text(name: str, value: str) -> str:
+    """Text the figure draws, composed (NFC); a combining mark left over (an "L" with
+    U+0302 has no precomposed form) is an error: SVG text in a browser and matplotlib's
+    own renderers draw it as a separate mark ("L◌"), and so does mathtext's ``\\hat``."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", value)
+    for i, c in enumerate(text):
+        if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me"):
+            after = f" after {text[i - 1]!r}" if i else ""
+            raise ValueError(
+                f"`{name}` has the combining character U+{ord(c):04X} "
+                f"({unicodedata.name(c, 'unnamed')}){after}, which the figure would draw as "
+                f"a separate mark: write it in words; got {name}={value!r}")
+    return text
+
+
+def _is_text_field(name: str) -> bool:
+    """Fields holding text the figure draws (titles, axis and legend labels)."""
+    return name in ("title", "xlabel", "ylabel", "labels") or name.endswith(("_label",
+                                                                               "_title"))
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Plot:
     """Fields every figure has: which table, the title and caption, axis labels."""
@@ -145,6 +174,15 @@ class Plot:
             cols = value if isinstance(value, tuple | list) else [value]
             for c in cols:
                 _check_str(name, c, optional=True)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not _is_text_field(f.name) or value is None:
+                continue
+            if isinstance(value, str):
+                object.__setattr__(self, f.name, _drawable_text(f.name, value))
+            elif isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+                object.__setattr__(self, f.name,
+                                   tuple(_drawable_text(f.name, v) for v in value))
 
     def column_fields(self) -> tuple[str, ...]:
         """Names of the fields that hold column names of :attr:`table`."""
@@ -180,6 +218,7 @@ class Plot:
 
                 fig = MplFigure(figsize=self.size, layout="constrained")
             self._draw(fig, frame, tables)
+            _fit_ticks(fig.axes)
             if self.title:
                 fig.suptitle(self.title, fontweight="bold")
         return fig
@@ -215,13 +254,14 @@ def figure_from_dict(d: Mapping[str, Any]) -> Plot:
     if unknown:
         raise TypeError(f"{cls.__name__} has no field(s) {unknown}; valid fields: "
                         f"{sorted(valid)}")
-    for key in ("size", "band", "errors"):
+    for key in ("size", "band", "errors", "interval"):
         if isinstance(d.get(key), list):
             d[key] = tuple(d[key])
     return cls(**d)
 
 
-KINDS = ("line", "scatter", "density", "qq", "heatmap", "bar", "saturation_hero")
+KINDS = ("line", "scatter", "density", "qq", "heatmap", "bar", "interval",
+         "saturation_hero")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -238,9 +278,16 @@ def _groups(frame: pd.DataFrame, hue: str | None) -> list[tuple[Any, pd.DataFram
 
 
 def _grid(fig: Figure, n: int, *, sharex: bool, sharey: bool, wrap: int = 3) -> list[Axes]:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
     ncols = min(n, wrap)
     nrows = math.ceil(n / ncols)
     axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=False).ravel()
+    engine = fig.get_layout_engine()
+    if ncols > 1 and isinstance(engine, ConstrainedLayoutEngine):
+        # side-by-side panels: the last x label of one and the first of the next
+        # would otherwise read as one number ("125 0")
+        engine.set(w_pad=0.08)
     for ax in axes[n:]:
         ax.set_visible(False)
     return list(axes[:n])
@@ -253,47 +300,184 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _adaptive_log_locator() -> Any:
-    """Log ticks at 1, 2, 5 × 10^k over up to ~2.5 decades, and at powers of ten (at most
-    ~7 of them, skipping decades if need be) beyond: labels never crowd."""
-    import numpy as np
-    from matplotlib.ticker import LogLocator
+# --------------------------------------------------------------------------- ticks
+#: room between neighbouring tick labels, in font sizes (x: side by side, y: stacked),
+#: so that neighbours read as separate numbers, not as "50100200"
+_TICK_GAP = {"x": 0.8, "y": 0.3}
 
-    class _Adaptive(LogLocator):
+
+def _inside(locs: Any, lo: float, hi: float) -> np.ndarray:
+    locs = np.asarray(locs, float)
+    tol = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+    return locs[(locs >= lo - tol) & (locs <= hi + tol)]
+
+
+def _labels_fit(axis: Any, vmin: float, vmax: float, locs: Any) -> bool:
+    """Whether the labels of the ticks ``locs`` that lie in [vmin, vmax] fit along the
+    axis at its drawn length, :data:`_TICK_GAP` apart.  Labels are measured with the
+    axis's formatter and tick-label font (in points, so the answer does not depend on
+    the output's dpi)."""
+    from matplotlib import cbook
+    from matplotlib.textpath import text_to_path
+
+    ax = axis.axes
+    fig = ax.get_figure(root=True)
+    lo, hi = sorted((float(vmin), float(vmax)))
+    shown = _inside(locs, lo, hi)
+    if len(shown) < 2 or fig is None or not axis.majorTicks:
+        return True
+    scale = axis.get_transform()
+    ends, pos = (scale.transform(np.asarray(v, float).reshape(-1, 1)).ravel()
+                 for v in ([lo, hi], shown))
+    horizontal = axis.axis_name == "x"
+    length = (ax.bbox.width if horizontal else ax.bbox.height) * 72.0 / fig.dpi
+    if not (np.all(np.isfinite(pos)) and ends[1] > ends[0] and length > 0):
+        return True
+    pos = (pos - ends[0]) / (ends[1] - ends[0]) * length
+    prop = axis.majorTicks[0].label1.get_fontproperties()
+    size = prop.get_size_in_points()
+    texts = axis.major.formatter.format_ticks(list(shown))
+    if horizontal:
+        extent = np.array([text_to_path.get_text_width_height_descent(
+            t, prop, ismath=cbook.is_math_text(t))[0] if t else 0.0 for t in texts])
+    else:  # stacked labels: one line height each
+        extent = np.array([1.2 * size if t else 0.0 for t in texts])
+    keep = extent > 0
+    pos, extent = pos[keep], extent[keep]
+    need = (extent[1:] + extent[:-1]) / 2 + _TICK_GAP[axis.axis_name] * size
+    return bool(np.all(np.diff(pos) >= need))
+
+
+def _first_fitting(axis: Any, vmin: float, vmax: float, candidates: list[np.ndarray]
+                   ) -> np.ndarray:
+    """The first candidate tick set (finest first) whose labels fit; failing all of
+    them, the coarsest one's middle tick alone (one label always fits)."""
+    for locs in candidates:
+        if axis is None or _labels_fit(axis, vmin, vmax, locs):
+            return locs
+    shown = _inside(candidates[-1], *sorted((vmin, vmax)))
+    return shown[len(shown) // 2:][:1] if len(shown) else candidates[-1]
+
+
+@functools.cache
+def _locator_classes() -> tuple[type, type]:
+    """The two fitted locators (classes made on first use: matplotlib is imported only
+    when a figure is drawn)."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    class Memo:
+        """The last answer, kept: matplotlib asks a locator for its ticks dozens of times
+        per drawing, for the same view at the same size."""
+
+        _last: tuple[Any, np.ndarray] | None = None
+        axis: Any
+
+        def _memo(self, vmin: float, vmax: float, compute: Callable[[], Any]) -> Any:
+            key: tuple[Any, ...] = (vmin, vmax)
+            if self.axis is not None:
+                box = self.axis.axes.bbox
+                key += (box.width, box.height, self.axis.get_figure(root=True).dpi,
+                        id(self.axis.major.formatter))
+            if self._last is None or self._last[0] != key:
+                self._last = (key, compute())
+            return self._last[1]
+
+    class LinearTicks(Memo, MaxNLocator):
+        """Round ticks (1, 2, 2.5, 5 × 10^k steps; whole numbers with ``integer``):
+        at most ``most`` intervals (by default matplotlib's density for the axis's
+        length, at most 9), fewer when the labels would touch."""
+
+        def __init__(self, *, integer: bool = False, most: int | None = None) -> None:
+            super().__init__(nbins=most or 9, steps=[1, 2, 2.5, 5, 10], integer=integer)
+            self.most = most
+
         def tick_values(self, vmin: float, vmax: float) -> Any:
-            if vmin > 0 and vmax > 0 and np.isfinite(vmin) and np.isfinite(vmax):
-                span = abs(math.log10(vmax) - math.log10(vmin))
-                if span <= 2.5:
-                    self.set_params(subs=(1.0, 2.0, 5.0), numticks=8)
-                else:
-                    self.set_params(subs=(1.0,), numticks=7)
-            return super().tick_values(vmin, vmax)
+            return self._memo(vmin, vmax, lambda: self._fitted(vmin, vmax))
 
-    return _Adaptive(base=10, subs=(1.0, 2.0, 5.0), numticks=8)
+        def _fitted(self, vmin: float, vmax: float) -> Any:
+            most = self.most or 9
+            if self.most is None and self.axis is not None:
+                most = int(min(most, max(1, self.axis.get_tick_space())))
+            candidates: list[np.ndarray] = []
+            for n in range(most, 0, -1):
+                self.set_params(nbins=n)
+                locs = np.asarray(super().tick_values(vmin, vmax), float)
+                if not any(np.array_equal(locs, c) for c in candidates):
+                    candidates.append(locs)
+            self.set_params(nbins=self.most or 9)
+            return _first_fitting(self.axis, vmin, vmax, candidates)
+
+    class LogTicks(Memo, LogLocator):
+        """Log ticks at 1-2-5, then 1-3, then 1 × 10^k, then every 2nd, 3rd, … power of
+        ten: the finest set whose labels fit at the axis's drawn size.  Within about one
+        decade (fewer than two such ticks in view), round linear ticks, as matplotlib's
+        own log locator does."""
+
+        def __init__(self) -> None:
+            super().__init__(base=10.0)
+
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            lo, hi = sorted((float(vmin), float(vmax)))
+            if self.axis is None or not (lo > 0 and np.isfinite(hi)):
+                return super().tick_values(vmin, vmax)
+            return self._memo(lo, hi, lambda: self._fitted(lo, hi))
+
+        def _fitted(self, lo: float, hi: float) -> Any:
+            e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+            candidates = []
+            for subs in ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,)):
+                locs = np.array([s * 10.0 ** e for e in range(e0, e1 + 1) for s in subs])
+                if len(_inside(locs, lo, hi)) >= 2:
+                    candidates.append(_inside(locs, lo, hi))
+            if not candidates:
+                linear = LinearTicks()
+                linear.set_axis(self.axis)
+                return linear.tick_values(lo, hi)
+            for stride in (2, 3, 4, 5, 10, 20, 50, 100):
+                locs = _inside([10.0 ** e for e in range(e0, e1 + 1) if e % stride == 0],
+                               lo, hi)
+                if len(locs):
+                    candidates.append(locs)
+                if len(locs) < 2:
+                    break
+            return _first_fitting(self.axis, lo, hi, candidates)
+
+    return LinearTicks, LogTicks
+
+
+def _plain(v: float, _pos: Any = None) -> str:
+    return f"{v:g}"
 
 
 def _scales(ax: Axes, *, logx: bool = False, logy: bool = False, integer_x: bool = False,
             integer_y: bool = False) -> None:
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    """Log axes (plain-number labels) and integer axes, their ticks thinned to what fits."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    def plain(v: float, _pos: Any) -> str:
-        return f"{v:g}"
-
+    linear_ticks, log_ticks = _locator_classes()
     if logx:
         ax.set_xscale("log")
-        ax.xaxis.set_major_locator(_adaptive_log_locator())
-        ax.xaxis.set_major_formatter(FuncFormatter(plain))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
     if logy:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(_adaptive_log_locator())
-        ax.yaxis.set_major_formatter(FuncFormatter(plain))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
-    # at most ~6 integer ticks: small facets stay legible
-    if integer_x:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-    if integer_y:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    for axis, log, integer in ((ax.xaxis, logx, integer_x), (ax.yaxis, logy, integer_y)):
+        if integer:  # at most ~6 whole-number ticks: small facets stay legible
+            axis.set_major_locator(linear_ticks(integer=True, most=5))
+        elif log:
+            axis.set_major_locator(log_ticks())
+            axis.set_major_formatter(FuncFormatter(_plain))
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _fit_ticks(axes: Iterable[Axes]) -> None:
+    """Default (automatic) linear ticks become fitted ones, so that no two tick labels
+    touch whatever the panel's size; locators a figure chose itself are kept."""
+    from matplotlib.ticker import AutoLocator
+
+    linear_ticks, _ = _locator_classes()
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_locator()) is AutoLocator and axis.get_scale() == "linear":
+                axis.set_major_locator(linear_ticks())
 
 
 def _legend(fig: Figure, handles: list, labels: list[str], title: str | None) -> None:
@@ -313,6 +497,69 @@ def _style_handles(measured: str, ref: str | None) -> tuple[list, list[str]]:
             [measured, ref])
 
 
+# --------------------------------------------------------------------------- coinciding series
+#: two curves closer than this fraction of the panel's y range at every x are drawn on
+#: top of each other (about a line width on a report-sized panel)
+_COINCIDE = 0.015
+
+
+def _coinciding(curves: Sequence[tuple[pd.Series, pd.Series]], *, span: float, log: bool
+                ) -> dict[int, tuple[int, int]]:
+    """Curves that would hide each other: index → (its place j, size k) in its group.
+
+    Two curves coincide when they have the same x values and their y values differ by
+    at most :data:`_COINCIDE` × ``span`` everywhere (log10 y on a log axis); groups are
+    what "coincide" links, in the curves' order.  Curves in no group are left out.
+    """
+    def values(y: pd.Series) -> np.ndarray:
+        v = np.asarray(y, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(np.where(v > 0, v, np.nan)) if log else v
+
+    xs = [np.asarray(x, float) for x, _ in curves]
+    ys = [values(y) for _, y in curves]
+    tol = _COINCIDE * span
+    parent = list(range(len(curves)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a in range(len(curves)):
+        for b in range(a + 1, len(curves)):
+            same_nan = np.array_equal(np.isnan(ys[a]), np.isnan(ys[b]))
+            if (same_nan and np.array_equal(xs[a], xs[b]) and len(xs[a])
+                    and np.nanmax(np.abs(ys[a] - ys[b]), initial=0.0) <= tol):
+                parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(curves)):
+        groups.setdefault(root(i), []).append(i)
+    return {i: (j, len(g)) for g in groups.values() if len(g) > 1 for j, i in enumerate(g)}
+
+
+def _span(frame: pd.DataFrame, columns: Sequence[str], *, log: bool) -> float:
+    """The y range the panel shows (log10 units on a log axis); 1 if it is empty."""
+    v = frame[list(columns)].to_numpy(float).ravel()
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if log:
+        v = np.log10(v)
+    return float(v.max() - v.min()) if len(v) and v.max() > v.min() else 1.0
+
+
+def _interleave(j: int, k: int, *, gaps: bool) -> Any:
+    """The line style of the j-th of k coinciding lines: dashes that take turns, so
+    every colour shows along the shared path.  Without ``gaps`` the turns join up into
+    one solid-looking line of alternating colours; with them they form a dashed line
+    of alternating colours (a prediction).  Alone (k = 1): solid or "--"."""
+    if k == 1:
+        return "--" if gaps else "-"
+    on = 3.0  # dash length in line widths (matplotlib scales dashes by the width)
+    step = 2 * on if gaps else on
+    period = k * step
+    return ((period - j * step) % period, (on, period - on))
+
+
 # --------------------------------------------------------------------------- kinds
 @_kind
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -320,7 +567,10 @@ class LinePlot(Plot):
     """``y`` against ``x``, one line per ``hue`` value, one panel per ``col`` value.
 
     ``band=(low, high)`` shades an interval; ``ref`` draws a second column dashed in the
-    same colour (a prediction or a bound), labelled ``ref_label`` in the legend.
+    same colour (a prediction or a bound), labelled ``ref_label`` in the legend.  Series
+    that coincide at the drawn scale (same x, y within :data:`_COINCIDE` of the panel's
+    range everywhere; e.g. two initializers of equal variance) take turns along their
+    path in alternating dashes, their markers nested, so every one of them shows.
     """
 
     KIND: ClassVar[str] = "line"
@@ -344,26 +594,43 @@ class LinePlot(Plot):
 
     def _draw(self, fig: Figure, frame: pd.DataFrame,
               tables: Mapping[str, pd.DataFrame]) -> None:
+        from matplotlib.lines import Line2D
+
         panels = _panels(frame, self.col)
         axes = _grid(fig, len(panels), sharex=True, sharey=self.sharey)
+        shown = [c for c in (self.y, self.ref, *(self.band or ())) if c is not None]
         handles: dict[str, Any] = {}
+        coinciding: set[str] = set()  # which kinds of line ("solid", "dashed") coincide
         for ax, (pval, pframe) in zip(axes, panels, strict=True):
-            groups = _groups(pframe, self.hue)
+            groups = [(label, g.sort_values(self.x)) for label, g in _groups(pframe, self.hue)]
             if len(groups) > MAX_SERIES:
                 raise ValueError(f"figure {self.id!r}: {len(groups)} series on one axes "
                                  f"(at most {MAX_SERIES}); facet with `col`")
+            # series that would hide one another take turns along their shared path
+            # (and their markers nest), so each of them shows
+            span = _span(frame if self.sharey else pframe, shown, log=self.logy)
+            solid = _coinciding([(g[self.x], g[self.y]) for _, g in groups], span=span,
+                                log=self.logy)
+            dashed = _coinciding([(g[self.x], g[self.ref]) for _, g in groups], span=span,
+                                 log=self.logy) if self.ref is not None else {}
+            coinciding |= {kind for kind, found in (("solid", solid), ("dashed", dashed))
+                           if found}
             for i, (label, g) in enumerate(groups):
-                g = g.sort_values(self.x)
                 color = color_for(label, i)
-                (line,) = ax.plot(g[self.x], g[self.y], marker=self.marker or None,
-                                  markersize=3, lw=1.5, color=color)
+                j, k = solid.get(i, (0, 1))
+                ax.plot(g[self.x], g[self.y], ls=_interleave(j, k, gaps=False),
+                        marker=self.marker or None, markersize=3 + 1.5 * (k - 1 - j), lw=1.5,
+                        color=color)
                 if label is not None:
-                    handles.setdefault(_label(label), line)
+                    handles.setdefault(_label(label), Line2D(
+                        [], [], color=color, lw=1.5, marker=self.marker or None, markersize=3))
                 if self.band is not None:
                     lo, hi = self.band
                     ax.fill_between(g[self.x], g[lo], g[hi], alpha=0.2, color=color, lw=0)
                 if self.ref is not None:
-                    ax.plot(g[self.x], g[self.ref], ls="--", lw=1.2, color=color, zorder=3)
+                    j, k = dashed.get(i, (0, 1))
+                    ax.plot(g[self.x], g[self.ref], ls=_interleave(j, k, gaps=True), lw=1.2,
+                            color=color, zorder=3)
             _scales(ax, logx=self.logx, logy=self.logy, integer_x=self.integer_x)
             if pval is not None:
                 ax.set_title(f"{self.col} = {pval}" if not isinstance(pval, str) else pval,
@@ -371,6 +638,11 @@ class LinePlot(Plot):
             ax.set_xlabel(self.xlabel)
         axes[0].set_ylabel(self.ylabel)
         sh, sl = _style_handles(self.measured_label, self.ref_label if self.ref else None)
+        if coinciding:  # the key to the alternating colours, drawn as they are
+            gaps = "solid" not in coinciding
+            sh.append(tuple(Line2D([], [], color=c, lw=1.5, ls=_interleave(j, 2, gaps=gaps))
+                            for j, c in enumerate(("0.15", "0.65"))))
+            sl.append("coinciding lines: colours alternate")
         _legend(fig, [*handles.values(), *sh], [*handles, *sl], self.hue_title)
 
 
@@ -597,6 +869,74 @@ class BarPlot(Plot):
 
 @_kind
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class IntervalPlot(Plot):
+    """One labelled row per ``category`` value (a forest plot): ``value`` as a point
+    with its ``interval=(low, high)`` whisker, ``marker`` a second column drawn across
+    it as a thin black bar (a prediction), ``reference`` a vertical line, ``logx`` for
+    values that span decades.  Every point says what it is, however many rows there
+    are and however close their values (a scatter of them needs a legend entry per
+    point, and hides equal ones)."""
+
+    KIND: ClassVar[str] = "interval"
+    category: str
+    value: str
+    interval: tuple[str, str] | None = None
+    marker: str | None = None
+    value_label: str = "estimate"
+    marker_label: str = "prediction"
+    reference: float | None = None
+    logx: bool = False
+
+    def column_fields(self) -> tuple[str, ...]:
+        return ("category", "value", "interval", "marker")
+
+    def _draw(self, fig: Figure, frame: pd.DataFrame,
+              tables: Mapping[str, pd.DataFrame]) -> None:
+        from matplotlib.lines import Line2D
+
+        if self.logx:
+            drawn = [self.value, *(self.interval or ())] + ([self.marker] if self.marker else [])
+            for c in drawn:
+                low = float(frame[c].min())
+                if not low > 0:
+                    raise ValueError(f"figure {self.id!r}: `logx` needs positive values; "
+                                     f"column {c!r} has {low:g}")
+        ax = fig.subplots()
+        pos = np.arange(len(frame))[::-1]
+        names = [_label(c) for c in frame[self.category]]
+        colors = [color_for(c, i) for i, c in enumerate(names)]
+        v = frame[self.value].to_numpy(float)
+        handle: Any = Line2D([], [], color="0.3", marker="o", ls="", markersize=5)
+        if self.interval is not None:
+            lo, hi = (frame[c].to_numpy(float) for c in self.interval)
+            ax.hlines(pos, lo, hi, colors=colors, lw=1.6, zorder=2)
+            for end in (lo, hi):  # caps
+                ax.scatter(end, pos, marker="|", s=40, c=colors, linewidths=1.4, zorder=2)
+            handle = Line2D([], [], color="0.3", marker="o", lw=1.6, markersize=5)
+        ax.scatter(v, pos, s=30, c=colors, zorder=3)
+        handles: list = [handle]
+        labels = [self.value_label]
+        if self.marker is not None:
+            # a thin bar across the row: a prediction on top of its estimate leaves
+            # the point and its whisker visible on either side
+            ax.scatter(frame[self.marker], pos, marker="|", s=150, color="black",
+                       linewidths=1.3, zorder=4)
+            handles.append(Line2D([], [], marker="|", ls="", color="black", markersize=11,
+                                  markeredgewidth=1.3))
+            labels.append(self.marker_label)
+        if self.reference is not None:
+            ax.axvline(self.reference, color="0.3", lw=1, ls=":")
+        _scales(ax, logx=self.logx)
+        ax.set_yticks(pos, names)
+        ax.set_ylim(-0.7, len(frame) - 0.3)
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        ax.grid(axis="y", visible=False)
+        _legend(fig, handles, labels, None)
+
+
+@_kind
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SaturationHero(Plot):
     """The picture the argument is about: σ(z) and σ′(z) on top, below them the
     density of z under each initializer (``hue`` values of :attr:`table`, one row
@@ -736,18 +1076,50 @@ def _plot_sum_variance(res: Any, ax: Axes | None) -> Axes:
     return ax
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _proportion_window(lo: float, hi: float, estimate: float) -> tuple[float, float]:
+    """The x range that shows an interval: the interval and a third of its width on
+    either side, kept inside [0, 1] but for a small margin, so that neither a negative
+    proportion nor a point on the spine shows."""
+    width = hi - lo
+    pad = width / 3 if width > 0 else max(abs(estimate) / 10, 1e-12)
+    margin = (width + 2 * pad) / 20
+    return max(lo - pad, -margin), min(hi + pad, 1 + margin)
+
+
 def _plot_proportion(res: Any, ax: Axes | None) -> Axes:
-    """The saturated fraction with its interval (and per-unit fractions if kept)."""
-    ax = _axes(ax, (5.0, 2.4))
+    """The proportion as a point with its confidence interval (error bar), on an axis
+    scaled to the interval, the numbers written above it: 1.75e-4 reads as well as
+    0.837 (tiny proportions are labelled in units of a power of ten)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax = _axes(ax, (5.0, 1.7))
+    est, lo, hi = float(res.estimate), float(res.ci_low), float(res.ci_high)
+    left, right = _proportion_window(lo, hi, est)
+    ax.errorbar([est], [0], xerr=[[est - lo], [hi - est]], fmt="o", color=_CB[3],
+                markersize=6, capsize=6, lw=1.6, zorder=3)
+    ax.set_xlim(left, right)
+    ax.set_ylim(-1, 1.4)
+    ax.set_yticks([])
+    ax.grid(axis="y", visible=False)
+    label = f"saturated fraction ({res.activation}, {res.criterion})"
+    exponent = math.floor(math.log10(right)) if 0 < right < 0.01 else 0
+    unit = 10.0 ** exponent
+    if exponent:
+        # "0.00015" and a "1e-4" offset in the corner are hard to read: ticks in units
+        label += f", in units of 10{str(exponent).translate(_SUPERSCRIPT)}"
+    ax.xaxis.set_major_locator(_locator_classes()[0]())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _plain(round(v / unit, 12))))
+    ax.set_xlabel(label)
+    text = (f"estimate {est:.3g}; {100 * res.confidence_level:g}% CI [{lo:.3g}, {hi:.3g}] "
+            f"({res.method}, n = {res.n:,})")
     per_unit = np.asarray(getattr(res, "per_unit", np.array([])), float).ravel()
     if per_unit.size > 1:
-        ax.hist(per_unit, bins=min(40, max(5, per_unit.size // 5)), color=_CB[0], alpha=0.4,
-                density=True, label="per unit")
-    ax.axvspan(res.ci_low, res.ci_high, color=_CB[3], alpha=0.2, lw=0,
-               label=f"{100 * res.confidence_level:g}% CI ({res.method})")
-    ax.axvline(res.estimate, color=_CB[3], lw=1.5, label=f"estimate {res.estimate:.3g}")
-    ax.set_xlabel(f"saturated fraction ({res.activation}, {res.criterion})")
-    ax.legend(loc="upper right", fontsize=8)
+        text += (f"\nper unit: median {np.median(per_unit):.3g}, range "
+                 f"{per_unit.min():.3g} to {per_unit.max():.3g} ({per_unit.size:,} units)")
+    ax.text(0.5, 0.95, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
     return ax
 
 
@@ -917,4 +1289,8 @@ def plot_result(res: Any, ax: Any = None) -> Any:
         raise TypeError(f"{type(res).__name__} has nothing to plot; plottable results: "
                         f"{sorted(_RESULT_PLOTS)}")
     with style():
-        return draw(res, ax)
+        from matplotlib.axes import Axes as MplAxes
+
+        out = draw(res, ax)
+        _fit_ticks([out] if isinstance(out, MplAxes) else list(np.ravel(out)))
+    return out

@@ -380,11 +380,11 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                     size=(6.8, 4.0)),
         LinePlot(id="trainable_depth", table="trainable_depth", x="weight_variance",
                  y="trainable_depth", ref="depth_6xi_c_shown", ref_label="6 ξ_c (capped)",
-                 measured_label="trainable depth L̂", logy=True,
+                 measured_label="trainable depth", logy=True,
                  title="Trainable depth per σ_w² against 6 ξ_c",
-                 caption=f"L̂ = the deepest grid depth whose accuracy exceeds chance + "
-                         f"{params.margin:g} (solid; 0 is not drawn on the log axis) and "
-                         "6 ξ_c (dashed, capped at the top of the grid).",
+                 caption="Trainable depth: the deepest grid depth whose accuracy exceeds "
+                         f"chance + {params.margin:g} (solid; 0 is not drawn on the log "
+                         "axis) and 6 ξ_c (dashed, capped at the top of the grid).",
                  xlabel="σ_w²", ylabel="depth (layers)"),
         LinePlot(id="relu_gradients", table="relu_gradients", x="layer",
                  y="weight_grad_norm_init", ref="weight_grad_norm_end",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from satsim import fit, init, inputs
 from satsim.montecarlo import simulate
-from satsim.plotting import DensityPlot, QQPlot, SaturationHero, ScatterPlot
+from satsim.plotting import DensityPlot, IntervalPlot, QQPlot, SaturationHero
 from satsim.study import Finding, StudyContext, StudyResult
 
 TITLE = "How wide is z? The initialization argument, simulated"
@@ -143,13 +143,17 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                        "y = x (dotted) mean normal.",
                xlabel="normal quantile (z units)", ylabel="sample quantile (z units)",
                size=(6.8, 3.0)),
-        ScatterPlot(id="std", table="initializers", x="predicted_std", y="simulated_std",
-                    title="Predicted vs simulated std",
-                    caption="Closed-form std of z (satsim.theory) against the Monte Carlo "
-                            "estimate, one point per registered initializer, with y = x "
-                            "(dotted); log–log.",
-                    xlabel="predicted std of z", ylabel="simulated std of z", identity=True,
-                    logx=True, logy=True),
+        IntervalPlot(id="std", table="initializers", category="initializer",
+                     value="simulated_std", interval=("ci_low", "ci_high"),
+                     marker="predicted_std", logx=True,
+                     value_label=f"Monte Carlo ({params.confidence_level:.1%} CI)",
+                     marker_label="closed form",
+                     title="Predicted vs simulated std",
+                     caption="One row per registered initializer: the Monte Carlo std of z "
+                             f"with its {params.confidence_level:.1%} kurtosis-aware CI "
+                             "(point and whisker) and the closed-form std (satsim.theory, "
+                             "black bar); log scale.",
+                     xlabel="std of z", size=(6.4, 4.6)),
     ]
     return StudyResult(
         name="z_distribution", title=TITLE, description=__doc__, params=dataclasses.asdict(params),

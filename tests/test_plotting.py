@@ -17,7 +17,7 @@ def _lines_table():
             for x in (1, 2, 3, 4, 5):
                 rows.append({"initializer": init, "activation": act, "layer": x,
                              "y": x * 0.1 + len(init) * 0.01, "lo": x * 0.1 - 0.02,
-                             "hi": x * 0.1 + 0.05, "pred": x * 0.1})
+                             "hi": x * 0.1 + 0.05, "pred": x * 0.1 + len(init) * 0.012})
     return {"t": pd.DataFrame(rows)}
 
 
