@@ -7,7 +7,16 @@ initialization schemes on a user's network (:mod:`satsim.analyze`); ``satsim dat
 fetch NAME`` downloads a registered dataset and verifies it; ``satsim sweep status
 DIR`` counts a sweep's cells; ``satsim demo`` prints the z-distribution table for
 every initializer.  Errors print one line on stderr and exit with status 2
-(``--debug`` shows the traceback).
+(``--debug`` shows the traceback); Ctrl-C prints one line and exits with 130.
+
+This module imports only the standard library at import time, and ``import satsim``
+is a lazy facade: NumPy, SciPy and pandas load inside :func:`main`'s error handling,
+so a Ctrl-C while they load (the first second or two of every command) is the same
+one line and exit status 130 as a Ctrl-C later, never a traceback.
+
+``satsim report`` and ``satsim run`` use every CPU by default (``--jobs``: one pool of
+worker processes for all the studies' sweep cells, see :func:`satsim.study._run_command`)
+and print one line as each study finishes (``--quiet`` silences it).
 """
 
 from __future__ import annotations
@@ -19,13 +28,15 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
+# standard library only above: NumPy & co. are imported inside main()'s try
 from satsim._namespace import public_dir
 
-__all__ = ["CLIError", "demo_table", "main"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CLIError", "demo_setting", "demo_table", "main"]
 
 
 __dir__ = public_dir(globals())
@@ -35,18 +46,33 @@ class CLIError(Exception):
     """An error reported as one line with exit code 2."""
 
 
+#: the demo's saturation setting: satsim.saturation's defaults (sigmoid, ε = 0.01)
+DEMO_ACTIVATION = "sigmoid"
+DEMO_EPSILON = 0.01
+
+
 def demo_table(
     *, n_samples: int = 50_000, n_in: int = 1000, active: int = 500, rng=None, workers: int = 1
 ) -> pd.DataFrame:
     """The demo's table: one row per registered initializer (N(0, 1) bias throughout).
 
-    Each initializer gets an independent stream spawned from ``rng``.
+    ``saturated`` is the fraction of simulated sigmoid neurons that are saturated by
+    satsim's one default criterion (:func:`satsim.saturation.fraction`: the output
+    within ε = 0.01 of 0 or 1, i.e. |z| > ln 99 ≈ 4.595), with its Wilson 95%
+    interval; ``saturated_if_normal`` is :func:`satsim.saturation.predicted_fraction`
+    for z ~ N(theory mean, theory std²).  Each initializer gets an independent stream
+    spawned from ``rng``.
     """
-    from satsim import init, inputs
+    import pandas as pd
+
+    from satsim import activations, init, inputs, saturation
     from satsim._validation import check_rng
     from satsim.montecarlo import simulate
 
     x = inputs.nielsen(n_in, active)
+    _lo, hi = activations.get(DEMO_ACTIVATION).saturation_bounds(epsilon=DEMO_EPSILON)
+    # sigmoid's bounds are ±ln 99 (lo = -hi): "saturated" is |z| > hi, which simulate
+    # counts while it streams (the draws need not be kept, however large n_samples is)
     rng = check_rng(rng)
     rows = []
     for name, stream in zip(init.names(), rng.spawn(len(init.names())), strict=True):
@@ -54,17 +80,30 @@ def demo_table(
             # zeros/constant weights make z = b; their weight kurtosis is undefined,
             # which does not matter for this table.
             warnings.simplefilter("ignore", category=UserWarning)
-            res = simulate(name, x, n_samples=n_samples, rng=stream, workers=workers)
+            res = simulate(name, x, n_samples=n_samples, rng=stream, workers=workers,
+                           thresholds=(hi,))
         low, high = res.std_ci(0.95)
-        exc = res.exceedance(0.95).iloc[0]
+        sat = res.exceedance(0.95).iloc[0]
         rows.append({
             "initializer": name, "weight_var": res.weights.variance(n_in, n_in),
             "predicted_std": res.theory_std, "simulated_std": res.std, "std_ci_low": low,
-            "std_ci_high": high, "frac_abs_z_gt_1": exc["estimate"],
-            "frac_ci_low": exc["ci_low"], "frac_ci_high": exc["ci_high"],
-            "frac_if_normal": exc["theory"],
+            "std_ci_high": high, "saturated": sat["estimate"],
+            "saturated_ci_low": sat["ci_low"], "saturated_ci_high": sat["ci_high"],
+            "saturated_if_normal": saturation.predicted_fraction(
+                res.theory_std, mean=res.theory_mean, activation=DEMO_ACTIVATION,
+                epsilon=DEMO_EPSILON),
         })
     return pd.DataFrame(rows)
+
+
+def demo_setting(*, n_in: int = 1000, active: int = 500) -> str:
+    """The demo's header: inputs, bias, activation and saturation criterion."""
+    from satsim import activations
+
+    _lo, hi = activations.get(DEMO_ACTIVATION).saturation_bounds(epsilon=DEMO_EPSILON)
+    return (f"inputs: n_in = {n_in}, {active} active (x = 1, the rest 0); bias N(0, 1); "
+            f"activation {DEMO_ACTIVATION}, saturated when σ(z) < {DEMO_EPSILON:g} or > "
+            f"{1 - DEMO_EPSILON:g} (|z| > ln 99 = {hi:.3f})")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -219,16 +258,22 @@ def _data_command(args) -> int:
 
 
 def _demo(args) -> int:
+    import numpy as np
+    import pandas as pd
+
     table = demo_table(n_samples=args.n_samples, n_in=args.n_in, active=args.active,
                        rng=np.random.default_rng(args.seed), workers=args.jobs)
-    print(f"z = w·x + b on Nielsen's input ({args.active} of {args.n_in} inputs = 1), "
-          f"bias N(0, 1), {args.n_samples} neurons per initializer, seed {args.seed}")
+    print(f"z = w·x + b under every initializer: {args.n_samples} neurons each, "
+          f"seed {args.seed}")
+    print(demo_setting(n_in=args.n_in, active=args.active))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 
 def _sweep_command(args) -> int:
+    import pandas as pd
+
     from satsim import sweep
 
     try:
@@ -296,6 +341,9 @@ def _none(value: str | None) -> str | None:
 
 
 def _analyze(args) -> int:
+    import numpy as np
+    import pandas as pd
+
     from satsim.analyze import analyze, analyze_torch
     from satsim.study import _resolve_executor
 
@@ -352,15 +400,19 @@ def _dispatch(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``satsim`` command; returns the exit status (0, 2 on errors, 130 on Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _build_parser()
-    if argv[:1] == ["run"]:
-        # parsed by the parser generated from the named studies (REMAINDER would not
-        # take a leading option such as --help)
-        args = argparse.Namespace(command="run", argv=argv[1:], debug="--debug" in argv)
-    else:
-        args = parser.parse_args(argv)
+    args = None
     try:
+        # everything that imports NumPy & co. happens in here (the parser imports
+        # satsim.study), so a Ctrl-C at any point is one line and 130
+        parser = _build_parser()
+        if argv[:1] == ["run"]:
+            # parsed by the parser generated from the named studies (REMAINDER would not
+            # take a leading option such as --help)
+            args = argparse.Namespace(command="run", argv=argv[1:], debug="--debug" in argv)
+        else:
+            args = parser.parse_args(argv)
         return _dispatch(args)
     except CLIError as exc:
         sys.stderr.write(f"satsim: error: {exc}\n")
@@ -372,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"satsim: {detail}\n")
         return 130
     except Exception as exc:
-        if getattr(args, "debug", False):
+        if getattr(args, "debug", False) or (args is None and "--debug" in argv):
             traceback.print_exc()
         sys.stderr.write(f"satsim: error: {exc}\n")
         return 2

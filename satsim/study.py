@@ -271,17 +271,40 @@ class StudyResult:
 
 # --------------------------------------------------------------------------- progress
 class StudyProgress:
-    """Progress of a run, counted in sweep cells: one bar per study with its ETA.
+    """Progress of a run: one line per finished study, and bars counted in sweep cells.
 
-    Bars are drawn only on a terminal and not when ``quiet``; the counts are kept in
-    any case (the interrupt message reports them).
+    Each study that finishes prints ``satsim: NAME done in 12.3 s (4/9)`` (or
+    ``… reused the saved result (4/9)``) on ``stream`` — also when it is not a
+    terminal (a log file, a pipe, CI); ``quiet`` silences it.  The bars (one per study,
+    with its ETA) are drawn only on a terminal and not when ``quiet``.  The cell counts
+    are kept in any case (the interrupt message reports them).
     """
 
     def __init__(self, *, quiet: bool = False, stream=None):
         self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
         self.enabled = not quiet and getattr(self.stream, "isatty", lambda: False)()
         self._grids: dict[tuple[str, str], tuple[int, int]] = {}
         self._bars: dict[str, Any] = {}
+
+    def study_done(self, study: str, seconds: float | None, index: int, total: int) -> None:
+        """Say that ``study`` (the ``index``-th of ``total``) finished in ``seconds``
+        (None: its saved result was reused)."""
+        if self.quiet:
+            return
+        what = ("reused the saved result" if seconds is None
+                else f"done in {seconds:.1f} s")
+        line = f"satsim: {study} {what} ({index}/{total})"
+        bar = self._bars.get(study)
+        if bar is not None:
+            bar.close()  # the finished bar stays above the line
+        if self._bars:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=self.stream)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
     def __call__(self, study: str, grid: str, finished: int, total: int) -> None:
         self._grids[(study, grid)] = (finished, total)
@@ -420,8 +443,9 @@ class StudyContext:
 def _ship_by_value_for_dask(module: types.ModuleType, executor: Any) -> None:
     """Dask workers on other machines need not have a user's study folder: cloudpickle
     ships such a module's code by value (built-in and installed studies go by name)."""
-    if executor in ("serial", "process") or not module.__name__.startswith(
-            _discovery._USER_PREFIX):
+    dask = (isinstance(executor, str) and executor.startswith("dask://")) or hasattr(
+        executor, "get_executor")  # an address or a distributed.Client
+    if not dask or not module.__name__.startswith(_discovery._USER_PREFIX):
         return
     try:
         import cloudpickle
@@ -665,10 +689,19 @@ def _positive_int(text: str) -> int:
 
 
 def _executor_option(value: str) -> str:
-    if value in ("serial", "process") or (value.startswith("dask://") and len(value) > 7):
+    if value in ("auto", "serial", "process") or (value.startswith("dask://")
+                                                   and len(value) > 7):
         return value
     raise argparse.ArgumentTypeError(
-        f"must be serial, process or dask://HOST:PORT; got {value!r}")
+        f"must be auto, serial, process or dask://HOST:PORT; got {value!r}")
+
+
+def _default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -691,15 +724,21 @@ def _add_common_options(parser: argparse.ArgumentParser, *, out_default: str) ->
     parser.add_argument("-o", "--out", default=out_default,
                         help=f"output directory (default {out_default}); sweep stores "
                              "live below it, so rerunning the same command resumes")
-    parser.add_argument("--jobs", type=_positive_int, default=1,
-                        help="worker processes for the studies' sweep cells (default 1; "
-                             "> 1 implies --executor process)")
-    parser.add_argument("--executor", type=_executor_option, default="serial",
-                        help="where sweep cells run: serial (default), process, or "
-                             "dask://HOST:PORT (a running Dask scheduler)")
+    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="worker processes for the studies' sweep cells (default: "
+                             f"one per CPU, {_default_jobs()} on this machine; 1 runs "
+                             "everything in this process)")
+    parser.add_argument("--executor", type=_executor_option, default="auto",
+                        help="where sweep cells run: auto (default: one pool of --jobs "
+                             "worker processes shared by every study's grids, or this "
+                             "process with --jobs 1), serial (this process, one cell at a "
+                             "time), process (--jobs workers started for each grid), or "
+                             "dask://HOST:PORT (a running Dask scheduler).  Results are the "
+                             "same whatever runs them")
     parser.add_argument("--studies", action="append", metavar="DIR", help=_STUDIES_HELP)
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress bars (they are also off when stderr is not a "
+                        help="no progress: neither the line printed as each study "
+                             "finishes nor the bars (drawn only when stderr is a "
                              "terminal)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -730,28 +769,75 @@ def _overrides_from(args: argparse.Namespace, module: types.ModuleType) -> dict:
 
 
 def _resolve_executor(args: argparse.Namespace) -> tuple[Any, int | None]:
-    """(executor, workers) from ``--executor`` and ``--jobs``."""
-    if args.jobs > 1 and args.executor == "serial":
-        return "process", args.jobs
-    return args.executor, (args.jobs if args.executor == "process" and args.jobs > 1
-                           else None)
+    """(executor, workers) for grids run one at a time (``satsim analyze``) from
+    ``--executor`` and ``--jobs``: ``auto`` is the process executor on ``--jobs``
+    workers, or serial with ``--jobs 1``."""
+    executor = getattr(args, "executor", "auto")
+    jobs = args.jobs or _default_jobs()
+    if executor == "serial":
+        if args.jobs is not None and args.jobs > 1:
+            raise StudyError(f"--executor serial runs one cell at a time in this process; "
+                             f"--jobs {args.jobs} asks for worker processes (drop one of "
+                             "the two)")
+        return "serial", None
+    if executor in ("auto", "process"):
+        return ("process", jobs) if jobs > 1 or executor == "process" else ("serial", None)
+    return executor, None
+
+
+def _saved_result(out: Path, name: str, module: types.ModuleType, args: argparse.Namespace,
+                  overrides: dict) -> StudyResult | None:
+    """The saved result :func:`run_study` would reuse, or None."""
+    params = study_params(module, args.scale, overrides)
+    return _reusable(out, name, args.seed, args.scale, _jsonable(dataclasses.asdict(params)))
 
 
 def _run_command(names: Sequence[str], args: argparse.Namespace, *, out: Path,
                 reuse: bool, progress: StudyProgress) -> list[StudyResult]:
-    """Run ``names`` in order with the options parsed by :func:`build_parser`."""
-    executor, workers = _resolve_executor(args)
+    """Run ``names`` in order with the options parsed by :func:`build_parser`.
+
+    With ``--executor auto`` (the default) and more than one job, every study's grids
+    share one :class:`satsim._pool.CellPool` of ``--jobs`` worker processes, started
+    on the first cell: a report's dozen grids pay the workers' start-up (importing
+    NumPy, SciPy and the study) once, not once per grid.  The studies themselves run
+    one after another in this process, each as soon as the previous one's result is
+    saved, so a study's requirements are always ready and nothing else changes
+    (resuming, Ctrl-C, results).  ``progress`` says when each study is done.
+    """
+    from satsim._pool import CellPool
+
+    pool = None
+    if getattr(args, "executor", "auto") == "auto" and (args.jobs or _default_jobs()) > 1:
+        pool = CellPool(args.jobs or _default_jobs())
+        executor, workers = pool, None
+    else:
+        executor, workers = _resolve_executor(args)
     results = []
+    ok = False
     try:
-        for name in names:
+        for index, name in enumerate(names, 1):
             module = load_study(name, studies=args.studies)
+            overrides = _overrides_from(args, module)
+            saved = _saved_result(out, name, module, args, overrides) if reuse else None
+            if saved is not None:
+                results.append(saved)
+                progress.study_done(name, None, index, len(names))
+                continue
+            start = time.perf_counter()
+            # reuse=False: the check above found nothing to reuse (requirements are
+            # still reused by run_study)
             results.append(run_study(name, scale=args.scale, seed=args.seed, out=out,
-                                     reuse=reuse, overrides=_overrides_from(args, module),
-                                     executor=executor, workers=workers, progress=progress,
+                                     reuse=False, overrides=overrides, executor=executor,
+                                     workers=workers, progress=progress,
                                      studies=args.studies))
+            progress.study_done(name, time.perf_counter() - start, index, len(names))
+        ok = True
     except KeyboardInterrupt:
         raise KeyboardInterrupt(progress.interrupted_message()) from None
     finally:
+        if pool is not None:
+            # after Ctrl-C or an error: stop the workers now (finished cells are saved)
+            pool.shutdown(wait=True, cancel_futures=not ok)
         progress.close()
     return results
 

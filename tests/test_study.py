@@ -112,8 +112,10 @@ def test_cli_list(capsys):
         (["run", "clt", "--scale", "huge"], "invalid choice: 'huge'"),
         (["report", "clt", "-o", "{ro}/sub"], "cannot create output directory"),
         (["run", "clt", "--jobs", "0"], "expected a positive integer"),
-        (["run", "clt", "--executor", "threads"], "argument --executor: must be serial, process or dask://"),
-        (["report", "clt", "--executor", "dask://"], "argument --executor: must be serial, process or dask://"),
+        (["run", "clt", "--executor", "threads"], "argument --executor: must be auto, serial, process or dask://"),
+        (["report", "clt", "--executor", "dask://"], "argument --executor: must be auto, serial, process or dask://"),
+        (["report", "clt", "-o", "{tmp}", "--executor", "serial", "--jobs", "2"], "--executor serial runs one cell at a time"),
+        (["run", "clt", "-o", "{tmp}", "--executor", "serial", "--jobs", "2"], "--executor serial runs one cell at a time"),
         (["run"], "the following arguments are required: NAME"),
         (["list", "--studies", "{tmp}/missing"], "is not a directory"),
     ],
@@ -300,7 +302,8 @@ def _satsim(*args):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", [["--executor", "serial"], ["--jobs", "2"]])
+@pytest.mark.parametrize("executor", [["--executor", "serial"], ["--jobs", "2"],
+                                      ["--executor", "process", "--jobs", "2"]])
 def test_ctrl_c_prints_one_line_exits_130_and_the_rerun_resumes(slow_study, tmp_path,
                                                                 executor):
     import signal
