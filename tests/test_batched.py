@@ -1,5 +1,5 @@
-"""Tests for satsim.nn.batched (stacked SGD of many networks) and its torch engine
-(satsim.nn._torch).
+"""Tests for satsim.nn.batched (stacked SGD of many networks) and the torch backend
+(satsim.nn._torch, ``Network(backend="torch")``).
 
 The contract (DESIGN §7): a network's result does not depend on how it was batched,
 on the backend or on the device beyond floating-point rounding.  Each comparison
@@ -358,6 +358,109 @@ def test_importing_satsim_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+# --------------------------------------------------------------------------- Network backend
+FIT = dict(epochs=3, batch_size=25, eta=0.1, lmbda=2.0, monitor_size=300, probe_size=200)
+
+
+@needs_torch
+@pytest.mark.parametrize("act, output, cost, reg", [
+    ("tanh", "softmax", "log_likelihood", "l2"),
+    ("relu", "softmax", "log_likelihood", "l1"),
+    ("sigmoid", "sigmoid", "cross_entropy", "l2"),
+])
+def test_torch_backend_fit_equals_numpy_fit(fashion, act, output, cost, reg):
+    X, y, Xv, yv = fashion
+    X, y = X[:1010], y[:1010]  # 1010 = 40 × 25 + 10: the last mini-batch is short
+    kw = dict(act=act, output=output, cost=cost, sizes=(784, 30, 30, 10))
+    a = _net(seed=5, **kw)
+    b = _net(seed=5, backend="torch", device="cpu", **kw)
+    assert b.backend == "torch" and b.device == "cpu" and "backend='torch'" in repr(b)
+    ha = a.fit(X, y, validation=(Xv, yv), regularization=reg, rng=3, **FIT)
+    hb = b.fit(X, y, validation=(Xv, yv), regularization=reg, rng=3, **FIT)
+    _assert_same(a, b)
+    ea, eb = ha.epochs_frame().drop(columns="wall_time"), hb.epochs_frame().drop(
+        columns="wall_time")
+    assert list(ea.columns) == list(eb.columns) and len(ea) == FIT["epochs"] + 1
+    # History numbers are functions of the parameters: equal to the same rounding
+    np.testing.assert_allclose(eb.to_numpy(float), ea.to_numpy(float), rtol=RTOL, atol=ATOL)
+    la, lb = ha.to_frame().drop(columns="wall_time"), hb.to_frame().drop(columns="wall_time")
+    num = la.select_dtypes("number").columns
+    np.testing.assert_allclose(lb[num].to_numpy(float), la[num].to_numpy(float),
+                               rtol=1e-8, atol=1e-10)  # percentiles and CIs of the same z
+    assert all(W.dtype == np.float64 and isinstance(W, np.ndarray) for W in _params(b))
+
+
+@needs_torch
+def test_torch_backend_keeps_schedules_and_divergence(fashion):
+    X, y, Xv, yv = fashion
+    net = _net(seed=2, backend="torch", sizes=(784, 20, 10))
+    h = net.fit(X[:500], y[:500], epochs=12, batch_size=20, eta=0.05, validation=(Xv, yv),
+                schedule=1, telemetry=False, rng=1)
+    ref = _net(seed=2, sizes=(784, 20, 10))
+    g = ref.fit(X[:500], y[:500], epochs=12, batch_size=20, eta=0.05, validation=(Xv, yv),
+                schedule=1, telemetry=False, rng=1)
+    assert list(h.epochs_frame().eta) == list(g.epochs_frame().eta)
+    assert h.stopped_early == g.stopped_early and h.stop_reason == g.stop_reason
+    from satsim._warnings import TrainingDivergenceWarning
+
+    big = _net(seed=2, backend="torch", sizes=(784, 20, 10))
+    with pytest.warns(TrainingDivergenceWarning):
+        hist = big.fit(X[:500], y[:500], epochs=3, batch_size=20, eta=1e4, rng=1,
+                       telemetry=False)
+    assert hist.stopped_early
+
+
+@needs_torch
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(momentum=0.9), ValueError, "`momentum` is not supported with backend='torch'"),
+    (dict(dropout=0.5), ValueError, "`dropout` is not supported with backend='torch'"),
+])
+def test_torch_backend_refuses_what_it_does_not_implement(kwargs, exc, match):
+    net = _net(backend="torch", sizes=(4, 3, 2))
+    with pytest.raises(exc, match=match):
+        net.fit(np.zeros((4, 4)), np.zeros(4, int), epochs=1, batch_size=2, eta=0.1, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(backend="jax"), ValueError, "`backend` must be one of 'numpy', 'torch'"),
+    (dict(device="cuda"), ValueError, "`device` needs backend='torch'"),
+    pytest.param(dict(backend="torch", activation="elu"), ValueError,
+                 "'elu' is not supported.*supported: 'tanh'", marks=needs_torch),
+    pytest.param(dict(backend="torch", device="bogus"), ValueError,
+                 "`device` must be a torch device", marks=needs_torch),
+])
+def test_bad_backend_construction(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Network([4, 3, 2], **kwargs)
+
+
+@needs_torch
+@pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_one_line():
+    with pytest.raises(ValueError, match="CUDA is not available") as info:
+        Network([4, 3, 2], backend="torch", device="cuda")
+    assert "\n" not in str(info.value)
+
+
+@needs_torch
+def test_torch_network_save_load_roundtrip(fashion, tmp_path):
+    X, y, Xv, _ = fashion
+    net = _net(seed=1, backend="torch", sizes=(784, 20, 20, 10))
+    net.fit(X[:300], y[:300], epochs=1, batch_size=20, eta=0.1, telemetry=False, rng=0)
+    net.save(tmp_path / "net.npz")
+    plain = Network.load(tmp_path / "net.npz")
+    back = Network.load(tmp_path / "net.npz", backend="torch", device="cpu")
+    assert plain.backend == "numpy" and back.backend == "torch"
+    for other in (plain, back):
+        for P, Q in zip(_params(net), _params(other), strict=True):
+            np.testing.assert_array_equal(P, Q)
+        np.testing.assert_array_equal(other.predict(Xv), net.predict(Xv))
+    # and the loaded one trains on, exactly as the original does
+    for m in (net, back):
+        m.fit(X[:300], y[:300], epochs=1, batch_size=20, eta=0.1, telemetry=False, rng=1)
+    _assert_same(net, back, rtol=0, atol=0)
+
+
 # --------------------------------------------------------------------------- CUDA (GPU runs)
 @needs_cuda
 @pytest.mark.parametrize("graph", [False, True])
@@ -399,6 +502,18 @@ def test_cuda_graph_replay_equals_eager_and_float32_default(fashion):
         _assert_same(a, b, rtol=1e-2, atol=1e-3)
     for r1, r2 in zip(rn, rg, strict=True):
         np.testing.assert_allclose(r1.validation_accuracy, r2.validation_accuracy, atol=0.02)
+
+
+@needs_cuda
+def test_cuda_network_fit_equals_numpy(fashion):
+    X, y, Xv, yv = fashion
+    a = _net(seed=5, sizes=(784, 30, 30, 10))
+    b = _net(seed=5, sizes=(784, 30, 30, 10), backend="torch", device="cuda")
+    ha = a.fit(X[:1010], y[:1010], validation=(Xv, yv), rng=3, **FIT)
+    hb = b.fit(X[:1010], y[:1010], validation=(Xv, yv), rng=3, **FIT)
+    _assert_same(a, b)
+    np.testing.assert_allclose(hb.epochs_frame().validation_cost,
+                               ha.epochs_frame().validation_cost, rtol=RTOL)
 
 
 def test_stack_equivalence_is_independent_of_the_grouping(fashion):

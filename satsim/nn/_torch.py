@@ -1,10 +1,13 @@
 r"""The PyTorch engine behind ``backend="torch"``: stacked SGD on any torch device.
 
 Imported only when a torch backend is asked for (``import satsim`` and ``import
-satsim.nn`` never import PyTorch).  Its user:
+satsim.nn`` never import PyTorch).  Two users:
 
 * :func:`satsim.nn.batched.train_stack` — :class:`TorchStack`, S networks with
-  their mini-batch row indices moved to the device once.
+  their mini-batch row indices moved to the device once;
+* :meth:`satsim.nn.Network.fit` with ``backend="torch"`` — :class:`FitEngine`, a
+  stack of one fed each epoch's shuffled order; the History, telemetry and
+  divergence checks stay NumPy's, on weights copied back after every epoch.
 
 The maths is :mod:`satsim.nn.batched`'s (plain mini-batch SGD, φ' from φ(z)); here
 a layer is ``torch.baddbmm(b, A, Wᵀ)`` forward, and the update is one
@@ -40,6 +43,7 @@ except ImportError as exc:  # pragma: no cover - the test environment has torch
 
 if TYPE_CHECKING:
     from satsim.nn.batched import _Spec
+    from satsim.nn.network import Network
 
 _DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 #: bytes of one layer's activations in a validation pass (as Network._evaluate)
@@ -266,3 +270,36 @@ class TorchStack(_Core):
                 self.graph.replay()
             else:
                 self._static_step()
+
+
+# --------------------------------------------------------------------------- Network.fit
+class FitEngine(_Core):
+    """``Network.fit`` with ``backend="torch"``: a stack of one, an epoch at a time."""
+
+    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray) -> None:
+        from satsim.nn.batched import _spec
+
+        dev = resolve_device(net.device)
+        super().__init__(_spec(net, "backend='torch'"), [W[None] for W in net.weights],
+                         [b[None] for b in net.biases], X, Y, dev, net.dtype)
+
+    def epoch(self, order: np.ndarray, batch_size: int, eta: float, lmbda: float,
+              regularization: str, n: int) -> None:
+        """Mini-batches of ``batch_size`` rows in ``order`` (the last one may be short),
+        with Nielsen's L2 decay or L1 shrinkage for λ > 0 (as ``Network._update``)."""
+        decay = 1.0 - eta * lmbda / n if lmbda and regularization == "l2" else 1.0
+        shrink = eta * lmbda / n if lmbda and regularization == "l1" else 0.0
+        rows = torch.as_tensor(np.asarray(order, np.int64)).to(self.dev)
+        for s in range(0, rows.shape[0], batch_size):
+            self.step(rows[s : s + batch_size].view(1, -1), eta, decay, shrink)
+
+    def write_back(self, net: Network) -> None:
+        """Copy the parameters into the network's NumPy arrays (in place when they are
+        writeable arrays of its dtype, so references held elsewhere stay current)."""
+        Ws, bs = self.parameters()
+        for params, new in ((net.weights, Ws), (net.biases, bs)):
+            for i, P in enumerate(new):
+                if params[i].flags.writeable and params[i].dtype == net.dtype:
+                    params[i][...] = P[0]
+                else:
+                    params[i] = np.array(P[0], dtype=net.dtype)

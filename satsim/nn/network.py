@@ -87,6 +87,21 @@ z, δ and the updated W and b in place (:meth:`Network._fused_epoch`); other set
 and :meth:`Network._backprop` itself, use the unfused path, equal to rounding.  BLAS
 threads are left as the caller set them: for the small products of mini-batch training
 on a shared machine one thread (``threadpoolctl.threadpool_limits(1)``) is often faster.
+
+Backends.  ``backend="torch"`` (optional extra ``satsim[torch]``; ``device="cpu"``,
+``"cuda"`` …) runs the mini-batch loop of :meth:`Network.fit` on PyTorch — the engine
+of :func:`satsim.nn.batched.train_stack` with a stack of one network
+(:mod:`satsim.nn._torch`) — in the network's dtype (pass ``dtype=np.float32`` for
+speed on a GPU).  The parameters stay NumPy arrays: they are copied to the device
+when ``fit`` starts and back after every epoch, and everything outside the loop
+(History, telemetry, the divergence check, schedules, :meth:`accuracy`, :meth:`save`)
+is the NumPy code on those copies.  Shuffles come from the same ``rng`` stream, so a
+float64 CPU torch fit equals the NumPy fit to rounding (tested).  Supported: plain
+SGD with L2 or L1 regularisation; ``momentum`` and ``dropout`` are refused, as are
+activations outside :func:`satsim.nn.batched.supported_activations`.  A CUDA device
+without CUDA is an error at construction.  Saved files hold NumPy weights only;
+``Network.load(path, backend="torch", device=...)`` puts a loaded network back on
+a torch backend.
 """
 
 from __future__ import annotations
@@ -98,7 +113,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -111,6 +126,9 @@ from satsim.nn import _sgd
 from satsim.nn.costs import COSTS, Cost
 from satsim.nn.history import History, _Recorder
 from satsim.nn.lsuv import LSUV, LSUVResult, _calibrate
+
+if TYPE_CHECKING:  # torch is imported only when a torch backend is used
+    from satsim.nn._torch import FitEngine
 
 __all__ = ["History", "Network", "Softmax"]
 
@@ -162,6 +180,11 @@ class Network:
     dtype : numpy float dtype, default float64
     rng : seed or Generator, optional
         Draws the initial weights (SPEC 7).
+    backend : {"numpy", "torch"}, default "numpy"
+        Engine of :meth:`fit`'s mini-batch loop (module docstring, "Backends").
+    device : str or torch.device, optional
+        Torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``; default the CPU); with
+        ``backend="numpy"`` only None or ``"cpu"``.
 
     Attributes
     ----------
@@ -184,6 +207,8 @@ class Network:
         bias_init: Any = "standard_normal",
         dtype: Any = np.float64,
         rng: Any = None,
+        backend: str = "numpy",
+        device: Any = None,
     ):
         if isinstance(sizes, str) or not isinstance(sizes, Sequence):
             raise TypeError(f"`sizes` must be a sequence of layer widths; got sizes={sizes!r}")
@@ -234,6 +259,8 @@ class Network:
         else:
             self.init = base = as_initializer(init, param="init")
         self.bias_init = None if bias_init is None else as_initializer(bias_init, param="bias_init")
+        self.backend, self.device = "numpy", "cpu"
+        self._set_backend(backend, device)  # before drawing: a bad device wastes nothing
         self.rng = check_rng(rng)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
@@ -253,6 +280,22 @@ class Network:
             self.init_report = _calibrate(self.init, self.weights, self.biases,
                                          self.activations, stacklevel=3)
 
+    def _set_backend(self, backend: str, device: Any) -> None:
+        """Validate and set :attr:`backend` and :attr:`device` (a torch device's name)."""
+        backend = check_choice("backend", backend, ("numpy", "torch"))
+        if backend == "numpy":
+            if device is not None and device != "cpu":
+                raise ValueError(f"`device` needs backend='torch' (NumPy runs on the CPU); "
+                                 f"got device={device!r}")
+            self.backend, self.device = "numpy", "cpu"
+            return
+        from satsim.nn import _torch
+        from satsim.nn.batched import _spec
+
+        dev = _torch.resolve_device(device)
+        _spec(self, "backend='torch'")  # refuses what the torch engine does not implement
+        self.backend, self.device = "torch", str(dev)
+
     @property
     def activation_names(self) -> str | list[str]:
         """The hidden activation's name, or a list with one per hidden layer."""
@@ -261,9 +304,11 @@ class Network:
         return [a.name for a in self.activation]
 
     def __repr__(self) -> str:
+        where = (f", backend='torch', device={self.device!r}" if self.backend == "torch"
+                 else "")
         return (f"Network(sizes={self.sizes}, activation={self.activation_names!r}, "
                 f"output={self.output.name!r}, cost={self.cost.name!r}, init={self.init.name!r}, "
-                f"dtype={self.dtype.name})")
+                f"dtype={self.dtype.name}{where})")
 
     # ------------------------------------------------------------------ data checks
     def _check_xy(self, X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
@@ -499,6 +544,9 @@ class Network:
         rng : seed or Generator, optional
             Shuffling, dropout and the probe subset (default: spawned from the
             network's generator).
+
+        With ``backend="torch"`` the mini-batch loop runs on the network's device;
+        ``momentum`` and ``dropout`` must then be 0 (module docstring, "Backends").
         """
         X, y = self._check_xy(X, y)
         n = X.shape[0]
@@ -524,6 +572,11 @@ class Network:
             monitor_size = check_int("monitor_size", monitor_size, minimum=1)
         if divergence is not None:
             divergence = check_real("divergence", divergence, low=1.0, low_inclusive=False)
+        if self.backend == "torch":
+            for name, value in (("momentum", momentum), ("dropout", dropout)):
+                if value:
+                    raise ValueError(f"`{name}` is not supported with backend='torch' (plain "
+                                     f"SGD with L2 or L1 only); got {name}={value!r}")
         rng = self.rng.spawn(1)[0] if rng is None else check_rng(rng)
 
         Y = self._onehot(y)
@@ -536,7 +589,13 @@ class Network:
         hidden = len(self.weights) - 1
         keep = self.dtype.type(1.0 - dropout)
         # plain SGD (the common case, and the trainability study's) takes the fused path
-        plan = None if (dropout or momentum) else self._fused_plan(min(batch_size, n))
+        engine: FitEngine | None = None
+        if self.backend == "torch":
+            from satsim.nn import _torch
+
+            engine, plan = _torch.FitEngine(self, X, Y), None
+        else:
+            plan = None if (dropout or momentum) else self._fused_plan(min(batch_size, n))
 
         Xp, yp, Yp = X[probe], y[probe], Y[probe]
         Xm, ym = X, y
@@ -604,7 +663,10 @@ class Network:
                 return history.result()
             for epoch in range(1, epochs + 1):
                 perm = rng.permutation(n)
-                if plan is not None:
+                if engine is not None:
+                    engine.epoch(perm, batch_size, eta, lmbda, regularization, n)
+                    engine.write_back(self)
+                elif plan is not None:
                     self._fused_epoch(plan, X, Y, perm, eta, lmbda, regularization, n)
                 else:
                     Xs, Ys = X[perm], Y[perm]
@@ -720,8 +782,14 @@ class Network:
         save(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Network:
-        """Read a network written by :meth:`save` (validated; never half-loads)."""
+    def load(cls, path: str | os.PathLike, *, backend: str = "numpy",
+             device: Any = None) -> Network:
+        """Read a network written by :meth:`save` (validated; never half-loads).
+
+        Files hold NumPy weights only: ``backend`` and ``device`` say where the loaded
+        network trains (as in the constructor)."""
         from satsim.nn.io import load
 
-        return load(path)
+        net = load(path)
+        net._set_backend(backend, device)
+        return net
