@@ -40,11 +40,18 @@ Gradient moments (:func:`gradient_moments`)
     Cost.  ``cost="direction"`` (default) sets :math:`\partial C/\partial z^L = u`,
     :math:`u \sim N(0, I)` drawn afresh for every example and network — the
     cost :math:`C = u\cdot z^L` with a linear output, which is what the
-    mean-field recursion assumes (δ^L independent of everything below).  It is run
-    through :class:`satsim.nn.Network`'s own backpropagation as the quadratic cost
-    of a linear output with target :math:`y = z^L - u`.  ``cost="quadratic"`` is
-    Nielsen's quadratic cost with a sigmoid output and random one-hot targets; its
-    δ^L depends on z^L, and the anchoring on the measured top layer absorbs that.
+    mean-field recursion assumes (δ^L independent of everything below).
+    ``cost="quadratic"`` is Nielsen's quadratic cost with a sigmoid output and random
+    one-hot targets (δ^L from the network's own cost); its δ^L depends on z^L, and
+    the anchoring on the measured top layer absorbs that.
+
+    Measurement.  All the inputs of a network are backpropagated at once, as rows
+    of one batch, in :class:`satsim.nn.Network`'s own formulas (its forward pass,
+    its activations' φ', the recursion above on row batches); rows never mix, so
+    row r's :math:`\delta^l_r` and :math:`a^{l-1}_r` are example r's, and its two
+    norms come without forming any gradient matrix.  (This equals backpropagating
+    each example alone to rounding, at the cost of two matrix products per layer
+    for the whole batch.)
 
 Input–output Jacobian (:func:`jacobian_spectrum`)
     With :math:`x^0` at the fixed point (:math:`x^0 = \varphi(h^0)`, :math:`h^0 \sim
@@ -112,8 +119,9 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -158,9 +166,62 @@ def _t_interval(per_network: np.ndarray, level: float) -> tuple[np.ndarray, np.n
     return mean, mean - half, mean + half
 
 
+# rows of one backward pass in gradient_moments: the forward pass it keeps (z and a of
+# every layer) stays within about this many bytes (64 MiB), whatever n_probe is
+_CHUNK_BYTES = 1 << 26
+
+
+def _backward(
+    net: Any, X: np.ndarray, output_delta: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    r"""Backpropagation of every row of ``X`` at once through a
+    :class:`satsim.nn.Network`, in the network's own formulas: its forward pass
+    (``Network._forward``), its activations' :math:`\varphi'` (``grad_from``, as in
+    ``Network._backprop``) and :math:`\delta^{l} = (\delta^{l+1} W^{l+1}) \odot
+    \varphi_l'(z^l)` on row batches.
+
+    ``output_delta(z^L, a^L)`` gives :math:`\delta^L` (n, N_L).  Yields ``(i, δ, a)``
+    for the layers from the top down (``i`` = l − 1, zero-based): δ = :math:`\delta^l`,
+    shape (n, N_l), and a = :math:`a^{l-1}`, (n, n_{l−1}), the layer's input.  Row r's
+    per-example gradients are :math:`\partial C_r/\partial b^l = \delta^l_r` and
+    :math:`\partial C_r/\partial W^l = \delta^l_r a^{l-1\top}_r`; rows never mix.
+    """
+    zs, acts = net._forward(X, keep=True)
+    phis = [*net.activations, net.output]  # every layer's φ, the output's last
+    delta = output_delta(zs[-1], acts[-1])
+    for i in range(len(net.weights) - 1, -1, -1):
+        yield i, delta, acts[i]
+        if i:
+            delta = delta @ net.weights[i]  # a new array: the yielded δ stays intact
+            delta *= phis[i - 1].grad_from(zs[i - 1], acts[i])
+
+
+def _per_example_norms(
+    net: Any, X: np.ndarray, top: Callable[..., np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per-example :math:`\lVert\delta^l\rVert^2` and :math:`\lVert\partial
+    C/\partial W^l\rVert^2 = \lVert\delta^l\rVert^2\lVert a^{l-1}\rVert^2` (the
+    weight gradient is an outer product), each of shape (n, L), from
+    :func:`_backward` on chunks of rows (at most :data:`_CHUNK_BYTES` of kept forward
+    pass each).  ``top(z^L, a^L, rows)`` gives :math:`\delta^L` of the rows ``rows``
+    (a slice of X's rows) from their output z and a."""
+    n, n_layers = X.shape[0], len(net.weights)
+    d_sq = np.empty((n, n_layers))
+    a_sq = np.empty((n, n_layers))
+    kept = 2 * net.dtype.itemsize * sum(net.sizes[1:])  # z and a of every layer, per row
+    chunk = max(64, _CHUNK_BYTES // kept)
+    for s in range(0, n, chunk):
+        rows = slice(s, s + chunk)
+        for i, delta, a in _backward(net, X[rows], functools.partial(top, rows=rows)):
+            d_sq[rows, i] = np.einsum("ij,ij->i", delta, delta)
+            a_sq[rows, i] = np.einsum("ij,ij->i", a, a)
+    return d_sq, d_sq * a_sq
+
+
 def backprop_example(net: Any, x: Any, y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-example gradients (∂C/∂W^l, ∂C/∂b^l = δ^l), l = 1 … L, from
-    :class:`satsim.nn.Network`'s own backpropagation on a batch of one row.
+    """Per-example gradients (∂C/∂W^l, ∂C/∂b^l = δ^l), l = 1 … L, of one input row
+    through :class:`satsim.nn.Network`: the batched backpropagation of
+    :func:`gradient_moments` on a batch of one, with the network's cost.
 
     ``x`` has shape (sizes[0],), ``y`` (sizes[-1],): the target in the network's
     cost (for a linear output with the quadratic cost, :math:`\\delta^L = z^L - y`).
@@ -173,8 +234,13 @@ def backprop_example(net: Any, x: Any, y: Any) -> tuple[list[np.ndarray], list[n
     if y.shape != (net.sizes[-1],):
         raise ValueError(f"`y` must have shape ({net.sizes[-1]},) (one target row); "
                          f"got an array of shape {y.shape}")
-    gw, gb = net._backprop(x[None, :], y[None, :])
-    return list(gw), list(gb)
+    n_layers = len(net.weights)
+    gw: list[np.ndarray] = [np.empty(0)] * n_layers
+    gb: list[np.ndarray] = [np.empty(0)] * n_layers
+    for i, delta, a in _backward(net, x[None, :],
+                                 lambda z, a: net._output_delta(z, a, y[None, :])):
+        gw[i], gb[i] = np.outer(delta[0], a[0]), delta[0].copy()
+    return gw, gb
 
 
 # --------------------------------------------------------------------------- gradients
@@ -275,9 +341,12 @@ def gradient_moments(
 
     Notes
     -----
-    Each example is backpropagated alone (a batch of one row through
-    :func:`backprop_example`), so the norms are those of per-example gradients, not
-    of a mini-batch mean.  See the module docstring for the recursion.
+    The norms are those of per-example gradients, not of a mini-batch mean: each
+    network's inputs go through one batched backward pass whose rows are the
+    examples (:math:`\lVert\partial C/\partial W^l\rVert^2 = \lVert\delta^l\rVert^2
+    \lVert a^{l-1}\rVert^2` row by row), in chunks of rows that keep the stored
+    forward pass near 64 MiB.  :func:`backprop_example` is the same computation for
+    one input.  See the module docstring for the recursion.
     """
     from satsim.init import as_initializer
     from satsim.nn import Network
@@ -312,23 +381,28 @@ def gradient_moments(
     out_name = "linear" if cost == "direction" else "sigmoid"
     out_act = as_activation(out_name)
 
-    # ---- measured: per network, per input, per layer
+    # ---- measured: per network, per input, per layer; all of a network's inputs
+    # backpropagated at once, each row its own example
     d_sq = np.empty((networks, n_in, n_layers))
     w_sq = np.empty((networks, n_in, n_layers))
     for k, child in enumerate(net_rngs):
         net_rng, sig_rng = child.spawn(2)
         net = Network(sizes_, activation=act, output=out_name, cost="quadratic",
                       init=w_init, bias_init=b_init, rng=net_rng)
-        Xk = X_all[k]
+        top: Callable[..., np.ndarray]
         if cost == "direction":
-            # quadratic cost, linear output: δ^L = z^L − y = u
-            Y = net.feedforward(Xk) - sig_rng.standard_normal((n_in, sizes_[-1]))
+            U = sig_rng.standard_normal((n_in, sizes_[-1]))
+
+            def top(z: np.ndarray, a: np.ndarray, rows: slice, U: np.ndarray = U,
+                    ) -> np.ndarray:
+                return U[rows]  # δ^L = ∂(u·z^L)/∂z^L = u
         else:
             Y = np.eye(sizes_[-1])[sig_rng.integers(0, sizes_[-1], n_in)]
-        for i in range(n_in):
-            gw, gb = backprop_example(net, Xk[i], Y[i])
-            d_sq[k, i] = [float(g @ g) for g in gb]
-            w_sq[k, i] = [float(np.sum(g * g)) for g in gw]
+
+            def top(z: np.ndarray, a: np.ndarray, rows: slice, net: Any = net,
+                    Y: np.ndarray = Y) -> np.ndarray:
+                return net._output_delta(z, a, Y[rows])  # Nielsen's quadratic cost
+        d_sq[k], w_sq[k] = _per_example_norms(net, X_all[k], top)
 
     # ---- mean field: the forward q^l(x) of every (network, input) row, then the
     # backward recursion per row, anchored on that row's measured ‖δ^L‖²

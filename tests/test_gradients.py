@@ -1,7 +1,10 @@
 """Tests for satsim.gradients: backward signal propagation and Jacobian spectra.
 
 Tiers (DESIGN.md §6): (a) exact identities of backpropagation (outer-product
-gradients, finite differences of deep networks for every activation used);
+gradients, finite differences of deep networks for every activation used; the
+batched per-example backward against satsim.nn's summed backprop and against
+torch.autograd one example at a time; gradient_moments' outputs pinned from the
+per-example loop it replaced);
 (b) seeded comparisons of Monte Carlo with the mean-field / free-probability
 predictions at widths ≥ 500, each tolerance = the sampling interval reported by
 the result + a stated finite-width margin; (c) closed-form anchors (quarter circle,
@@ -94,6 +97,78 @@ def test_weight_gradient_is_the_outer_product_of_delta_and_the_activations():
     np.testing.assert_allclose(gb[-1], zs[-1][0] - y, rtol=1e-13)  # δ^L = z^L − y
 
 
+def _direction(U):
+    """``top`` for gr._per_example_norms: δ^L = u (C = u·z^L), row by row."""
+    return lambda z, a, rows: U[rows]
+
+
+@pytest.mark.parametrize(("activation", "output", "cost"), [
+    ("sigmoid", "sigmoid", "cross_entropy"), ("tanh", "linear", "quadratic"),
+    ("relu", "softmax", "log_likelihood"), ("tanh", "softmax", "quadratic"),
+])
+def test_batched_backward_sums_to_the_networks_own_backprop(activation, output, cost):
+    # satsim.nn's Network._backprop returns the gradients summed over a batch; the
+    # per-example gradients of gr._backward (δ_r and δ_r a_rᵀ, row r) must sum to them
+    net = Network([6, 9, 8, 5], activation=activation, output=output, cost=cost, rng=31)
+    rng = np.random.default_rng(32)
+    X = rng.standard_normal((11, 6))
+    Y = np.eye(5)[rng.integers(0, 5, 11)]
+    gw, gb = net._backprop(X, Y)
+    seen = set()
+    for i, delta, a in gr._backward(net, X, lambda z, a: net._output_delta(z, a, Y)):
+        seen.add(i)
+        # the same products summed in another order (11 rows): rounding only
+        np.testing.assert_allclose(np.einsum("rj,rk->jk", delta, a), gw[i],
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(delta.sum(axis=0), gb[i], rtol=1e-12, atol=1e-14)
+    assert seen == {0, 1, 2}
+
+
+@pytest.mark.parametrize("cost", ["direction", "quadratic"])
+def test_per_example_gradient_norms_match_torch_autograd(cost):
+    torch = pytest.importorskip("torch")
+    output = "linear" if cost == "direction" else "sigmoid"
+    net = Network([5, 7, 6, 4], activation="tanh", output=output, cost="quadratic",
+                  rng=21)
+    rng = np.random.default_rng(22)
+    X = rng.standard_normal((9, 5))
+    U = rng.standard_normal((9, 4))  # direction: C_r = u_r·z^L_r
+    Y = np.eye(4)[rng.integers(0, 4, 9)]  # quadratic: C_r = ½‖σ(z^L_r) − y_r‖²
+    top = (_direction(U) if cost == "direction"
+           else lambda z, a, rows: net._output_delta(z, a, Y[rows]))
+    d_sq, w_sq = gr._per_example_norms(net, X, top)
+    assert d_sq.shape == w_sq.shape == (9, 3)
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
+    for r in range(X.shape[0]):  # autograd one example at a time: the definition
+        a = torch.tensor(X[r])
+        for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+            z = W @ a + b
+            a = torch.tanh(z) if i < len(Ws) - 1 else z
+        if cost == "direction":
+            C = torch.dot(torch.tensor(U[r]), z)
+        else:
+            C = 0.5 * torch.sum((torch.sigmoid(z) - torch.tensor(Y[r])) ** 2)
+        grads = torch.autograd.grad(C, Ws + bs)
+        gW, gb = grads[:3], grads[3:]
+        # float64 both; three layers of the same products in another order: rounding
+        np.testing.assert_allclose(w_sq[r], [float((g * g).sum()) for g in gW], rtol=1e-12)
+        np.testing.assert_allclose(d_sq[r], [float((g * g).sum()) for g in gb], rtol=1e-12)
+
+
+def test_per_example_norms_do_not_depend_on_the_chunk(monkeypatch):
+    net = Network([7, 10, 10, 3], activation="tanh", output="linear", cost="quadratic",
+                  rng=41)
+    rng = np.random.default_rng(42)
+    X, U = rng.standard_normal((150, 7)), rng.standard_normal((150, 3))
+    whole = gr._per_example_norms(net, X, _direction(U))
+    monkeypatch.setattr(gr, "_CHUNK_BYTES", 1)  # the smallest chunk: 64 rows, 64 + 64 + 22
+    chunked = gr._per_example_norms(net, X, _direction(U))
+    for w, c in zip(whole, chunked, strict=True):
+        # rows never mix; only BLAS's blocking may differ with the row count: rounding
+        np.testing.assert_allclose(c, w, rtol=1e-13)
+
+
 # ------------------------------------------------------------------ (b) gradient moments
 @pytest.mark.parametrize(("activation", "sw", "sb", "phase"), PHASES,
                          ids=[f"{a}-{p}" for a, _, _, p in PHASES])
@@ -167,6 +242,123 @@ def test_gradient_interval_covers_the_exact_moment_of_linear_networks():
         # two-sided binomial test of the coverage count against 0.95 (4 layers: a
         # Bonferroni level of 0.01/4 keeps the seeded test's false alarm rate tiny)
         assert stats.binomtest(int(k), R, 0.95).pvalue > 0.0025, hits / R
+
+
+# ------------------------------------------------------------------ pinned outputs
+# gradient_moments' table as computed by the per-example loop it replaced (one
+# backprop_example call per input through Network._backprop; commit 47bb589), on four
+# seeded settings: the batched backward must give the same statistics and intervals.
+PINNED = {
+    "tanh_defaults": {
+        "delta_sq": [0.012361324448854568, 0.07537247326348179, 0.9683100602734878],
+        "delta_sq_ci_low": [-0.053265674814383324, -0.03423338623593308, 0.7091922768500498],
+        "delta_sq_ci_high": [0.07798832371209247, 0.18497833276289666, 1.2274278436969257],
+        "delta_sq_predicted": [0.04656615709272404, 0.1273889459666052, 0.9683100602734878],
+        "grad_w_sq": [1.0410075064930537, 5.619809091787815, 25.57736256005876],
+        "grad_w_sq_ci_low": [-3.2970980972425417, -19.01144155343416, 11.253963429070405],
+        "grad_w_sq_ci_high": [5.37911311022865, 30.25105973700979, 39.900761691047116],
+        "grad_w_sq_predicted": [4.566734083020561, 9.207819981666264, 21.776009945168273],
+    },
+    "relu_no_bias": {
+        "delta_sq": [
+            0.3116079966069868, 0.3377321207918171, 0.3188183938736811, 0.9517935695976171,
+        ],
+        "delta_sq_ci_low": [
+            0.0686450333678425, 0.1138021252568541, -0.03198332939996951, -0.10598408214806698,
+        ],
+        "delta_sq_ci_high": [
+            0.554570959846131, 0.5616621163267801, 0.6696201171473317, 2.0095712213433012,
+        ],
+        "delta_sq_predicted": [
+            0.2974354904992556, 0.29743549049925555, 0.2974354904992555, 0.9517935695976174,
+        ],
+        "grad_w_sq": [29.78981416082122, 70.63827346372655, 100.41413806470139, 89.67581059185385],
+        "grad_w_sq_ci_low": [
+            12.613085962019692, 33.617242852136016, -80.60734214169618, -97.61380141492016,
+        ],
+        "grad_w_sq_ci_high": [
+            46.96654235962275, 107.65930407531708, 281.435618271099, 276.96542259862787,
+        ],
+        "grad_w_sq_predicted": [
+            34.65580443604232, 69.31160887208463, 69.31160887208463, 69.31160887208462,
+        ],
+    },
+    "sigmoid_quadratic_shared_X": {
+        "delta_sq": [7.8475364741126e-06, 0.00018559740088465603, 0.01287845743225536],
+        "delta_sq_ci_low": [4.065787811237505e-06, 5.313170933273154e-05, 0.009308361139894125],
+        "delta_sq_ci_high": [1.1629285136987696e-05, 0.0003180630924365805, 0.016448553724616594],
+        "delta_sq_predicted": [5.896955881587349e-06, 0.00016149760294757937, 0.01287845743225536],
+        "grad_w_sq": [0.0005398208653582598, 0.004873767861168692, 0.11135640580220285],
+        "grad_w_sq_ci_low": [0.00037460680210997505, -0.0007140751843849281, 0.019251516933211796],
+        "grad_w_sq_ci_high": [0.0007050349286065445, 0.010461610906722311, 0.2034612946711939],
+        "grad_w_sq_predicted": [0.0004025261811553857, 0.005180903280968347, 0.11692409782048392],
+    },
+    "tanh_chaotic_deep": {
+        "delta_sq": [
+            0.22264828754378752, 0.22621223656942682, 0.2473440326504005, 0.205460605362782,
+            0.23068122896135757, 0.23632436040207971, 1.0530001382533731,
+        ],
+        "delta_sq_ci_low": [
+            0.01963051442182162, 0.07825506270675081, 0.1600442597493658, 0.16400993742683723,
+            0.1560727218163566, 0.08410323734318098, 0.8199893326805232,
+        ],
+        "delta_sq_ci_high": [
+            0.4256660606657534, 0.37416941043210283, 0.3346438055514352, 0.24691127329872675,
+            0.30528973610635857, 0.38854548346097845, 1.286010943826223,
+        ],
+        "delta_sq_predicted": [
+            0.31339374089804556, 0.324613057481916, 0.30271738624863453, 0.27724429377798,
+            0.2530777933698631, 0.2308770256411484, 1.0530001382533734,
+        ],
+        "grad_w_sq": [
+            42.587714521700995, 58.18648987175418, 60.976803030608245, 47.5844809223766,
+            59.9467018764573, 58.68702695924728, 54.530187949225784,
+        ],
+        "grad_w_sq_ci_low": [
+            0.4401106382596893, 26.644519535576585, 45.163050914143035, 34.755124414054585,
+            34.59374963640616, 22.407939372475887, 40.91257692333321,
+        ],
+        "grad_w_sq_ci_high": [
+            84.7353184051423, 89.72846020793179, 76.79055514707346, 60.413837430698614,
+            85.29965411650844, 94.96611454601867, 68.14779897511835,
+        ],
+        "grad_w_sq_predicted": [
+            57.27882084058116, 85.07163384279083, 75.03596747578855, 68.02756934400836,
+            61.98155310134454, 56.524740503969255, 51.557092933864105,
+        ],
+    },
+}
+
+
+def _pinned_setting(name):
+    X = np.random.default_rng(20).standard_normal((5, 6))
+    return {
+        "tanh_defaults": {"sizes": [10, 12, 12, 4], "n_probe": 3, "networks": 2, "rng": 0},
+        "relu_no_bias": {"sizes": [8, 16, 16, 16, 5],
+                         "weights": VarianceScaling(2.0, "fan_in", "normal"),
+                         "activation": "relu", "bias": None, "n_probe": 5, "networks": 3,
+                         "rng": 1},
+        "sigmoid_quadratic_shared_X": {"sizes": [6, 10, 10, 3], "activation": "sigmoid",
+                                       "X": X, "cost": "quadratic", "networks": 3, "rng": 2},
+        "tanh_chaotic_deep": {"sizes": [10] + [20] * 6 + [4],
+                              "weights": VarianceScaling(4.0, "fan_in", "normal"),
+                              "n_probe": 30, "networks": 3, "rng": 3},
+    }[name]
+
+
+@pytest.mark.parametrize("name", list(PINNED))
+def test_gradient_moments_reproduce_the_per_example_loop(name):
+    t = gr.gradient_moments(**_pinned_setting(name)).to_frame()
+    for col, expected in PINNED[name].items():
+        expected = np.asarray(expected)
+        # Same draws, same formulas; only the order of the floating-point operations
+        # differs (row batches vs one row, ‖δ‖²‖a‖² vs Σ(δ_j a_k)², δ^L = u vs
+        # z − (z − u)): ~L·ε ≈ 1e-15 relative per example.  An interval end
+        # mean ∓ t·s/√n can cancel: 2.3e-13 relative measured (chaotic setting), so
+        # rtol 1e-11 leaves a 40× margin for other BLAS builds; atol (1e-13 of the
+        # column's largest value) covers an end that lands next to zero.
+        np.testing.assert_allclose(t[col].to_numpy(), expected, rtol=1e-11,
+                                   atol=1e-13 * np.abs(expected).max(), err_msg=col)
 
 
 # ------------------------------------------------------------------ (b) Jacobian spectra
