@@ -98,8 +98,8 @@ def critical_trains_deepest(depths: pd.DataFrame, critical: float) -> Verdict:
     """The σ_w² nearest the critical line trains deepest: its L̂ is ≥ every other
     σ_w²'s and > the L̂ at both ends of the σ_w² grid (a flat profile fails).
 
-    Undecided with fewer than three σ_w² values, or when the ends are censored too
-    (the grid did not reach deep enough to tell them apart)."""
+    Undecided with fewer than three σ_w² values, or when an end ties with it at the
+    deepest depth tried (the grid did not reach deep enough to tell them apart)."""
     d = depths.sort_values("weight_variance").reset_index(drop=True)
     if len(d) < 3:
         return Verdict(None, f"undecided: only {len(d)} σ_w² values", {})
@@ -113,10 +113,14 @@ def critical_trains_deepest(depths: pd.DataFrame, critical: float) -> Verdict:
                                                            d.trainable_depth, strict=True))
     text = (f"L̂ at σ_w² = {d.weight_variance[i]:g} (nearest the critical {critical:.3g}) "
             f"is {lc}; elsewhere at most {others}; L̂ per σ_w² = {{{profile}}}")
-    if bool(d.censored[i]) and bool(d.censored.iloc[0]) and bool(d.censored.iloc[-1]):
-        return Verdict(None, "undecided: every L̂ is at the deepest depth tried; " + text,
-                       values)
-    return Verdict(bool(lc >= others and lc > max(ends)), text, values)
+    if others > lc:
+        return Verdict(False, text, values)  # deeper somewhere off the critical line
+    if lc > max(ends):
+        return Verdict(True, text, values)
+    if bool(d.censored[i]):
+        return Verdict(None, "undecided: an end of the σ_w² grid ties with it at the "
+                       "deepest depth tried; " + text, values)
+    return Verdict(False, text, values)  # flat: an end trains as deep
 
 
 def none_trainable_beyond(verdicts: pd.DataFrame, six_xi_c: Mapping[float, float], *,

@@ -115,3 +115,14 @@ def test_a_grid_too_shallow_to_tell_is_undecided():
     assert C.critical_trains_deepest(d, CRITICAL).passed is None
     out = C.none_trainable_beyond(v[v.weight_variance == 1.75], SIX_XI, factor=1.5)
     assert out.passed is None
+
+
+def test_a_tie_at_the_deepest_depth_tried_is_undecided_not_failed():
+    # σ_w² = 1 and the critical value both train at the deepest depth tried (4): the grid
+    # cannot tell them apart; a tie below the ceiling is a flat profile and fails
+    d = pd.DataFrame({"weight_variance": [1.0, 1.75, 4.0], "trainable_depth": [4, 4, 2],
+                      "deepest_tried": [4, 4, 4], "censored": [True, True, False]})
+    assert C.critical_trains_deepest(d, CRITICAL).passed is None
+    d["deepest_tried"] = 8
+    d["censored"] = False
+    assert C.critical_trains_deepest(d, CRITICAL).passed is False

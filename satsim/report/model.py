@@ -352,16 +352,17 @@ def _key_numbers(results: dict) -> list[KeyNumber]:
             pass
     t = results.get("trainability")
     if t is not None:
-        for fid, quantity in (("trainable_depth_tracks_6xi_c",
-                               "tanh trainable depth against 6ξ_c"),
+        for fid, quantity in (("critical_trains_deepest",
+                               "tanh: the σ_w² nearest the critical line trains deepest"),
+                              ("depth_ratio_6xi_c", "tanh: trainable depth / 6ξ_c"),
                               ("relu30_xavier_stalls_he_trains",
-                               "deep ReLU accuracy, Xavier vs He")):
+                               "30-layer ReLU: Xavier stalls, He trains")):
             try:
                 f = t.finding(fid)
             except KeyError:
                 continue
-            out.append(KeyNumber(quantity=quantity, value=str(f.observed).split(" (")[0],
-                                 detail=f"{f.expected}: {f.verdict}", study=t.name))
+            out.append(KeyNumber(quantity=quantity, value=f.verdict,
+                                 detail=str(f.observed), study=t.name))
     return out
 
 
