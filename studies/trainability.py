@@ -104,7 +104,10 @@ Revision history.
   revision makes the test stricter (a pass becomes undecided), never wider; the
   quick run's other findings are reported as they came, including
   ``relu22_both_train``, which failed there (Xavier's 22-layer network stayed at
-  chance with η = 0.3/22 within 600 steps at width 32).
+  chance with η = 0.3/22 within 600 steps at width 32).  Also after that run, for
+  speed: the relative depths f × 6 ξ_c are moved to the nearest depth of a shared
+  ladder, so that σ_w² values share depths and each depth's networks train as one
+  stack.  This changes which depths are tried near 6 ξ_c, not any criterion.
 
 Scales.  ``test`` (the test suite, seconds) is too small to decide the depth claims,
 which then say so.  ``quick`` (the report's default): width 32, batch 32, 600 SGD
