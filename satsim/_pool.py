@@ -27,6 +27,7 @@ import contextlib
 import os
 import pickle
 import signal
+import socket
 import sys
 import threading
 import traceback
@@ -120,8 +121,12 @@ class CellPool(cf.Executor):
         self._closing = False  # no new tasks; finish the queued ones
         self._abort = False  # stop now: terminate the workers
         self._thread: threading.Thread | None = None
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)  # a full pipe means "awake" already
+        # wakes the coordinator thread from its wait (a socket pair: waitable everywhere)
+        self._wake_r: socket.socket | None
+        self._wake_w: socket.socket | None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+        self._woken = False  # a wake is pending: no need to write another
         self._start_deaths = 0
 
     # ------------------------------------------------------------------ caller side
@@ -161,17 +166,18 @@ class CellPool(cf.Executor):
 
     def _close_wake(self) -> None:
         with self._lock:
-            fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (-1, -1)
-        for fd in fds:
-            if fd >= 0:
-                os.close(fd)
+            ends, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (None, None)
+        for end in ends:
+            if end is not None:
+                end.close()
 
     def _wake(self) -> None:
-        with self._lock:  # never write to a descriptor closed (and reused) meanwhile
-            if self._wake_w < 0:
+        with self._lock:  # never write to a socket closed meanwhile
+            if self._wake_w is None or self._woken:
                 return
+            self._woken = True
             with contextlib.suppress(BlockingIOError):  # full: the thread is awake anyway
-                os.write(self._wake_w, b"x")
+                self._wake_w.send(b"x")
 
     # ------------------------------------------------------------------ coordinator thread
     def _run(self) -> None:
@@ -196,12 +202,17 @@ class CellPool(cf.Executor):
                 for w in pool:
                     if w.ready and w.future is None:
                         self._give(w)
-                handles: list[Any] = [self._wake_r]
+                wake = self._wake_r  # closed only by this thread, when it ends
+                if wake is None:
+                    break
+                handles: list[Any] = [wake]
                 for w in pool:
                     handles += [w.conn, w.proc.sentinel]
                 ready = set(wait(handles))
-                if self._wake_r in ready:
-                    os.read(self._wake_r, 4096)
+                if wake in ready:
+                    with self._lock:
+                        self._woken = False
+                        wake.recv(4096)
                 for w in list(pool):
                     dead = w.proc.sentinel in ready
                     try:

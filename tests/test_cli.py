@@ -211,6 +211,16 @@ def _pool_workers(pid):
     return found
 
 
+def _committed(out):
+    """Cells committed so far by the slow study under ``out`` (0 before its store exists)."""
+    for store in out.glob("slow/sweeps/*/cells"):
+        try:
+            return sweep.status(store)["done"]
+        except sweep.SweepError:  # created, no sweep recorded yet
+            return 0
+    return 0
+
+
 def _alive(pid):
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -232,8 +242,7 @@ def test_kill_minus_9_of_satsim_leaves_no_pool_worker_and_the_rerun_resumes(tmp_
                             start_new_session=True)
     try:
         deadline = time.time() + 120
-        while not list(out.glob("slow/sweeps/*/cells/sweep.sqlite")) or len(
-                sweep.results(next(out.glob("slow/sweeps/*/cells")))) < 4:
+        while _committed(out) < 4:
             assert proc.poll() is None and time.time() < deadline
             time.sleep(0.05)
         workers = _pool_workers(proc.pid)
