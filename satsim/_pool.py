@@ -43,6 +43,12 @@ class WorkerDied(RuntimeError):
     """The worker process running a task died (the message says how)."""
 
 
+def _claim(future: cf.Future) -> bool:
+    """Mark a queued future running; False if it was cancelled.  (A future put back in
+    the queue after its worker died on hand-over is running already.)"""
+    return future.running() or future.set_running_or_notify_cancel()
+
+
 def _sendable(exc: BaseException) -> BaseException:
     try:
         pickle.dumps(exc)
@@ -128,6 +134,7 @@ class CellPool(cf.Executor):
         self._wake_w.setblocking(False)
         self._woken = False  # a wake is pending: no need to write another
         self._start_deaths = 0
+        self._broken: BaseException | None = None  # why the coordinator thread stopped
 
     # ------------------------------------------------------------------ caller side
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
@@ -137,6 +144,8 @@ class CellPool(cf.Executor):
                     and getattr(module, "__path__", None)}
         future: cf.Future = cf.Future()
         with self._lock:
+            if self._broken is not None:
+                raise WorkerDied(f"the cell pool cannot run cells: {self._broken}")
             if self._closing:
                 raise RuntimeError("cannot submit to a CellPool after shutdown")
             self._queue.append((future, payload, packages))
@@ -155,8 +164,9 @@ class CellPool(cf.Executor):
             self._closing = True
             if cancel_futures:
                 self._abort = True
-                while self._queue:
-                    self._queue.popleft()[0].cancel()
+                # pending tasks are cancelled here; the thread fails any other one
+                self._queue = collections.deque(item for item in self._queue
+                                                if not item[0].cancel())
             thread = self._thread
         self._wake()
         if thread is None:
@@ -222,11 +232,12 @@ class CellPool(cf.Executor):
                     except (EOFError, OSError):
                         dead = True
                     if dead:
+                        pool.remove(w)  # first: _on_death closes it, and may raise
                         self._on_death(w)
-                        pool.remove(w)
         except BaseException as exc:  # never leave a caller waiting on a future
+            with self._lock:
+                self._broken = exc
             self._fail_all(pool, exc)
-            raise
         finally:
             if self._abort:  # nobody should wait for what will never come
                 self._fail_all(pool, RuntimeError("the cell pool was shut down"))
@@ -237,7 +248,7 @@ class CellPool(cf.Executor):
         with self._lock:
             while self._queue:
                 future, payload, packages = self._queue.popleft()
-                if future.set_running_or_notify_cancel():
+                if _claim(future):
                     break
             else:
                 return
@@ -287,7 +298,7 @@ class CellPool(cf.Executor):
             queued = [item[0] for item in self._queue]
             self._queue.clear()
         for future in queued:
-            if future.set_running_or_notify_cancel():
+            if _claim(future):
                 future.set_exception(error)
         for w in pool:
             if w.future is not None:

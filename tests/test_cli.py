@@ -153,6 +153,25 @@ def test_the_pool_runs_many_grids_and_attributes_a_dead_worker_to_its_cell():
     assert issubclass(WorkerDied, RuntimeError)
 
 
+def test_workers_that_die_while_starting_fail_the_cells_in_one_line(tmp_path, monkeypatch,
+                                                                   capfd):
+    hook = tmp_path / "hook"
+    hook.mkdir()  # every spawned worker exits at interpreter start-up
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys\nif '--multiprocessing-fork' in sys.argv:\n    os._exit(7)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), *sys.path]))
+    with CellPool(2) as pool:
+        res = sweep.run(sweep_cells.noop_cell, sweep.product(i=[1, 2, 3]), out=None,
+                        executor=pool, retries=0)
+        with pytest.raises(WorkerDied, match="worker processes die while starting"):
+            pool.submit(print, "more")
+    table = res.to_frame()
+    assert (table.status == "failed").all()
+    assert table.error.str.startswith("WorkerDied: worker processes die while starting "
+                                      "(worker process died: exited with code 7)").all()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_a_pool_that_never_ran_anything_starts_no_process():
     pool = CellPool(3)
     pool.shutdown()
