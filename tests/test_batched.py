@@ -489,11 +489,15 @@ def test_cuda_graph_replay_equals_eager_and_float32_default(fashion):
                      validation=(Xv, yv), backend="torch", device="cuda", cuda_graph=False)
     rg = train_stack(graph, X, y, batches=idx, eta=0.05, checkpoints=cps,
                      validation=(Xv, yv), backend="torch", device="cuda")
-    # the replayed graph runs the eager step's kernels on the same data: bit-identical
+    # the replayed graph runs the eager step's kernels on the same data; cuBLAS may
+    # still pick another algorithm under capture, so float32 rounding (ε ≈ 6e-8) grown
+    # over 300 steps is allowed — a wrong replay (stale indices, a skipped update)
+    # differs at 1e-2
     for a, b in zip(eager, graph, strict=True):
-        for P, Q in zip(_params(a), _params(b), strict=True):
-            np.testing.assert_array_equal(P, Q)
-    assert [r.validation_accuracy for r in re] == [r.validation_accuracy for r in rg]
+        _assert_same(a, b, rtol=1e-4, atol=1e-5)
+    for r1, r2 in zip(re, rg, strict=True):
+        np.testing.assert_allclose(r1.validation_accuracy, r2.validation_accuracy,
+                                   atol=2 / len(yv))
     ref = [_net("relu", seed=s) for s in range(S)]
     rn = train_stack(ref, X, y, batches=idx, eta=0.05, checkpoints=cps, validation=(Xv, yv))
     for a, b in zip(ref, graph, strict=True):
