@@ -49,6 +49,26 @@ def _run_cell(fn: Callable, params: dict, root_seed: int, key: str):
         return key, "failed", None, traceback.format_exc(), started, time.time()
 
 
+def _run_batch(fn: Any, cells: list[Cell], root_seed: int) -> list[tuple]:
+    """One batch of a :class:`satsim.sweep.Batched` function (worker side too):
+    outcomes as :func:`_run_cell` gives them.  A batch that raises is rerun cell by
+    cell, so the failure is charged to its own cell."""
+    if len(cells) == 1:
+        return [_run_cell(fn, cells[0].params, root_seed, cells[0].key)]
+    started = time.time()
+    try:
+        rngs = [np.random.default_rng(c.seed_sequence(root_seed)) for c in cells]
+        results = fn.fn_many([dict(c.params) for c in cells], rngs)
+        if not isinstance(results, list | tuple) or len(results) != len(cells):
+            raise TypeError(f"batched function {fn.fn_many!r} returned "
+                            f"{type(results).__name__} for {len(cells)} cells")
+        done = time.time()
+        return [(c.key, "done", _canonical_result(r), None, started, done)
+                for c, r in zip(cells, results, strict=True)]
+    except Exception:
+        return [_run_cell(fn, c.params, root_seed, c.key) for c in cells]
+
+
 # ------------------------------------------------------------------ the process executor
 # Why not concurrent.futures.ProcessPoolExecutor: when one of its workers dies (a
 # segfault, os._exit, the OOM killer's SIGKILL) the pool declares itself broken, fails
@@ -364,15 +384,19 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _run_futures(todo: list[Cell], ex: cf.Executor, *, fn: Callable, root_seed: int,
-                 retries: int, attempts: dict[str, int], finish: Callable) -> None:
+                 retries: int, attempts: dict[str, int], finish: Callable,
+                 groups: list[list[Cell]] | None = None) -> None:
     """Run the cells as futures.  A future that fails by itself (the worker was killed,
     the future was cancelled, the pool is broken) is one attempt of its cell, retried
-    like a cell that raised, then recorded as ``"TypeName: message"``."""
+    like a cell that raised, then recorded as ``"TypeName: message"``.  With ``groups``
+    (a batched function), each group is one future; a cell of a group whose future
+    failed, or that failed in it, is retried alone."""
     import asyncio
 
     by_key = {c.key: c for c in todo}
     tries = dict.fromkeys(by_key, 0)
     futures: dict[cf.Future, tuple[str, float]] = {}
+    batches: dict[cf.Future, tuple[list[str], float]] = {}
     # futures report to a queue: waiting on every pending future again after each
     # completion would cost O(cells) per cell
     done_queue: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
@@ -386,27 +410,56 @@ def _run_futures(todo: list[Cell], ex: cf.Executor, *, fn: Callable, root_seed: 
         futures[fut] = (key, time.time())
         fut.add_done_callback(done_queue.put)
 
+    def submit_group(keys: list[str]) -> None:
+        try:
+            fut = ex.submit(_run_batch, fn, [by_key[k] for k in keys], root_seed)
+        except Exception as exc:
+            fut = cf.Future()
+            fut.set_exception(exc)
+        batches[fut] = (keys, time.time())
+        fut.add_done_callback(done_queue.put)
+
+    def settle(key: str, outcome: tuple) -> None:
+        tries[key] += 1
+        attempts[key] += 1
+        if outcome[1] == "failed" and tries[key] <= retries:
+            submit(key)
+        else:
+            finish(*outcome)
+
     try:
-        for c in todo:
-            submit(c.key)
-        while futures:
+        if groups is None:
+            for c in todo:
+                submit(c.key)
+        else:
+            for g in groups:
+                if len(g) == 1:
+                    submit(g[0].key)
+                else:
+                    submit_group([c.key for c in g])
+        while futures or batches:
             try:
                 fut = done_queue.get(timeout=0.5)  # a timeout keeps Ctrl-C responsive
             except queue.Empty:
+                continue
+            if fut in batches:
+                keys, submitted = batches.pop(fut)
+                try:
+                    outcomes = fut.result()
+                except (Exception, asyncio.CancelledError) as exc:
+                    outcomes = [(k, "failed", None, _one_line(exc), submitted, time.time())
+                                for k in keys]
+                for key, outcome in zip(keys, outcomes, strict=True):
+                    settle(key, outcome)
                 continue
             key, submitted = futures.pop(fut)
             try:
                 outcome = fut.result()
             except (Exception, asyncio.CancelledError) as exc:
                 outcome = (key, "failed", None, _one_line(exc), submitted, time.time())
-            tries[key] += 1
-            attempts[key] += 1
-            if outcome[1] == "failed" and tries[key] <= retries:
-                submit(key)
-                continue
-            finish(*outcome)
+            settle(key, outcome)
     finally:
-        for fut in futures:  # after an error: do not leave our cells running elsewhere
+        for fut in [*futures, *batches]:  # after an error: do not leave our cells running
             fut.cancel()
 
 

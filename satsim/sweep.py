@@ -56,8 +56,9 @@ each with its own generator, and commits each cell's result on its own.  A cell 
 still seeded, stored and resumed by itself; only the computation is shared, so a
 result may not depend on the batch it ran in (the function's contract, tested for
 satsim's own).  If a batch raises, its cells are run again one at a time, so a
-failure is recorded against the cell that causes it.  Other executors call the
-wrapper cell by cell (a batch of one).
+failure is recorded against the cell that causes it.  Futures executors (Dask, the
+shared pool of ``satsim report``) get one task per batch as well; the ``"process"``
+executor calls the wrapper cell by cell (a batch of one).
 
 Reading.  :func:`status`, :func:`results`, :func:`overview` (every store in a
 directory tree) and ``Store(DIR, create=False)`` open the database read-only: they
@@ -91,12 +92,13 @@ from satsim._executors import (
     _executor_kind,
     _futures_executor,
     _one_line,
+    _run_batch,
     _run_cell,
     _run_futures,
     _run_processes,
 )
 from satsim._namespace import public_dir
-from satsim._store import DB_NAME, Store, SweepError, _canonical_result
+from satsim._store import DB_NAME, Store, SweepError
 from satsim._validation import check_int, check_rng
 
 __all__ = [
@@ -176,14 +178,18 @@ class Batched:
 
     def groups(self, cells: list[Cell]) -> list[list[Cell]]:
         """Cells whose ``by`` parameters agree, in chunks of at most ``max_size``
-        (the grid's order kept within each group)."""
+        (the grid's order kept within each group; the largest total size first when
+        the grid knows sizes)."""
         by_key: dict[str, list[Cell]] = {}
         for c in cells:
             k = json.dumps(_canonical({b: c.params.get(b) for b in self.by}),
                            sort_keys=True)
             by_key.setdefault(k, []).append(c)
         size = self.max_size or max((len(g) for g in by_key.values()), default=1)
-        return [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
+        out = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
+        if any(c.size is not None for c in cells):  # the costliest batches first
+            out.sort(key=lambda g: -sum(c.size or 0.0 for c in g))
+        return out
 
 
 def _name(fn: Any) -> str:
@@ -219,25 +225,6 @@ def batched(fn_many: Callable[[list[dict], list[np.random.Generator]], list[Any]
     if max_size is not None:
         max_size = check_int("max_size", max_size, minimum=1)
     return Batched(fn_many=fn_many, by=names, max_size=max_size)
-
-
-def _run_batch(fn: Batched, cells: list[Cell], root_seed: int) -> list[tuple]:
-    """Serial executor: one batch; outcomes as :func:`_run_cell` gives them.  A batch
-    that raises is rerun cell by cell, so the failure is charged to its own cell."""
-    if len(cells) == 1:
-        return [_run_cell(fn, cells[0].params, root_seed, cells[0].key)]
-    started = time.time()
-    try:
-        rngs = [np.random.default_rng(c.seed_sequence(root_seed)) for c in cells]
-        results = fn.fn_many([dict(c.params) for c in cells], rngs)
-        if not isinstance(results, list | tuple) or len(results) != len(cells):
-            raise TypeError(f"batched function {_name(fn.fn_many)} returned "
-                            f"{type(results).__name__} for {len(cells)} cells")
-        done = time.time()
-        return [(c.key, "done", _canonical_result(r), None, started, done)
-                for c, r in zip(cells, results, strict=True)]
-    except Exception:
-        return [_run_cell(fn, c.params, root_seed, c.key) for c in cells]
 
 
 class Grid:
@@ -481,7 +468,8 @@ concurrent.futures.Executor, default "process"
                             f"registered {what} {name!r} must be picklable to reach the "
                             f"workers (register a module-level function or class, not a "
                             f"lambda or a local function) ({_one_line(exc)})") from None
-            fn = _registry.WithRegistrations(fn, snap)
+            fn = (dataclasses.replace(fn, fn_many=_registry.WithRegistrations(fn.fn_many, snap))
+                  if isinstance(fn, Batched) else _registry.WithRegistrations(fn, snap))
     store = Store(out)
     start = time.perf_counter()
     table = None
@@ -549,7 +537,8 @@ concurrent.futures.Executor, default "process"
             else:
                 ex, owned = _futures_executor(executor)
                 _run_futures(todo, ex, fn=fn, root_seed=root_seed, retries=retries,
-                             attempts=attempts, finish=finish)
+                             attempts=attempts, finish=finish,
+                             groups=fn.groups(todo) if isinstance(fn, Batched) else None)
             ok = True
         finally:
             if bar is not None:

@@ -50,32 +50,50 @@ class Verdict:
     values: Mapping[str, float]
 
 
+def _tests(a: np.ndarray, bar: float, alpha: float) -> tuple[np.ndarray, ...]:
+    """The two one-sided t tests on the last axis of ``a`` (seeds), vectorised over
+    the others: mean, sd, p(trainable), p(untrainable) and the verdict code
+    (1 trainable, −1 untrainable, 0 undecided)."""
+    n = a.shape[-1]
+    mean = a.mean(axis=-1)
+    if n < 2:
+        nan = np.full(mean.shape, math.nan)
+        return mean, nan, nan, nan, np.zeros(mean.shape, int)
+    sd = a.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (mean - bar) / (sd / math.sqrt(n))
+    # seeds that agree exactly (sd = 0): the comparison of the mean with the bar decides
+    t = np.where(sd == 0, np.sign(mean - bar) * np.inf, t)
+    p_up, p_down = stats.t.sf(t, n - 1), stats.t.cdf(t, n - 1)
+    p_up = np.where(np.isnan(t), 1.0, p_up)
+    p_down = np.where(np.isnan(t), 1.0, p_down)
+    code = np.where(p_up < alpha, 1, np.where(p_down < alpha, -1, 0))
+    return mean, sd, p_up, p_down, code
+
+
+_NAMES = {1: TRAINABLE, -1: UNTRAINABLE, 0: UNDECIDED}
+
+
+def _cells(runs: pd.DataFrame, chance: float) -> tuple[list[tuple[float, int]], list[np.ndarray]]:
+    keys, arrays = [], []
+    for (w, d), g in runs.groupby(["weight_variance", "depth"], sort=True):
+        a = g.accuracy.to_numpy(float)
+        keys.append((float(w), int(d)))
+        arrays.append(np.where(np.isfinite(a), a, chance))  # a diverged network: one class
+    return keys, arrays
+
+
 def cell_verdicts(runs: pd.DataFrame, *, chance: float, margin: float = 0.10,
                   alpha: float = 0.05) -> pd.DataFrame:
     """One row per (σ_w², L): seeds, mean and sd of accuracy, the two one-sided
     p-values and the verdict (module docstring)."""
     rows = []
-    bar = chance + margin
-    for (w, d), g in runs.groupby(["weight_variance", "depth"], sort=True):
-        a = g.accuracy.to_numpy(float)
-        a = np.where(np.isfinite(a), a, chance)  # a diverged network predicts one class
-        n, mean = len(a), float(a.mean())
-        sd = float(a.std(ddof=1)) if n > 1 else math.nan
-        if n < 2:
-            p_up = p_down = math.nan
-            verdict = UNDECIDED
-        elif sd == 0.0:
-            p_up, p_down = (0.0, 1.0) if mean > bar else ((1.0, 0.0) if mean < bar
-                                                          else (1.0, 1.0))
-            verdict = TRAINABLE if mean > bar else (UNTRAINABLE if mean < bar else UNDECIDED)
-        else:
-            t = (mean - bar) / (sd / math.sqrt(n))
-            p_up, p_down = float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1))
-            verdict = TRAINABLE if p_up < alpha else (UNTRAINABLE if p_down < alpha
-                                                      else UNDECIDED)
-        rows.append({"weight_variance": float(w), "depth": int(d), "seeds": n,
-                     "accuracy": mean, "accuracy_sd": sd, "p_trainable": p_up,
-                     "p_untrainable": p_down, "verdict": verdict})
+    for (w, d), a in zip(*_cells(runs, chance), strict=True):
+        mean, sd, p_up, p_down, code = _tests(a, chance + margin, alpha)
+        rows.append({"weight_variance": w, "depth": d, "seeds": len(a),
+                     "accuracy": float(mean), "accuracy_sd": float(sd),
+                     "p_trainable": float(p_up), "p_untrainable": float(p_down),
+                     "verdict": _NAMES[int(code)]})
     return pd.DataFrame(rows)
 
 
@@ -157,28 +175,37 @@ def depth_ratio(runs: pd.DataFrame, six_xi_c: Mapping[float, float], *, chance: 
     or when every σ_w² is censored.
     """
     rng = np.random.default_rng(rng)
+    keys, arrays = _cells(runs, chance)
+    ws = sorted({w for w, _ in keys})
 
-    def median_ratio(frame: pd.DataFrame) -> float:
-        d = trainable_depths(cell_verdicts(frame, chance=chance, margin=margin, alpha=alpha),
-                             six_xi_c)
-        r = d.ratio[~d.censored]
-        return float(np.median(r)) if len(r) else math.nan
+    def median_ratio(codes: list[np.ndarray]) -> np.ndarray:
+        """Median over σ_w² of L̂/6ξ_c (uncensored only) for each replicate (row)."""
+        reps = codes[0].shape[0]
+        ratios = np.full((reps, len(ws)), math.nan)
+        for j, w in enumerate(ws):
+            mine = [(d, c) for (ww, d), c in zip(keys, codes, strict=True) if ww == w]
+            deepest = max(d for d, _ in mine)
+            lhat = np.zeros(reps)
+            for d, c in mine:
+                lhat = np.where(c == 1, np.maximum(lhat, d), lhat)
+            r = lhat / six_xi_c[w]
+            ratios[:, j] = np.where(lhat == deepest, math.nan, r)  # censored: left out
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(ratios).any(axis=1)
+            out = np.full(reps, math.nan)
+            out[finite] = np.nanmedian(ratios[finite], axis=1)
+        return out
 
-    est = median_ratio(runs)
-    seeds = runs.groupby(["weight_variance", "depth"]).seed.nunique().min()
+    bar = chance + margin
+    est = float(median_ratio([_tests(a[None, :], bar, alpha)[4] for a in arrays])[0])
+    seeds = min(len(a) for a in arrays)
     if not math.isfinite(est) or seeds < 2:
         why = "fewer than two seeds" if seeds < 2 else "every σ_w² is censored"
         return Verdict(None, f"undecided: {why} (median ratio {est:.3g})", {"ratio": est})
-    groups = [g.accuracy.to_numpy(float) for _, g in runs.groupby(
-        ["weight_variance", "depth"], sort=True)]
-    keys = list(runs.groupby(["weight_variance", "depth"], sort=True).groups)
-    boot = []
-    for _ in range(n_boot):
-        rows = [{"weight_variance": w, "depth": d, "seed": j, "accuracy": v}
-                for (w, d), a in zip(keys, groups, strict=True)
-                for j, v in enumerate(rng.choice(a, size=len(a), replace=True))]
-        boot.append(median_ratio(pd.DataFrame(rows)))
-    b = np.asarray(boot, float)
+    # each cell's seeds resampled with replacement, n_boot replicates at once
+    codes = [_tests(a[rng.integers(0, len(a), size=(n_boot, len(a)))], bar, alpha)[4]
+             for a in arrays]
+    b = median_ratio(codes)
     b = b[np.isfinite(b)]
     lo, hi = (float(np.quantile(b, 0.025)), float(np.quantile(b, 0.975))) if len(b) else (
         math.nan, math.nan)

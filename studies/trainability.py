@@ -390,6 +390,8 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                                                           params.eta_depth)},
                               seed=list(range(params.seeds)))
             grid = g if grid is None else grid + g
+    # cost ∝ depth × width² × steps: the deepest stacks start first
+    grid = grid.with_sizes(lambda p: p["depth"] * p["width"] ** 2 * p["steps"])
     records = ctx.run_grid(cell_fn, grid, name="tanh")
     curves = pd.concat([pd.DataFrame(r["curve"]).assign(
         depth=r["depth"], weight_variance=r["weight_variance"], seed=r["seed"],
@@ -444,6 +446,7 @@ def run(params: Params, ctx: StudyContext) -> StudyResult:
                                  "eta": learning_rate(d, params.eta_max, params.eta_depth)},
                           init=list(INITS), seed=list(range(params.relu_seeds)))
         relu_grid = g if relu_grid is None else relu_grid + g
+    relu_grid = relu_grid.with_sizes(lambda p: p["depth"] * p["width"] ** 2 * p["steps"])
     relu_rec = ctx.run_grid(cell_fn, relu_grid, name="relu")
     relu_curves = pd.concat([pd.DataFrame(r["curve"]).assign(
         depth=r["depth"], init=r["init"], seed=r["seed"], diverged=r["diverged"])

@@ -912,3 +912,20 @@ def test_a_failing_cell_in_a_batch_is_charged_to_itself(tmp_path):
 def test_batched_bad_input(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         sweep.batched(**kwargs)
+
+
+def test_futures_executors_run_batches_too(tmp_path):
+    grid = sweep.product(g=[0, 1], i=list(range(4)))
+    sweep.run(cells.one_cell, grid, out=tmp_path / "u", executor="serial", root_seed=2)
+    with cf.ThreadPoolExecutor(2) as ex:
+        cells.MANY_CALLS.clear()
+        sweep.run(sweep.batched(cells.many_cells, by=["g"]), grid, out=tmp_path / "t",
+                  executor=ex, root_seed=2)
+        assert sorted(cells.MANY_CALLS) == [4, 4]  # one task per batch
+    assert _results(tmp_path / "t")[["key", "x"]].equals(_results(tmp_path / "u")[["key", "x"]])
+    # a batch with a failing cell: the batch is rerun cell by cell, the failure is its own
+    bad = sweep.product(g=[0], i=[0, 1]) + sweep.product(g=[0], i=[2], fail=[True])
+    with cf.ThreadPoolExecutor(2) as ex:
+        res = sweep.run(sweep.batched(cells.many_cells, by=["g"]), bad, out=tmp_path / "f",
+                        executor=ex, retries=1)
+    assert res.counts["done"] == 2 and res.counts["failed"] == 1
