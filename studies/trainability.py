@@ -11,8 +11,9 @@ grid of depths L (hidden layers) and σ_w².  Schoenholz et al. found networks t
 when L ≲ 6 ξ_c, where ξ_c is the correlation depth scale
 (:func:`satsim.meanfield.depth_scales`), which diverges on the critical line χ1 = 1
 (σ_w² ≈ 1.761 at σ_b² = 0.05).  The depth grid is the union of fixed depths and, per
-σ_w², the depths ``depth_factors`` × 6 ξ_c (rounded, at most ``max_depth``), so every
-σ_w² has cells just below, at and beyond its own 6 ξ_c.  Mini-batches: each network
+σ_w², the depths ``depth_factors`` × 6 ξ_c (each moved to the nearest depth of a
+shared ladder, at most ``max_depth``), so every σ_w² has cells below, at and beyond
+its own 6 ξ_c.  Mini-batches: each network
 takes the training rows in order (cycling), shuffled within each checkpoint's chunk by
 its own generator.
 
@@ -39,7 +40,8 @@ any version-2 network was trained; version 1 and why it was replaced are at the 
 * ``critical_trains_deepest`` (the *shape*): L̂(σ_w²) = the deepest trainable depth;
   the σ_w² nearest the critical line has L̂ ≥ every other σ_w²'s and > the L̂ at both
   ends of the σ_w² grid.  A flat profile, or a deepest σ_w² off the critical line,
-  fails.  Undecided when all of these are at the deepest depth tried.
+  fails.  Undecided when an end of the grid ties with it at the deepest depth tried
+  (the grid is too shallow to tell them apart).
 * ``none_trainable_beyond_6xi_c`` (the constant, from above): no cell deeper than
   1.5 × 6 ξ_c is trainable.  Undecided when no cell is that deep.
 * ``depth_ratio_6xi_c`` (the constant): the median over σ_w² (uncensored L̂ only) of
@@ -181,9 +183,10 @@ class Params:
     relu_checkpoints: int = 6
     relu_seeds: int = 3
     probe_size: int = 256
-    #: training engine: "numpy" or "torch" (satsim.nn.batched.train_stack)
-    backend: str = "numpy"
-    #: torch device ("cpu", "cuda", …); None: the backend's default
+    #: training engine (satsim.nn.batched.train_stack): "numpy", "torch", or "auto"
+    #: (torch when a device is named, else numpy)
+    backend: str = "auto"
+    #: torch device ("cpu", "cuda", …); None: NumPy on the CPU
     device: str | None = None
 
 
@@ -361,6 +364,19 @@ def _first_reach(curve: pd.DataFrame, threshold: float) -> float:
 def run(params: Params, ctx: StudyContext) -> StudyResult:
     from satsim import meanfield, sweep
 
+    if params.backend not in ("auto", "numpy", "torch"):
+        raise ValueError(f"`backend` must be 'auto', 'numpy' or 'torch'; got "
+                         f"backend={params.backend!r}")
+    if params.backend == "auto":
+        params = dataclasses.replace(params, backend="numpy" if params.device is None
+                                     else "torch")
+    if params.backend == "torch":  # before any cell: one clear line when CUDA is absent
+        from satsim.nn import _torch
+
+        _torch.resolve_device(params.device)
+    elif params.device not in (None, "cpu"):
+        raise ValueError(f"`device` needs backend='torch' (NumPy runs on the CPU); got "
+                         f"device={params.device!r}")
     (_X, _y), (_Xv, yv), source = _data(params.validation_size)
     chance = chance_level(yv)
     threshold = chance + params.margin

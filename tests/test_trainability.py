@@ -212,3 +212,17 @@ def test_dask_executor_gives_the_serial_result(study, tmp_path):
         par = run_study(NAME, scale="test", seed=0, out=tmp_path, executor=client)
     for key in ("heatmap", "relu_gradients"):
         pd.testing.assert_frame_equal(par.tables[key], serial.tables[key])
+
+
+def test_device_cuda_without_cuda_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = subprocess.run([sys.executable, "-m", "satsim", "run", NAME, "--scale", "test",
+                          "--device", "cuda", "-o", str(tmp_path)], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "CUDA is not available" in out.stderr
