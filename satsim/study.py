@@ -25,7 +25,10 @@ The context carries the study's random stream (from the seed and the study's nam
 the exports of its required studies (:meth:`StudyContext.export`), a resumable work
 directory, the executor and a progress reporter; grids run on :mod:`satsim.sweep`
 through :meth:`StudyContext.run_grid`, with their store under the output directory,
-so an interrupted study resumes where it stopped.
+so an interrupted study resumes where it stopped.  On the command line the grids of
+every study share one pool of ``--jobs`` worker processes (default: one per CPU; see
+:func:`_run_command`); the cells' seeds come from the study's stream and the cell
+keys, so results do not depend on where the cells ran.
 
 A :class:`StudyResult` holds tidy tables, typed figures (:mod:`satsim.plotting`), findings
 (:class:`Finding`: a claim, expected and observed values, the method, and a verdict —
