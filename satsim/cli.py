@@ -345,7 +345,7 @@ def _analyze(args) -> int:
     import pandas as pd
 
     from satsim.analyze import analyze, analyze_torch
-    from satsim.study import _resolve_executor
+    from satsim.study import _cell_executor
 
     out = _writable(Path(args.out))
     if args.torch:
@@ -366,13 +366,14 @@ def _analyze(args) -> int:
     if not args.sizes:
         raise CLIError("--sizes is required (e.g. --sizes 784,300,100,10), or --torch")
     acts = args.activation or ["tanh"]
-    executor, workers = _resolve_executor(args)
-    res = analyze(args.sizes, args.init or ["he_normal", "glorot_uniform"],
-                  activation=acts[0] if len(acts) == 1 else acts, output=args.output,
-                  bias_init=_none(args.bias_init), data=_none(args.data), scale=args.scale,
-                  epochs=args.epochs, seeds=args.seeds, out=out, executor=executor,
-                  workers=workers, progress=not args.quiet and sys.stderr.isatty(),
-                  rng=np.random.default_rng(args.seed))
+    with _cell_executor(args) as (executor, workers):
+        res = analyze(args.sizes, args.init or ["he_normal", "glorot_uniform"],
+                      activation=acts[0] if len(acts) == 1 else acts, output=args.output,
+                      bias_init=_none(args.bias_init), data=_none(args.data),
+                      scale=args.scale, epochs=args.epochs, seeds=args.seeds, out=out,
+                      executor=executor, workers=workers,
+                      progress=not args.quiet and sys.stderr.isatty(),
+                      rng=np.random.default_rng(args.seed))
     paths = res.write_report(out, pdf=not args.no_pdf)
     passed = sum(f.passed is True for f in res.findings)
     print(res.overview)

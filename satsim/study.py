@@ -27,7 +27,7 @@ directory, the executor and a progress reporter; grids run on :mod:`satsim.sweep
 through :meth:`StudyContext.run_grid`, with their store under the output directory,
 so an interrupted study resumes where it stopped.  On the command line the grids of
 every study share one pool of ``--jobs`` worker processes (default: one per CPU; see
-:func:`_run_command`); the cells' seeds come from the study's stream and the cell
+:func:`_cell_executor`); the cells' seeds come from the study's stream and the cell
 keys, so results do not depend on where the cells ran.
 
 A :class:`StudyResult` holds tidy tables, typed figures (:mod:`satsim.plotting`), findings
@@ -39,6 +39,7 @@ writes ``DIR/NAME/result/`` (``result.json`` and ``tables/*.csv``) as one unit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -51,7 +52,7 @@ import tempfile
 import time
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -772,9 +773,9 @@ def _overrides_from(args: argparse.Namespace, module: types.ModuleType) -> dict:
 
 
 def _resolve_executor(args: argparse.Namespace) -> tuple[Any, int | None]:
-    """(executor, workers) for grids run one at a time (``satsim analyze``) from
-    ``--executor`` and ``--jobs``: ``auto`` is the process executor on ``--jobs``
-    workers, or serial with ``--jobs 1``."""
+    """(executor, workers) from ``--executor`` and ``--jobs`` for grids that do not
+    share a pool (see :func:`_cell_executor`): ``auto`` is the process executor on
+    ``--jobs`` workers, or serial with ``--jobs 1``."""
     executor = getattr(args, "executor", "auto")
     jobs = args.jobs or _default_jobs()
     if executor == "serial":
@@ -788,6 +789,33 @@ def _resolve_executor(args: argparse.Namespace) -> tuple[Any, int | None]:
     return executor, None
 
 
+@contextlib.contextmanager
+def _cell_executor(args: argparse.Namespace) -> Iterator[tuple[Any, int | None]]:
+    """(executor, workers) for every grid run inside the block.
+
+    With ``--executor auto`` (the default) and more than one job, one
+    :class:`satsim._pool.CellPool` of ``--jobs`` worker processes, shared by all the
+    grids and started on the first cell: a report's dozen grids pay the workers'
+    start-up (importing NumPy, SciPy and the study) once, not once per grid.  It is
+    stopped when the block ends — at once, abandoning the cells in flight, after an
+    error or Ctrl-C (the finished cells are saved).  Otherwise
+    :func:`_resolve_executor`'s choice.
+    """
+    jobs = args.jobs or _default_jobs()
+    if getattr(args, "executor", "auto") != "auto" or jobs == 1:
+        yield _resolve_executor(args)
+        return
+    from satsim._pool import CellPool
+
+    pool = CellPool(jobs)
+    ok = False
+    try:
+        yield pool, None
+        ok = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=not ok)
+
+
 def _saved_result(out: Path, name: str, module: types.ModuleType, args: argparse.Namespace,
                   overrides: dict) -> StudyResult | None:
     """The saved result :func:`run_study` would reuse, or None."""
@@ -799,48 +827,33 @@ def _run_command(names: Sequence[str], args: argparse.Namespace, *, out: Path,
                 reuse: bool, progress: StudyProgress) -> list[StudyResult]:
     """Run ``names`` in order with the options parsed by :func:`build_parser`.
 
-    With ``--executor auto`` (the default) and more than one job, every study's grids
-    share one :class:`satsim._pool.CellPool` of ``--jobs`` worker processes, started
-    on the first cell: a report's dozen grids pay the workers' start-up (importing
-    NumPy, SciPy and the study) once, not once per grid.  The studies themselves run
-    one after another in this process, each as soon as the previous one's result is
-    saved, so a study's requirements are always ready and nothing else changes
-    (resuming, Ctrl-C, results).  ``progress`` says when each study is done.
+    The studies run one after another in this process, each once the previous one's
+    result is saved (so a study's requirements are always ready); their grids' cells
+    run on :func:`_cell_executor` — by default one pool of worker processes, one per
+    CPU, shared by every grid.  ``progress`` says when each study is done.
     """
-    from satsim._pool import CellPool
-
-    pool = None
-    if getattr(args, "executor", "auto") == "auto" and (args.jobs or _default_jobs()) > 1:
-        pool = CellPool(args.jobs or _default_jobs())
-        executor, workers = pool, None
-    else:
-        executor, workers = _resolve_executor(args)
     results = []
-    ok = False
     try:
-        for index, name in enumerate(names, 1):
-            module = load_study(name, studies=args.studies)
-            overrides = _overrides_from(args, module)
-            saved = _saved_result(out, name, module, args, overrides) if reuse else None
-            if saved is not None:
-                results.append(saved)
-                progress.study_done(name, None, index, len(names))
-                continue
-            start = time.perf_counter()
-            # reuse=False: the check above found nothing to reuse (requirements are
-            # still reused by run_study)
-            results.append(run_study(name, scale=args.scale, seed=args.seed, out=out,
-                                     reuse=False, overrides=overrides, executor=executor,
-                                     workers=workers, progress=progress,
-                                     studies=args.studies))
-            progress.study_done(name, time.perf_counter() - start, index, len(names))
-        ok = True
+        with _cell_executor(args) as (executor, workers):
+            for index, name in enumerate(names, 1):
+                module = load_study(name, studies=args.studies)
+                overrides = _overrides_from(args, module)
+                saved = _saved_result(out, name, module, args, overrides) if reuse else None
+                if saved is not None:
+                    results.append(saved)
+                    progress.study_done(name, None, index, len(names))
+                    continue
+                start = time.perf_counter()
+                # reuse=False: the check above found nothing to reuse (requirements
+                # are still reused by run_study)
+                results.append(run_study(name, scale=args.scale, seed=args.seed, out=out,
+                                         reuse=False, overrides=overrides,
+                                         executor=executor, workers=workers,
+                                         progress=progress, studies=args.studies))
+                progress.study_done(name, time.perf_counter() - start, index, len(names))
     except KeyboardInterrupt:
         raise KeyboardInterrupt(progress.interrupted_message()) from None
     finally:
-        if pool is not None:
-            # after Ctrl-C or an error: stop the workers now (finished cells are saved)
-            pool.shutdown(wait=True, cancel_futures=not ok)
         progress.close()
     return results
 
