@@ -90,8 +90,10 @@ def test_report_files_and_exports(report):
     html = paths["html"].read_text()
     for name in STUDIES:
         assert f'id="{name}"' in html
-    assert "The question and the answer" in html and "Provenance" in html
-    assert "<script" not in html and "src=\"http" not in html  # self-contained
+    assert "The question, and the short answers" in html and "Provenance" in html
+    # self-contained: the interactive figures' JavaScript is inline, nothing is fetched
+    assert "<script src=" not in html and "src=\"http" not in html and "href=\"http" not in html
+    assert "Bokeh" in html
     findings = json.loads(paths["json"].read_text())
     assert len(findings) == sum(len(r.findings) for r in res.values())
     assert paths["csv"].read_text().startswith("id,")
