@@ -491,8 +491,10 @@ def _history_fit(key, epochs):
     dt, act, out, cost = key
     X, y, Xv, yv = _history_data()
     net = Network([12, 9, 7, 4], activation=act, output=out, cost=cost, dtype=dt, rng=3)
+    # explicit settings (the pinned numbers were recorded when monitor_size's default
+    # covered these 600 rows; its "auto" default now takes a subset, issue 19 §5)
     h = net.fit(X, y, epochs=epochs, batch_size=16, eta=0.2, lmbda=0.5, validation=(Xv, yv),
-                probe_size=100, rng=4)
+                probe_size=100, monitor_size=None, rng=4)
     return net, h
 
 
@@ -717,3 +719,125 @@ def test_monitor_size_subset_leaves_training_unchanged_and_is_the_stated_rows():
     assert hb.epochs_frame().train_accuracy.iloc[-1] == a.accuracy(X, y)
     with pytest.raises(ValueError, match=r"`monitor_size` must be a positive integer"):
         a.fit(X, y, epochs=1, batch_size=10, eta=0.5, monitor_size=0)
+
+
+def _monitoring_data():
+    gen = np.random.default_rng(5)
+    n = 5000
+    return gen.random((n, 784), dtype=np.float32), gen.integers(0, 10, n)
+
+
+def _monitoring_net():
+    return Network([784, 100, 100, 10], activation="tanh", output="softmax",
+                   cost="log_likelihood", dtype=np.float32, rng=0)
+
+
+def _spy_passes(monkeypatch):
+    """Record the rows that every forward pass of fit's monitoring sees: the probe's
+    kept pass, the evaluation passes and the backward passes."""
+    seen: dict[str, list] = {"forward": [], "backward": [], "eval": []}
+    keep, back, sums = Network._forward_keep, Network._backward, Network._eval_sums
+
+    def forward_keep(self, Xs, masks=None):
+        seen["forward"].append(np.array(Xs))
+        return keep(self, Xs, masks)
+
+    def backward(self, zs, acts, outs, Y, masks=None):
+        seen["backward"].append(Y.shape[0])
+        return back(self, zs, acts, outs, Y, masks)
+
+    def eval_sums(self, Xs, ys, rows=None, chunk=None):
+        seen["eval"].append(np.array(Xs if rows is None else Xs[rows]))
+        return sums(self, Xs, ys, rows, chunk)
+
+    monkeypatch.setattr(Network, "_forward_keep", forward_keep)
+    monkeypatch.setattr(Network, "_backward", backward)
+    monkeypatch.setattr(Network, "_eval_sums", eval_sums)
+    return seen
+
+
+def test_default_monitoring_does_the_stated_work(monkeypatch):
+    """Issue 19 §5: with the "auto" defaults a 5,000-row fit passes each record's
+    monitored rows forward once — the m monitor rows, the p probe rows among them —
+    and only the probe's backward, the sizes of the module docstring's work model
+    (2% + 1.5% of an epoch's multiply-adds per record); and the rows are those stated
+    (a uniform subset holding the probe), whose accuracy and cost are recorded."""
+    from satsim.nn.network import (
+        _MONITOR_SHARE,
+        _PROBE_MAX,
+        _PROBE_SHARE,
+        _STAT_COST,
+        _auto_sizes,
+    )
+
+    X, y = _monitoring_data()
+    n = X.shape[0]
+    sizes = [784, 100, 100, 10]
+    F = sum(a * b for a, b in itertools.pairwise(sizes))
+    U = sum(sizes[1:])
+    m, p = _auto_sizes(sizes, n)
+    assert (m, p) == (225, 34)  # module docstring's example
+    seen = _spy_passes(monkeypatch)
+    net = _monitoring_net()
+    h = net.fit(X, y, epochs=2, batch_size=64, eta=0.01, rng=np.random.default_rng(7))
+    records = 3  # epochs 0, 1, 2
+    assert [f.shape[0] for f in seen["forward"]] == [p] * records
+    assert seen["backward"] == [p] * records
+    assert [e.shape[0] for e in seen["eval"]] == [m - p] * records  # the probe's: its pass
+    for r in range(records):  # no row passed forward twice in a record
+        passed = np.concatenate([seen["forward"][r], seen["eval"][r]])
+        assert np.unique(passed, axis=0).shape[0] == m
+    # the work model: per record the monitor's forward pass ≤ 2%, the probe's backward
+    # pass and statistics ≤ 1.5% of an epoch (3Fn); rounding p to a whole row may add
+    # half a row's worth
+    assert m * F <= 3 * _MONITOR_SHARE * n * F
+    assert (p - 0.5) * (2 * F + _STAT_COST * U) <= 3 * _PROBE_SHARE * n * F
+    # the stated rows: the probe is the first p of fit's 1000-row draw, the monitor
+    # those rows and m − p others drawn from a spawned stream
+    gen = np.random.default_rng(7)
+    draw = gen.choice(n, size=_PROBE_MAX, replace=False)
+    probe = np.sort(draw[:p])
+    others = np.setdiff1d(np.arange(n), probe)
+    extra = others[gen.spawn(1)[0].choice(others.shape[0], size=m - p, replace=False)]
+    rows = np.sort(np.concatenate([probe, extra]))
+    np.testing.assert_array_equal(np.sort(seen["forward"][-1], axis=0),
+                                  np.sort(X[probe], axis=0))
+    last = h.epochs[-1]
+    assert last["train_accuracy"] == net.accuracy(X[rows], y[rows])
+    # float32 costs summed in a different grouping: float32 rounding over 225 rows
+    assert last["train_cost"] == pytest.approx(net.total_cost(X[rows], y[rows]), rel=1e-5)
+    assert {r["layer"] for r in h.layers} == {1, 2, 3}
+
+
+def test_explicit_monitoring_sizes_are_kept_and_monitoring_leaves_training_alone(
+        monkeypatch):
+    """Explicit ``probe_size``/``monitor_size`` are used exactly as given (and then a
+    monitor inside the probe costs no pass of its own); the monitoring never changes
+    the training: the weights equal those of an unmonitored fit."""
+    X, y = _monitoring_data()
+    seen = _spy_passes(monkeypatch)
+    net = _monitoring_net()
+    net.fit(X, y, epochs=1, batch_size=64, eta=0.01, probe_size=400, monitor_size=1000, rng=3)
+    assert [f.shape[0] for f in seen["forward"]] == [400, 400]
+    assert [e.shape[0] for e in seen["eval"]] == [1000, 1000]  # not nested: its own pass
+    for v in seen.values():
+        v.clear()
+    inside = _monitoring_net()
+    h = inside.fit(X, y, epochs=1, batch_size=64, eta=0.01, probe_size=1000, rng=3)
+    assert [f.shape[0] for f in seen["forward"]] == [1000, 1000]
+    assert seen["eval"] == []  # the 225 monitored rows lie in the probe: no pass of their own
+    gen = np.random.default_rng(3)
+    probe = np.sort(gen.choice(X.shape[0], size=1000, replace=False))
+    rows = np.sort(probe[gen.spawn(1)[0].choice(1000, size=225, replace=False)])
+    assert h.epochs[-1]["train_accuracy"] == inside.accuracy(X[rows], y[rows])
+    bare = _monitoring_net()
+    bare.fit(X, y, epochs=1, batch_size=64, eta=0.01, telemetry=False,
+             monitor_training=False, divergence=None, rng=3)
+    default = _monitoring_net()
+    default.fit(X, y, epochs=1, batch_size=64, eta=0.01, rng=3)
+    for P, Q in zip(bare.weights + bare.biases, default.weights + default.biases,
+                    strict=True):
+        np.testing.assert_array_equal(P, Q)
+    for name in ("probe_size", "monitor_size"):
+        with pytest.raises(ValueError, match=rf"`{name}` must be an integer >= \d or 'auto'"):
+            bare.fit(X, y, epochs=1, batch_size=64, eta=0.01, **{name: "all"})

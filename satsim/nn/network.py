@@ -71,15 +71,40 @@ fraction for relu-like units with :func:`satsim.saturation.dead_fraction`, and t
 gradient and weight norms are recorded.  ``telemetry=False`` skips all of it;
 nothing telemetry-related runs inside the mini-batch loop either way.
 
-Cost of monitoring.  Each evaluated set (with ``monitor_training`` a fixed subset of
-``monitor_size`` = 5000 training rows, the validation set) costs one batched forward
-pass per epoch in the network's dtype, in chunks of about 16 MB of activations, from
-which both its cost and its accuracy come;
-telemetry adds one forward and backward pass on the probe rows, whose output also
-gives the divergence check its probe cost.  That pass is as cheap as a forward pass
-gets but not free: for 784-30-10 at batch 10 a pass over all 50,000 training rows
-costs about a quarter of a training epoch (its first-layer product alone is 2.4
-GFLOP), hence the subset.
+Cost of monitoring.  Each record (epoch 0 and every epoch) passes the probe rows
+forward once, in the network's dtype: their output gives the divergence check its
+probe cost and, with telemetry, one backward pass the gradients, the statistics
+their z.  The training-set monitor (``monitor_training``) gets cost and accuracy from
+one batched forward pass over its rows (chunks of about 16 MB of activations); when
+its rows include the probe's — always with the ``"auto"`` sizes, and whenever all
+rows are monitored — the probe's pass serves them and only the other rows are
+passed, and when they lie inside the probe nothing more is passed.  The validation
+set costs one forward pass.  Nothing is computed twice.
+
+The ``"auto"`` defaults of ``monitor_size`` and ``probe_size`` hold this work to a
+fixed share of the training it monitors.  Counting multiply-adds, with
+:math:`F = \sum_l n_{l-1} n_l` per row and :math:`U = \sum_{l\ge1} n_l` values per
+row, an epoch on n rows costs :math:`3Fn` (forward, δ and gradient products), the
+monitor :math:`Fm`, and the probe :math:`p\,(2F + cU)` beyond its forward pass (the
+backward pass, and statistics at about c = 2000 multiply-adds' worth a value:
+percentile partitions, saturation counts and their two-way variance).  Giving them
+1.5% of an epoch each per record,
+
+.. math::
+
+    m = \operatorname{clip}(0.045\,n,\; 200,\; 5000), \qquad
+    p = \operatorname{clip}\Bigl(\frac{0.045\,n F}{2F + cU},\; 20,\; 1000\Bigr),
+
+both at most n.  A one-epoch fit (two records) then pays about 6% on top of its
+training, plus a fixed cost per layer of its statistics (about 0.2 ms: 6 ms a record
+for 31 layers, mostly :func:`satsim.saturation.fraction`'s own); more epochs pay less
+per epoch.  Where a floor decides (the monitor's below about 4,400 rows) the share
+grows: the floors keep the standard errors stated in :meth:`Network.fit`
+meaningful.  For 5,000 rows: m = 225 and p = 34 (784-100-100-10), 53
+(784-1000-1000-10) or 20 (784-100×30-10); for 50,000 rows of 784-30-10: 2250 and 420.
+The model counts the NumPy engine's products; under ``backend="torch"`` on a GPU the
+training is faster and the (NumPy) monitoring's share larger.
+``benchmarks/bench_training.py --monitoring`` measures the ratios.
 
 Speed.  Plain SGD (no momentum, no dropout) runs a fused step: preallocated per-layer
 buffers, tanh/sigmoid/relu applied in place with φ' taken from φ(z), and BLAS writing
@@ -139,6 +164,56 @@ __dir__ = public_dir(globals())
 #: every BLAS call may wake its thread pool (costly on a busy machine), bounded, because
 #: the whole set at once would need (rows × widest layer) per layer
 _EVAL_BYTES = 1 << 24
+
+#: the "auto" monitoring sizes of :meth:`Network.fit` (module docstring, "Cost of
+#: monitoring"): each record (epoch 0 and every epoch) may spend this share of one
+#: training epoch's multiply-adds on the training-set monitor and this share on the
+#: probe's backward pass and statistics
+_MONITOR_SHARE = 0.015
+_PROBE_SHARE = 0.015
+#: multiply-adds that the statistics of one probe value cost, in the same units as the
+#: products (percentiles' partition, mean and spread, the saturation counts and their
+#: two-way variance): about 40 ns a value, measured against the ~45-50 G multiply-adds/s
+#: of single-thread float32 training at batch 64 (benchmarks/bench_training.py)
+_STAT_COST = 2000
+#: floors (precision) and caps (enough precision) of the "auto" sizes (fit's docstring
+#: states the standard errors they bound)
+_MONITOR_MIN, _MONITOR_MAX = 200, 5000
+_PROBE_MIN, _PROBE_MAX = 20, 1000
+_AUTO = "auto"
+
+
+def _auto_sizes(sizes: Sequence[int], n: int) -> tuple[int, int]:
+    r"""(training-set monitor rows m, probe rows p) of ``fit``'s ``"auto"`` defaults
+    for a network of layer ``sizes`` trained on ``n`` rows.
+
+    In multiply-adds, with :math:`F = \sum_l n_{l-1} n_l` and :math:`U = \sum_{l \ge 1}
+    n_l`: an epoch costs :math:`3Fn`, the monitor's forward pass :math:`Fm`, the
+    probe's backward pass and statistics :math:`p\,(2F + cU)`; each gets its share
+    of the epoch, :math:`m = 3 s_m n` and :math:`p = 3 s_p n F / (2F + cU)`, clipped
+    to the floors and caps and to n.
+    """
+    F = sum(a * b for a, b in itertools.pairwise(sizes))
+    U = sum(sizes[1:])
+    m = round(3 * _MONITOR_SHARE * n)
+    p = round(3 * _PROBE_SHARE * n * F / (2 * F + _STAT_COST * U))
+    m = min(n, max(_MONITOR_MIN, min(_MONITOR_MAX, m)))
+    p = min(n, max(_PROBE_MIN, min(_PROBE_MAX, p)))
+    return m, p
+
+
+def _nested_rows(probe: np.ndarray, m: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random m-subset of range(n), sorted, that contains the (sorted,
+    uniformly random) ``probe`` rows when m ≥ their number and lies inside them
+    otherwise: one forward pass then serves the monitor and the probe."""
+    p = probe.shape[0]
+    if m <= p:
+        return np.sort(probe[rng.choice(p, size=m, replace=False)])
+    rest = np.ones(n, bool)
+    rest[probe] = False
+    others = np.flatnonzero(rest)
+    return np.sort(np.concatenate([probe, others[rng.choice(others.shape[0], size=m - p,
+                                                            replace=False)]]))
 
 
 class Softmax:
@@ -406,22 +481,34 @@ class Network:
 
         The cost is the mean data term plus the regulariser with n = ``n_reg`` (the
         training-set size, Nielsen's convention also for the validation cost)."""
+        total, correct = self._eval_sums(X, y, chunk=chunk)
+        cost = total / X.shape[0] + self._penalty(lmbda, regularization, n_reg)
+        return float(cost), correct / X.shape[0]
+
+    def _eval_sums(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None,
+                   chunk: int | None = None) -> tuple[float, int]:
+        """(summed data cost, number correct) over the rows of X — or over
+        ``X[rows]``, gathered a chunk at a time — from one forward pass."""
         if chunk is None:
             chunk = max(256, _EVAL_BYTES // (self.dtype.itemsize * max(self.sizes[1:])))
         total, correct = 0.0, 0
         phis = self._layer_acts
         onehot = np.eye(self.sizes[-1], dtype=self.dtype)
-        for start in range(0, X.shape[0], chunk):
-            a = X[start : start + chunk]
-            yc = y[start : start + chunk]
+        count = X.shape[0] if rows is None else rows.shape[0]
+        for start in range(0, count, chunk):
+            if rows is None:
+                a = X[start : start + chunk]
+                yc = y[start : start + chunk]
+            else:
+                take = rows[start : start + chunk]
+                a, yc = np.take(X, take, axis=0), y[take]
             for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 z = a @ W.T
                 z += b
                 a = phis[i].fn(z)
             total += self.cost.fn(z, a, onehot[yc])
             correct += int(np.count_nonzero(np.argmax(a, axis=1) == yc))
-        cost = total / X.shape[0] + self._penalty(lmbda, regularization, n_reg)
-        return float(cost), correct / X.shape[0]
+        return total, correct
 
     def _penalty(self, lmbda: float, regularization: str, n: int) -> float:
         """The regulariser: λ/(2n) Σw² (L2) or λ/n Σ|w| (L1)."""
@@ -449,6 +536,15 @@ class Network:
         self, X: np.ndarray, Y: np.ndarray, masks: list[np.ndarray] | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         """:meth:`_backprop` and the pre-activations of its forward pass (telemetry)."""
+        zs, acts, outs = self._forward_keep(X, masks)
+        grads_w, grads_b = self._backward(zs, acts, outs, Y, masks)
+        return grads_w, grads_b, zs
+
+    def _forward_keep(
+        self, X: np.ndarray, masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """The forward pass of :meth:`_backprop_zs`: every layer's z, its activation
+        (after dropout; X first) and the hidden layers' φ(z) before dropout."""
         a = X
         zs, acts, outs = [], [X], []
         last = len(self.weights) - 1
@@ -465,6 +561,15 @@ class Network:
                     a = a * masks[i]
             zs.append(z)
             acts.append(a)
+        return zs, acts, outs
+
+    def _backward(
+        self, zs: list[np.ndarray], acts: list[np.ndarray], outs: list[np.ndarray],
+        Y: np.ndarray, masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Summed gradients from a kept forward pass (:meth:`_forward_keep`)."""
+        last = len(self.weights) - 1
+        phis = self._layer_acts
         delta = self._output_delta(zs[-1], acts[-1], Y)
         grads_w: list[np.ndarray] = []  # filled from the last layer down, then reversed
         grads_b: list[np.ndarray] = []
@@ -476,7 +581,7 @@ class Network:
                 delta *= phis[i - 1].grad_from(zs[i - 1], outs[i - 1])
                 if masks is not None:
                     delta *= masks[i - 1]
-        return grads_w[::-1], grads_b[::-1], zs
+        return grads_w[::-1], grads_b[::-1]
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -496,13 +601,13 @@ class Network:
         schedule: int | None = None,
         telemetry: bool = True,
         monitor_training: bool = True,
-        monitor_size: int | None = 5000,
-        probe_size: int = 1000,
+        monitor_size: int | Literal["auto"] | None = "auto",
+        probe_size: int | Literal["auto"] = "auto",
         epsilon: float = 0.01,
         divergence: float | None = 10.0,
         rng: Any = None,
     ) -> History:
-        """Train by mini-batch SGD; return the :class:`History`.
+        r"""Train by mini-batch SGD; return the :class:`History`.
 
         Parameters
         ----------
@@ -526,14 +631,42 @@ class Network:
         monitor_training : bool, default True
             Record training cost and accuracy each epoch (one batched forward pass
             per epoch, in the network's dtype).
-        monitor_size : int or None, default 5000
-            Training rows that ``monitor_training`` evaluates: a fixed random subset of
-            ``min(n, monitor_size)`` rows drawn once per fit (from a spawned stream, so
-            training itself is unchanged), or all rows with None.  5000 rows put the
-            standard error of the training accuracy below 0.0071 (√(¼/5000)) and keep
-            the per-epoch evaluation near 10% of a 784-30-10 epoch at batch 10 (the
-            full 50,000 cost ~25%; ``benchmarks/bench_training.py``).
-        probe_size : int, default 1000
+        monitor_size : int, None or "auto", default "auto"
+            Training rows that ``monitor_training`` evaluates, a fixed random subset
+            drawn once per fit from a spawned stream (training itself is unchanged):
+            ``min(n, monitor_size)`` rows, all rows with None, or with ``"auto"``
+            :math:`m = \operatorname{clip}(0.045\,n, 200, 5000)` rows (at most n)
+            that contain the probe's, so that one forward pass serves both (module
+            docstring, "Cost of monitoring").  A uniform m-subset of n rows estimates
+            the training accuracy A with standard error
+
+            .. math::
+
+                \sqrt{\frac{A(1-A)}{m}\,\frac{n-m}{n-1}} \le \frac{1}{2\sqrt m},
+
+            at most 0.035 at the floor (m = 200) and 0.0071 at the cap (m = 5000);
+            the cost's is :math:`s_c/\sqrt m` (:math:`s_c` the rows' costs' spread).
+        probe_size : int or "auto", default "auto"
+            Rows of the fixed probe subset on which telemetry and the divergence
+            check are computed: ``min(n, probe_size)`` rows drawn from ``rng`` first,
+            or with ``"auto"`` :math:`p = \operatorname{clip}(0.045\,nF/(2F + cU),
+            20, 1000)` rows (at most n; the first p rows of that 1000-row draw, so the
+            shuffles that follow are those of ``probe_size=1000``; module docstring).
+            What p bounds: the saturated fraction :math:`\hat s` of a layer of H units
+            averages :math:`s_{ij} = s + a_i + b_j + e_{ij}` (probe row i, unit j),
+            so :math:`\operatorname{Var}\hat s = \sigma_a^2/p + \sigma_b^2/H +
+            \sigma_e^2/(pH)` with :math:`\sigma_a^2 \le s(1-s)`: the probe's share of
+            its standard error is at most :math:`1/(2\sqrt p)` — 0.11 at the floor,
+            0.016 at the cap, much less when rows differ little — and the recorded
+            two-way cluster-robust interval (``saturated_ci_low``/``_high``)
+            estimates all three terms, so it shows the precision reached (its t has
+            min(p, H) − 1 degrees of freedom).  ``grad_norm`` is the norm of the
+            probe's mean gradient :math:`\bar g_p`, and :math:`E\lVert\bar g_p\rVert^2
+            = \lVert\nabla C\rVert^2 + \operatorname{tr}\Sigma\,(n-p)/(p(n-1))`
+            (Σ the per-row gradients' covariance): a noise floor that shrinks as
+            :math:`1/\sqrt p`, so compare gradient norms at one ``probe_size``
+            (pass it explicitly).  The divergence check's probe cost has standard
+            error :math:`s_c/\sqrt p`, far below the factor ``divergence`` it tests.
         epsilon : float, default 0.01
             Saturation criterion (as :func:`satsim.saturation.fraction`).
         divergence : float > 1 or None, default 10
@@ -567,8 +700,16 @@ class Network:
             early_stopping = check_int("early_stopping", early_stopping, minimum=1)
         if schedule is not None:
             schedule = check_int("schedule", schedule, minimum=1)
-        probe_size = check_int("probe_size", probe_size, minimum=2)
-        if monitor_size is not None:
+        for name, given, least in (("probe_size", probe_size, 2),
+                                   ("monitor_size", monitor_size, 1)):
+            if isinstance(given, str) and given != _AUTO:
+                raise ValueError(f"`{name}` must be an integer >= {least} or 'auto'; got "
+                                 f"{name}={given!r}")
+        probe_auto = isinstance(probe_size, str) and probe_size == _AUTO
+        if not probe_auto:
+            probe_size = check_int("probe_size", probe_size, minimum=2)
+        monitor_auto = isinstance(monitor_size, str) and monitor_size == _AUTO
+        if monitor_size is not None and not monitor_auto:
             monitor_size = check_int("monitor_size", monitor_size, minimum=1)
         if divergence is not None:
             divergence = check_real("divergence", divergence, low=1.0, low_inclusive=False)
@@ -580,7 +721,14 @@ class Network:
         rng = self.rng.spawn(1)[0] if rng is None else check_rng(rng)
 
         Y = self._onehot(y)
-        probe = np.sort(rng.choice(n, size=min(probe_size, n), replace=False))
+        auto_m, auto_p = _auto_sizes(self.sizes, n)
+        # the probe draw comes first from rng and always has this size (a given
+        # probe_size, or the cap with "auto"), so that the shuffles after it do not
+        # depend on the monitoring; the draw is in random order, so its first auto_p
+        # rows are a uniformly random auto_p-subset
+        draw = rng.choice(n, size=min(_PROBE_MAX if probe_auto else probe_size, n),
+                          replace=False)
+        probe = np.sort(draw[:auto_p] if probe_auto else draw)
         history = _Recorder()
         velocity_w = [np.zeros_like(W) for W in self.weights] if momentum else None
         velocity_b = [np.zeros_like(b) for b in self.biases] if momentum else None
@@ -597,27 +745,74 @@ class Network:
         else:
             plan = None if (dropout or momentum) else self._fused_plan(min(batch_size, n))
 
-        Xp, yp, Yp = X[probe], y[probe], Y[probe]
-        Xm, ym = X, y
-        if monitor_training and monitor_size is not None and n > monitor_size:
+        # What each record evaluates (module docstring, "Cost of monitoring"): the probe
+        # rows once, forward (and backward for telemetry), when telemetry or the
+        # divergence check needs them, and the training-set monitor's rows.  When one
+        # set holds the other, the probe's forward pass is also the monitor's on those
+        # rows ("shared": the monitor adds only its other rows; "inside": the monitor
+        # is part of the probe) — nothing is evaluated twice.
+        use_probe = telemetry or divergence is not None
+        rows: np.ndarray | None = None  # the monitor's rows; None: all n
+        if monitor_training and monitor_auto and auto_m < n:
             # spawn: a child stream, leaving rng's own draws (the shuffles) as they were
+            rows = _nested_rows(probe, auto_m, n, rng.spawn(1)[0])
+        elif (monitor_training and not monitor_auto and monitor_size is not None
+              and n > monitor_size):
             rows = np.sort(rng.spawn(1)[0].choice(n, size=monitor_size, replace=False))
+        Xp, yp, Yp = X[probe], y[probe], Y[probe]
+        mode = "plain"  # the monitor's own pass over Xm (or no monitor)
+        rest: np.ndarray | None = None  # "shared": the monitor's rows outside the probe
+        inside: np.ndarray | None = None  # "inside": the monitor's rows' places in the probe
+        Xm, ym, Xr, yr = X, y, X, y
+        if monitor_training and use_probe:
+            covered = np.ones(n, bool)
+            if rows is not None:
+                covered[:] = False
+                covered[rows] = True
+            if covered[probe].all():
+                mode = "shared"
+                covered[probe] = False
+                rest = np.flatnonzero(covered)
+                if rows is not None:  # a subset: gathered once (the whole set: by chunks)
+                    Xr, yr, rest = X[rest], y[rest], None
+            elif rows is not None and np.isin(rows, probe).all():
+                mode, inside = "inside", np.searchsorted(probe, rows)
+        if mode == "plain" and rows is not None:
             Xm, ym = X[rows], y[rows]
-        probe_z: list[np.ndarray] = []  # the probe's output z from this epoch's telemetry
+        m_rows = n if rows is None else rows.shape[0]  # the monitor's rows
+        probe_cost: list[float] = []  # this record's cost on the probe (divergence check)
 
         def record(epoch: int) -> None:
-            probe_z.clear()
-            row = {"epoch": epoch, "eta": eta, "wall_time": time.perf_counter() - start}
+            probe_cost.clear()
+            row: dict[str, Any] = {"epoch": epoch, "eta": eta,
+                                   "wall_time": time.perf_counter() - start}
+            penalty = self._penalty(lmbda, regularization, n)
+            if use_probe:  # one forward pass over the probe serves everything below
+                zs, acts, outs = self._forward_keep(Xp)
+                z, a = zs[-1], acts[-1]
+                probe_sum = self.cost.fn(z, a, Yp)  # summed data cost, computed once
+                probe_cost.append(probe_sum / z.shape[0] + penalty)
             # one batched forward pass per evaluated set gives both its cost and accuracy
-            if monitor_training:
+            if monitor_training and mode == "plain":
                 row["train_cost"], row["train_accuracy"] = self._evaluate(
                     Xm, ym, lmbda, regularization, n)
+            elif mode in ("shared", "inside"):
+                if mode == "shared":  # the other rows, then the probe's
+                    total, correct = self._eval_sums(Xr, yr, rest)
+                    total += probe_sum
+                    correct += int(np.count_nonzero(np.argmax(a, axis=1) == yp))
+                else:  # some of the probe's rows
+                    total = self.cost.fn(z[inside], a[inside], Yp[inside])
+                    correct = int(np.count_nonzero(np.argmax(a[inside], axis=1) == yp[inside]))
+                row["train_cost"] = float(total / m_rows + penalty)
+                row["train_accuracy"] = correct / m_rows
             if validation is not None:
                 row["validation_cost"], row["validation_accuracy"] = self._evaluate(
                     Xv, yv, lmbda, regularization, n)
             history.epochs.append(row)
             if telemetry:
-                history.layers.extend(self._telemetry(epoch, Xp, Yp, epsilon, probe_z))
+                gw, gb = self._backward(zs, acts, outs, Yp)
+                history.layers.extend(self._telemetry(epoch, zs, gw, gb, epsilon))
 
         probe_cost0 = math.nan
 
@@ -627,12 +822,7 @@ class Network:
             nonlocal probe_cost0
             if divergence is None:
                 return False
-            if probe_z:  # the telemetry's forward pass on the probe: the same numbers
-                z = probe_z[0]
-                cost = (self.cost.fn(z, self.output.fn(z), Yp) / z.shape[0]
-                        + self._penalty(lmbda, regularization, n))
-            else:
-                cost = self._total_cost(Xp, yp, lmbda, regularization, n)
+            cost = probe_cost[0]  # from the record's forward pass on the probe
             if epoch == 0:
                 probe_cost0 = cost
             params_finite = all(np.isfinite(np.sum(P))
@@ -737,39 +927,53 @@ class Network:
             W -= gw[i]
             b -= step * gb[i]
 
-    def _telemetry(self, epoch: int, Xp: np.ndarray, Yp: np.ndarray, epsilon: float,
-                   output_z: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
+    def _telemetry(self, epoch: int, zs: list[np.ndarray], gw: list[np.ndarray],
+                   gb: list[np.ndarray], epsilon: float) -> list[dict[str, Any]]:
+        """Per-layer records from the probe's pre-activations ``zs`` and summed
+        gradients (:meth:`_forward_keep`, :meth:`_backward`)."""
         from satsim.saturation import dead_fraction, fraction
 
-        gw, gb, zs = self._backprop_zs(Xp, Yp)  # one forward pass for z and the gradients
-        if output_z is not None:
-            output_z.append(zs[-1])
+        rows_n = zs[0].shape[0]
+        # location and spread, the layers of one shape in one call each: the same numbers
+        # as layer by layer (order statistics; reductions along contiguous rows), without
+        # a deep network's per-layer call overhead
+        summary: dict[int, tuple[float, ...]] = {}
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, z in enumerate(zs):
+            groups.setdefault(z.shape, []).append(i)
+        for idx in groups.values():
+            S = (zs[idx[0]].reshape(1, -1) if len(idx) == 1
+                 else np.stack([zs[i] for i in idx]).reshape(len(idx), -1))
+            pct = np.percentile(S, (1, 50, 99), axis=1)  # one partition per row, three ranks
+            mean, std = S.mean(axis=1), S.std(axis=1)
+            for j, i in enumerate(idx):
+                summary[i] = (float(mean[j]), float(std[j]), *(float(v) for v in pct[:, j]))
         rows = []
         for i, z in enumerate(zs):
             act = self._layer_acts[i]
-            p01, p50, p99 = np.percentile(z, (1, 50, 99))  # one partition, three ranks
+            z_mean, z_std, p01, p50, p99 = summary[i]
             row = {
                 "epoch": epoch,
                 "layer": i + 1,
                 "activation": act.name,
-                "z_mean": float(z.mean()),
-                "z_std": float(z.std()),
-                "z_p01": float(p01),
-                "z_p50": float(p50),
-                "z_p99": float(p99),
-                "grad_norm": float(np.sqrt(np.sum(gw[i] ** 2) + np.sum(gb[i] ** 2)) / Xp.shape[0]),
+                "z_mean": z_mean,
+                "z_std": z_std,
+                "z_p01": p01,
+                "z_p50": p50,
+                "z_p99": p99,
+                "grad_norm": float(np.sqrt(np.sum(gw[i] ** 2) + np.sum(gb[i] ** 2)) / rows_n),
                 "weight_norm": float(np.linalg.norm(self.weights[i])),
             }
             sat = lo = hi = dead = math.nan
             if isinstance(act, Activation) and z.shape[1] >= 2:
+                z64 = z.astype(np.float64)
                 try:
-                    res = fraction(z.astype(np.float64), activation=act, epsilon=epsilon,
-                                   estimand="population")
+                    res = fraction(z64, activation=act, epsilon=epsilon, estimand="population")
                     sat, lo, hi = res.estimate, res.ci_low, res.ci_high
                 except ValueError:  # e.g. an activation that has no saturation criterion
                     pass
                 if act.name in ("relu", "leaky_relu"):
-                    dead = dead_fraction(z.astype(np.float64), activation=act).estimate
+                    dead = dead_fraction(z64, activation=act).estimate
             row.update(saturated=sat, saturated_ci_low=lo, saturated_ci_high=hi, dead=dead)
             rows.append(row)
         return rows
