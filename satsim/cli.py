@@ -131,6 +131,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_common_options(rep, out_default="reports")
     rep.add_argument("--no-pdf", action="store_true", help="HTML only")
     rep.add_argument("--rerun", action="store_true", help="ignore saved study results")
+    rep.add_argument("--device", dest="param:device", metavar="DEVICE",
+                     help="train on this torch device (cpu, cuda, cuda:1, …) in the studies "
+                          "that have a torch backend (trainability); the others run in NumPy "
+                          "as usual.  Default: NumPy on the CPU everywhere")
 
     # `satsim run` builds its full parser from the named studies' parameters
     # (satsim.study.build_parser, the same one `python studies/NAME.py` uses)
@@ -309,6 +313,21 @@ def _list(args) -> int:
     return 0
 
 
+def _check_device(device: str | None) -> None:
+    """``--device``: usable here, checked before any study runs (one line otherwise)."""
+    if device is None:
+        return
+    try:
+        from satsim.nn import _torch
+    except ImportError:
+        raise CLIError(f"--device {device} trains with PyTorch, which is not installed: "
+                       "pip install 'satsim[torch]'") from None
+    try:
+        _torch.resolve_device(device)
+    except ValueError as exc:
+        raise CLIError(f"--device {device}: {exc}") from None
+
+
 def _report(args) -> int:
     from satsim.report import write_report
     from satsim.study import StudyProgress, _run_command
@@ -322,6 +341,7 @@ def _report(args) -> int:
         names = list(known)
     if not names:
         raise CLIError("no studies found")
+    _check_device(getattr(args, "param:device", None))
     out = _writable(Path(args.out))
     progress = StudyProgress(quiet=args.quiet)
     results = _run_command(names, args, out=out / "studies", reuse=not args.rerun,

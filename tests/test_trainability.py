@@ -1,6 +1,7 @@
 """The trainability study (studies/trainability.py) end to end at test scale."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -226,3 +227,35 @@ def test_device_cuda_without_cuda_is_one_line(tmp_path):
                          text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and "CUDA is not available" in out.stderr
+
+
+def test_report_device_cuda_without_cuda_is_one_line_before_any_study(tmp_path):
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = subprocess.run([sys.executable, "-m", "satsim", "report", "clt", NAME, "--scale",
+                          "test", "--device", "cuda", "--no-pdf", "-o", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "--device cuda" in out.stderr
+    assert "CUDA is not available" in out.stderr
+    assert not (tmp_path / "r" / "studies").exists()  # checked before clt ran
+
+
+@pytest.mark.slow
+def test_report_device_reaches_the_studies_with_a_torch_backend_only(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from satsim.cli import main
+
+    out = tmp_path / "r"
+    assert main(["report", "clt", NAME, "--scale", "test", "--device", "cpu", "--no-pdf",
+                 "--jobs", "1", "--quiet", "-o", str(out)]) == 0
+    prov = {name: json.loads(next((out / "studies").glob(f"{name}/**/result.json"))
+                             .read_text())["provenance"]
+            for name in ("clt", NAME)}
+    assert prov[NAME]["overrides"] == {"device": "cpu"}
+    assert prov[NAME]["params"]["device"] == "cpu"
+    assert prov["clt"]["overrides"] == {}  # clt has no device: untouched
