@@ -205,8 +205,10 @@ def initializers() -> st.SearchStrategy[init.Initializer]:
 
 
 def _nonzero(x: np.ndarray) -> np.ndarray:
-    """``x`` with its first entry set to 1 if every entry is 0 (shrinks to a one-hot)."""
-    if x.any():
+    """``x`` with its first entry set to 1 if its squares sum to 0 (shrinks to a
+    one-hot).  Squares, not entries: a vector of tiny non-zero values (5e-324, 1e-200)
+    has E‖x‖² = 0.0 in float64, which is the degenerate case this excludes."""
+    if float(np.sum(x * x)) > 0:
         return x
     y = x.copy()
     y.flat[0] = 1.0

@@ -8,7 +8,7 @@ import pytest
 import scipy
 from hypothesis import find, given, settings
 
-from satsim import testing, theory
+from satsim import inputs, testing, theory
 from satsim._warnings import DegenerateDistributionWarning
 
 
@@ -80,6 +80,16 @@ def test_falsifying_examples_print_readable_distributions():
 def test_input_models_are_not_all_zero_by_default(model):
     # E‖x‖² = 0 iff every draw is the zero vector (Fixed(n_in=784, nonzero=0) before)
     assert model.n_in == 784 and model.sq_norm_mean > 0
+
+
+@pytest.mark.parametrize("tiny", [5e-324, 1e-200, -1e-170])
+def test_tiny_entries_whose_squares_underflow_are_not_a_nonzero_input(tiny):
+    # Found by Hypothesis' default (random) profile: Fixed(n_in=784) of values whose
+    # squares underflow to 0.0, so E‖x‖² = 0 although no entry is 0
+    from satsim.testing import _nonzero
+
+    x = _nonzero(np.full(784, tiny))
+    assert inputs.Fixed(x).sq_norm_mean > 0
 
 
 def test_degenerate_input_models_on_request():
