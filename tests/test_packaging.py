@@ -54,11 +54,24 @@ def test_sdist_and_wheel_carry_the_studies_and_the_licence(dist):
 @pytest.mark.slow
 def test_installed_wheel_runs_studies_from_any_directory(dist, tmp_path):
     venv = tmp_path / "venv"
-    # system site packages provide the dependencies (no download); satsim itself comes
-    # from the wheel, installed non-editable into the venv, which shadows the checkout
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True, timeout=300)
+    # The dependencies come from the interpreter running the tests, whether it is a
+    # virtual environment (as on Debian/Ubuntu, PEP 668) or the system's: its
+    # site-packages directories are listed in a .pth file of the new venv (a plain
+    # path line: the .pth files inside them, such as the checkout's editable-install
+    # hook, are not run).  `--system-site-packages` would see the *base* interpreter
+    # instead, which lacks them when the tests run in a venv.  satsim itself comes from
+    # the wheel, installed non-editable into the new venv, whose own site-packages comes
+    # first on sys.path.
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py, satsim = venv / "bin" / "python", venv / "bin" / "satsim"
+    import site
+
+    outer = [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))
+             and Path(p).is_dir()]
+    outer += [p for p in site.getsitepackages() if p not in outer and Path(p).is_dir()]
+    inner = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                            "['purelib'])"], capture_output=True, text=True, check=True)
+    (Path(inner.stdout.strip()) / "zz_outer_site.pth").write_text("\n".join(outer) + "\n")
     wheel = next(dist.glob("satsim-*.whl"))
     r = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index",
                         "--force-reinstall", str(wheel)], capture_output=True, text=True,
