@@ -121,8 +121,10 @@ the grid's seeds, before the grid ran: the shallowest (4-layer) networks reached
 the budget 600 steps (48 layers: 0.56–0.65), which also keeps the report's run time.  ``full``: Schoenholz et al.'s width
 300, batch 128, their 2048-step panel, depths 10–300, seven σ_w², three seeds — one
 batched computation per depth; meant for a GPU (``satsim run trainability --scale
-full --device cuda``); its result, run on one GPU, ships with satsim and the report
-shows it as the paper-scale panel beside the quick one (see ``PAPER_SCALE``)."""
+full --device cuda``, or ``benchmarks/trainability_paper_scale.py``, which also writes
+the per-cell accuracies, ReLU curves and gradients as CSV with the run's provenance).
+No GPU run has been made yet: until its dataset is committed, the report shows the
+quick scale only, and the full scale's verdicts are not known."""
 
 from __future__ import annotations
 
