@@ -97,11 +97,17 @@ class Registry:
         Entry-point group third-party packages use to declare named entries.
     wrap : callable ``(obj, name, param) -> base``
         Turns a plain function into a family member.
+    owner : str
+        The module that creates the registry (``__name__``): a worker process that
+        receives registrations imports it by name, so this module knows registries,
+        not the families that have one.
     """
 
     def __init__(self, what: str, base: type, builtins: Mapping[str, Callable], group: str,
-                 wrap: Callable[[Any, str, str], Any]) -> None:
+                 wrap: Callable[[Any, str, str], Any], *, owner: str) -> None:
         self.what, self.base, self.group, self.wrap = what, base, group, wrap
+        #: the module that creates this registry on import (a worker imports it by name)
+        self.owner = owner
         self.builtins = dict(builtins)
         self.user: dict[str, Callable] = {}
         _ALL[what] = self
@@ -265,24 +271,26 @@ def _remember_spec(made: Any, spec: str) -> None:
 _ALL: dict[str, Registry] = {}
 
 
-def snapshot() -> dict[str, dict[str, Callable]]:
-    """The user registrations of every family (to re-install in a worker process)."""
-    return {what: dict(reg.user) for what, reg in _ALL.items() if reg.user}
+def snapshot() -> dict[str, tuple[str, dict[str, Callable]]]:
+    """The user registrations of every family, with the module that owns its registry
+    (to re-install in a worker process)."""
+    return {what: (reg.owner, dict(reg.user)) for what, reg in _ALL.items() if reg.user}
 
 
-def install(snap: Mapping[str, Mapping[str, Callable]]) -> None:
-    """Re-install registrations captured by :func:`snapshot` (imports the families)."""
-    import satsim.activations
-    import satsim.init  # noqa: F401  (creates the registries)
-
-    for what, entries in snap.items():
+def install(snap: Mapping[str, tuple[str, Mapping[str, Callable]]]) -> None:
+    """Re-install registrations captured by :func:`snapshot`; each family's registry
+    is created by importing its owner module (by name)."""
+    for what, (owner, entries) in snap.items():
+        if what not in _ALL:
+            importlib.import_module(owner)
         _ALL[what].user.update(entries)
 
 
 class WithRegistrations:
     """A picklable wrapper that installs the parent's registrations, then calls ``fn``."""
 
-    def __init__(self, fn: Callable, snap: Mapping[str, Mapping[str, Callable]]) -> None:
+    def __init__(self, fn: Callable,
+                 snap: Mapping[str, tuple[str, Mapping[str, Callable]]]) -> None:
         self.fn, self.snap = fn, dict(snap)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -88,16 +88,26 @@ class Result:
                f"{html.escape(self._title)}{table}{note}</div>"
 
 
+#: The module that draws results: it must define ``plot_result(result, ax=None)``.
+#: Results know its *name*, not its code — pandas' plotting-backend pattern
+#: (``pandas.options.plotting.backend``): the compute layer has no import edge to the
+#: plotting layer, matplotlib is loaded on the first ``.plot()`` only, and another
+#: backend can be named here.
+PLOT_BACKEND = "satsim.plotting"
+
+
 class Plottable:
-    """Mixin: ``.plot(ax=None)`` draws the result (matplotlib imported lazily) and
-    returns the Axes (see :func:`satsim.plotting.plot_result`)."""
+    """Mixin: ``.plot(ax=None)`` draws the result with the plotting backend
+    (:data:`PLOT_BACKEND`, by default :func:`satsim.plotting.plot_result`) and returns
+    what it returns (the Axes)."""
 
     __slots__ = ()
 
     def plot(self, ax: Any = None) -> Any:
-        from satsim.plotting import plot_result
+        import importlib
 
-        return plot_result(self, ax=ax)
+        backend = importlib.import_module(PLOT_BACKEND)
+        return backend.plot_result(self, ax=ax)
 
 
 def frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:

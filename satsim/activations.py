@@ -696,7 +696,8 @@ def _wrap(fn: Any, name: str, param: str) -> Activation:
     return make_activation(fn, name=name, param=param)
 
 
-_ACTIVATIONS = Registry("activation", Activation, _REGISTRY, "satsim.activations", _wrap)
+_ACTIVATIONS = Registry("activation", Activation, _REGISTRY, "satsim.activations", _wrap,
+                        owner=__name__)
 
 
 def from_function(

@@ -287,7 +287,8 @@ def _wrap(fn: Any, name: str, param: str) -> Initializer:
     return _from_function(fn, name=name, param=param)
 
 
-_INITIALIZERS = Registry("initializer", Initializer, _REGISTRY, "satsim.initializers", _wrap)
+_INITIALIZERS = Registry("initializer", Initializer, _REGISTRY, "satsim.initializers", _wrap,
+                         owner=__name__)
 
 
 def from_function(

@@ -459,7 +459,7 @@ concurrent.futures.Executor, default "process"
         # this process must resolve in the workers (fresh interpreters) too
         snap = _registry.snapshot()
         if snap:
-            for what, entries in snap.items():
+            for what, (_owner, entries) in snap.items():
                 for name, entry in entries.items():
                     try:
                         pickle.dumps(entry)
