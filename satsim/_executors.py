@@ -19,14 +19,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from satsim._store import SweepError, _canonical_result
+from satsim._store import Cell, SweepError, _canonical_result
 
-if TYPE_CHECKING:
-    from satsim.sweep import Cell
 
 def _limit_blas() -> None:
     from threadpoolctl import threadpool_limits
@@ -37,8 +35,6 @@ def _limit_blas() -> None:
 
 def _run_cell(fn: Callable, params: dict, root_seed: int, key: str):
     """Worker side: run one cell; never raises (the coordinator records failures)."""
-    from satsim.sweep import Cell  # at call time: satsim.sweep imports this module
-
     cell = Cell(params=params, key=key)
     started = time.time()
     try:

@@ -219,6 +219,16 @@ class Kernel:
         r"""(:math:`E\varphi(u_1)\varphi(u_2)`, :math:`E\varphi'(u_1)\varphi'(u_2)`)."""
         return _conditional_generic(self.act, *_arrays(q1, q2, c))
 
+    def chi1(self, sw: Any, q: Any) -> np.ndarray:
+        r""":math:`\chi_1 = \sigma_w^2 E\varphi'(u)^2`, u ~ N(0, q).  Closed forms have the
+        q → ∞ limit (relu: σ_w²/2 for every q); numerically integrated ones give inf
+        where q is infinite."""
+        if self.exact:
+            return np.asarray(sw * self.grad_moment2(q))
+        q = np.asarray(q, dtype=float)
+        finite = np.isfinite(q)
+        return np.where(finite, sw * self.grad_moment2(np.where(finite, q, 0.0)), np.inf)
+
 
 class TanhKernel(Kernel):
     r""":math:`\varphi(u) = \alpha + \beta\tanh(\kappa u)` (tanh; sigmoid with

@@ -155,7 +155,6 @@ def _mean_field(layers: Sequence[_Layer], q1: np.ndarray,
     """The per-input length map (and correlation map of the pairs, when ``c1`` is given)
     through every layer, with χ1 — the one mean-field recursion of :func:`propagate`
     and :func:`layer_moments` (module docstring)."""
-    from satsim.meanfield import _chi1
 
     q_x, c_pair = q1, c1
     tangent_weight = np.ones(q_x.shape[0])  # E‖t^{l−1}(x)‖², up to a common factor
@@ -165,7 +164,7 @@ def _mean_field(layers: Sequence[_Layer], q1: np.ndarray,
             raise ValueError(f"layer {prev.activation_name!r} has no elementwise activation")
         kern = _gaussian.kernel(prev.activation)
         sw, sb = layer.weight_variance, layer.bias_variance
-        chi_x = _chi1(kern, np.asarray(sw), q_x)
+        chi_x = kern.chi1(np.asarray(sw), q_x)
         total = tangent_weight.sum()
         chi_mf = float(np.sum(tangent_weight * chi_x) / total) if total > 0 else float(
             np.mean(chi_x))

@@ -8,6 +8,7 @@ lock, the bound root seed, satsim version and grid, and read-only readers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -27,7 +28,7 @@ except ImportError:  # Windows: no advisory locks, so no protection against two 
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from satsim.sweep import Cell, Grid
+    from satsim.sweep import Grid
 
 #: extra PRAGMAs run on every writing store connection (tests use max_page_count to fill
 #: the disk)
@@ -41,6 +42,21 @@ LOCK_NAME = "sweep.lock"
 
 class SweepError(RuntimeError):
     """A sweep cannot start or its store cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One point of a sweep: its parameters, stable key and optional size
+    (:class:`satsim.sweep.Cell`; defined here, below the engine and the executors that
+    both use it)."""
+
+    params: dict
+    key: str
+    size: float | None = None
+
+    def seed_sequence(self, root_seed: int) -> np.random.SeedSequence:
+        words = (int(self.key[:8], 16), int(self.key[8:], 16))
+        return np.random.SeedSequence(root_seed, spawn_key=words)
 
 
 class _DirectoryLock:

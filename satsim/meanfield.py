@@ -244,13 +244,6 @@ def fixed_point(weight_variance: Any, bias_variance: Any, *, activation: Any = "
     return _out(_fixed_point(kern, sw, sb, q0))
 
 
-def _chi1(kern: _Kernel, sw: np.ndarray, q: np.ndarray) -> np.ndarray:
-    if kern.exact:  # closed forms have the q → ∞ limit (relu: σ_w²/2 for every q)
-        return np.asarray(sw * kern.grad_moment2(q))
-    finite = np.isfinite(q)
-    return np.where(finite, sw * kern.grad_moment2(np.where(finite, q, 0.0)), np.inf)
-
-
 def chi1(weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
          q0: float = 1.0) -> float | np.ndarray:
     r""":math:`\chi_1 = \sigma_w^2 \int\!Dz\,\varphi'(\sqrt{q^*} z)^2` at the fixed point.
@@ -259,7 +252,7 @@ def chi1(weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, check_real("q0", q0, low=0.0, low_inclusive=False))
-    return _out(_chi1(kern, sw, q))
+    return _out(kern.chi1(sw, q))
 
 
 # --------------------------------------------------------------------------- critical line
@@ -332,7 +325,7 @@ def critical_point(bias_variance: Any, *, activation: Any = "tanh",
     def f(sw: float) -> float:
         calls[0] += 1
         arr = np.asarray(sw, dtype=float)
-        return float(_chi1(kern, arr, _fixed_point(kern, arr, np.asarray(sb), 1.0))) - 1.0
+        return float(kern.chi1(arr, _fixed_point(kern, arr, np.asarray(sb), 1.0))) - 1.0
 
     def no_root(lo: float, hi: float) -> ValueError:
         return ValueError(
@@ -397,7 +390,7 @@ def critical_point(bias_variance: Any, *, activation: Any = "tanh",
     sw = np.asarray(root)
     q = _fixed_point(kern, sw, np.asarray(sb), 1.0)
     return CriticalPointResult(activation=act.name, bias_variance=sb, weight_variance=root,
-                               q_star=float(q), chi1=float(_chi1(kern, sw, q)),
+                               q_star=float(q), chi1=float(kern.chi1(sw, q)),
                                bracket=search, n_evaluations=calls[0])
 
 
@@ -503,7 +496,7 @@ def correlation_fixed_point(weight_variance: Any, bias_variance: Any, *,
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, 1.0)
-    return _out(_correlation_fixed_point(kern, sw, sb, q, _chi1(kern, sw, q))[0])
+    return _out(_correlation_fixed_point(kern, sw, sb, q, kern.chi1(sw, q))[0])
 
 
 def _depth_scale(slope: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -528,7 +521,7 @@ def depth_scales(weight_variance: Any, bias_variance: Any, *,
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, 1.0)
-    _, chi_c = _correlation_fixed_point(kern, sw, sb, q, _chi1(kern, sw, q))
+    _, chi_c = _correlation_fixed_point(kern, sw, sb, q, kern.chi1(sw, q))
     return (_out(_depth_scale(_length_slope(kern, sw, q), q)),
             _out(_depth_scale(chi_c, q)))
 
@@ -590,7 +583,7 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
     sb, sw = np.meshgrid(b, w, indexing="ij")
     sw, sb = _variances(sw, sb)
     q = _fixed_point(kern, sw, sb, 1.0)
-    chi = _chi1(kern, sw, q)
+    chi = kern.chi1(sw, q)
     if correlation:
         cstar, chi_c = _correlation_fixed_point(kern, sw, sb, q, chi)
     else:

@@ -98,7 +98,7 @@ from satsim._executors import (
     _run_processes,
 )
 from satsim._namespace import public_dir
-from satsim._store import DB_NAME, Store, SweepError
+from satsim._store import DB_NAME, Cell, Store, SweepError
 from satsim._validation import check_int, check_rng
 
 __all__ = [
@@ -142,19 +142,6 @@ def _canonical(value: Any) -> Any:
 def _key(params: Mapping[str, Any]) -> str:
     text = json.dumps(_canonical(dict(params)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One point of a sweep: its parameters, stable key and optional size."""
-
-    params: dict
-    key: str
-    size: float | None = None
-
-    def seed_sequence(self, root_seed: int) -> np.random.SeedSequence:
-        words = (int(self.key[:8], 16), int(self.key[8:], 16))
-        return np.random.SeedSequence(root_seed, spawn_key=words)
 
 
 @dataclasses.dataclass(frozen=True)
