@@ -88,7 +88,7 @@ class Result:
                f"{html.escape(self._title)}{table}{note}</div>"
 
 
-#: The module that draws results: it must define ``plot_result(result, ax=None)``.
+#: The module that draws results: it must define ``plot_result(result, ax=None, **kw)``.
 #: Results know its *name*, not its code — pandas' plotting-backend pattern
 #: (``pandas.options.plotting.backend``): the compute layer has no import edge to the
 #: plotting layer, matplotlib is loaded on the first ``.plot()`` only, and another
@@ -103,11 +103,11 @@ class Plottable:
 
     __slots__ = ()
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         import importlib
 
         backend = importlib.import_module(PLOT_BACKEND)
-        return backend.plot_result(self, ax=ax)
+        return backend.plot_result(self, ax=ax, **kwargs)
 
 
 def frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1268,7 +1268,32 @@ def _plot_layer_jacobian(res: Any, ax: Axes | None) -> Axes:
     return ax
 
 
+def _plot_layer_statistics(res: Any, ax: Axes | None, value: str = "saturated") -> Axes:
+    """A torch model's measured ``value`` per layer with its interval (dots and
+    whiskers) and the prediction (diamonds), layers top to bottom in forward order."""
+    frame = res.table
+    if value == "saturated":
+        frame = frame[frame["activation"].notna()]
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        ax = Figure(figsize=(6.0, 1.2 + 0.4 * len(frame)), layout="constrained").subplots()
+    pos = np.arange(len(frame))[::-1]
+    v = frame[value].to_numpy(float)
+    err = [v - frame[f"{value}_ci_low"].to_numpy(float),
+           frame[f"{value}_ci_high"].to_numpy(float) - v]
+    ax.errorbar(v, pos, xerr=err, fmt="o", capsize=3,
+                label=f"measured ({100 * res.confidence_level:g}% CI)")
+    ax.scatter(frame[f"{value}_predicted"], pos, marker="D", color="black", zorder=5,
+               label="predicted")
+    ax.set_yticks(pos, list(frame["layer"]))
+    ax.set_xlabel(value.replace("_", " "))
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
 _RESULT_PLOTS = {
+    "LayerStatisticsResult": _plot_layer_statistics,
     "PreactivationResult": _plot_preactivation,
     "SumVarianceResult": _plot_sum_variance,
     "ProportionResult": _plot_proportion,
@@ -1282,8 +1307,9 @@ _RESULT_PLOTS = {
 }
 
 
-def plot_result(res: Any, ax: Any = None) -> Any:
-    """Draw a result (what its ``.plot(ax=None)`` does); returns the Axes."""
+def plot_result(res: Any, ax: Any = None, **kwargs: Any) -> Any:
+    """Draw a result (what its ``.plot(ax=None, **kwargs)`` does; the keywords are the
+    result's own, validated by its ``plot``); returns the Axes."""
     draw = _RESULT_PLOTS.get(type(res).__name__)
     if draw is None:
         raise TypeError(f"{type(res).__name__} has nothing to plot; plottable results: "
@@ -1291,6 +1317,6 @@ def plot_result(res: Any, ax: Any = None) -> Any:
     with style():
         from matplotlib.axes import Axes as MplAxes
 
-        out = draw(res, ax)
+        out = draw(res, ax, **kwargs)
         _fit_ticks([out] if isinstance(out, MplAxes) else list(np.ravel(out)))
     return out

@@ -100,7 +100,7 @@ from scipy import stats
 from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
-from satsim._results import Result, result
+from satsim._results import Plottable, Result, result
 from satsim._validation import check_choice, check_real, check_rng
 from satsim.activations import CRITERIA, Activation, as_activation
 from satsim.saturation import predicted_fraction
@@ -342,7 +342,7 @@ def _layer_rows(name: str, calls: list[_Call], act: Activation | None, act_modul
 
 # --------------------------------------------------------------------------- result
 @result
-class LayerStatisticsResult(Result):
+class LayerStatisticsResult(Result, Plottable):
     """Per-layer statistics of one forward pass of a PyTorch module.
 
     ``table`` (also :meth:`to_frame`) has one row per ``Linear``/``Conv*`` layer that
@@ -398,37 +398,16 @@ class LayerStatisticsResult(Result):
                           f"estimand={self.estimand!r}>",
                           self._main_table(4, self._REPR_ROWS), *tail])
 
-    def plot(self, ax: Any = None, *, value: str = "saturated") -> Any:
+    def plot(self, ax: Any = None, *, value: str = "saturated") -> Any:  # type: ignore[override]
         """Measured ``value`` per layer with its interval (dots and whiskers) and the
         prediction (diamonds); ``value`` is "saturated", "z_std" or "z_mean".  Returns
-        the Axes (matplotlib imported here, never by computing the result)."""
+        the Axes (drawn by the plotting backend; matplotlib is imported there, never by
+        computing the result)."""
         check_choice("value", value, ("saturated", "z_std", "z_mean"))
-        frame = self.table
-        if value == "saturated":
-            frame = frame[frame["activation"].notna()]
-            if frame.empty:
-                raise ValueError("no layer has an activation to saturate; pass "
-                                 "value='z_std' or name activations in layer_statistics")
-        from satsim.plotting import style
-
-        with style():
-            if ax is None:
-                from matplotlib.figure import Figure
-
-                ax = Figure(figsize=(6.0, 1.2 + 0.4 * len(frame)),
-                            layout="constrained").subplots()
-            pos = np.arange(len(frame))[::-1]
-            v = frame[value].to_numpy(float)
-            err = [v - frame[f"{value}_ci_low"].to_numpy(float),
-                   frame[f"{value}_ci_high"].to_numpy(float) - v]
-            ax.errorbar(v, pos, xerr=err, fmt="o", capsize=3,
-                        label=f"measured ({100 * self.confidence_level:g}% CI)")
-            ax.scatter(frame[f"{value}_predicted"], pos, marker="D", color="black",
-                       zorder=5, label="predicted")
-            ax.set_yticks(pos, list(frame["layer"]))
-            ax.set_xlabel(value.replace("_", " "))
-            ax.legend(loc="best", fontsize=8)
-        return ax
+        if value == "saturated" and self.table["activation"].isna().all():
+            raise ValueError("no layer has an activation to saturate; pass "
+                             "value='z_std' or name activations in layer_statistics")
+        return Plottable.plot(self, ax, value=value)
 
 
 # --------------------------------------------------------------------------- public API
