@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -238,6 +240,13 @@ class Registry:
         elif isinstance(obj, type):
             raise TypeError(f"`{param}` must be a {self.base.__name__} subclass, instance or "
                             f"function; got the class {obj.__name__}")
+        elif callable(obj) and spec is not None and ":" in spec and not _function_like(obj):
+            # a name typed on a command line must not run whatever it points at
+            # (`--activation os:system` would call os.system on an array)
+            raise TypeError(f"`{param}`: {spec!r} is {type(obj).__name__} "
+                            f"{getattr(obj, '__qualname__', '')!s:.60}, not an "
+                            f"{self.base.__name__} or a function written for satsim; a "
+                            f"'module:attr' name must point at one of those")
         elif callable(obj):
             if params:
                 made = obj(**params)
@@ -252,6 +261,20 @@ class Registry:
         if spec is not None and ":" in spec:
             _remember_spec(made, spec)
         return made
+
+
+def _function_like(obj: Any) -> bool:
+    """A function written in Python (``def``), a ``functools.partial`` of one, or a
+    NumPy ufunc: what a ``module:attr`` name may resolve to besides a registry's own
+    kind.  Built-ins (``os.system``), methods, other callables and the standard
+    library's functions (``shutil.rmtree``) are refused."""
+    if isinstance(obj, functools.partial):
+        return _function_like(obj.func)
+    if type(obj).__name__ == "ufunc":
+        return True
+    top = str(getattr(obj, "__module__", "") or "").partition(".")[0]
+    # the standard library's functions (os, shutil, subprocess …) are never a scheme
+    return inspect.isfunction(obj) and top not in sys.stdlib_module_names
 
 
 def _default_name(obj: Any, spec: str | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -254,11 +256,19 @@ class Store:
 
     def _failed_open(self, exc: BaseException) -> BaseException:
         """Close what an open attempt left and say why: a database error means a
-        corrupted or foreign file; anything else (SweepError, Ctrl-C) passes through."""
+        corrupted or foreign file, except a full disk (said so) and other operating
+        errors (locked, read-only); anything else (SweepError, Ctrl-C) passes through."""
         self.close()
         if isinstance(exc, sqlite3.DatabaseError):
-            return SweepError(f"{self._where} is not a usable sweep database "
-                              f"(corrupted or foreign file): {exc}")
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+                return SweepError(f"the disk is full: cannot write {self._where} ({exc}); "
+                                  "free some space and rerun (committed cells are kept)")
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or not isinstance(
+                    exc, sqlite3.OperationalError):
+                return SweepError(f"{self._where} is not a usable sweep database "
+                                  f"(corrupted or foreign file): {exc}")
+            return SweepError(f"cannot open {self._where}: {exc}")
         return exc
 
     @staticmethod
@@ -436,6 +446,64 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+
+def canonical(obj: Any) -> Any:
+    """A JSON-able description of ``obj`` that is the same in every process and every run.
+
+    Used to key a sweep store by the configuration that produced it (what a rerun must
+    find again), so it never contains an object's ``repr`` or memory address: numbers,
+    strings and containers as themselves; arrays by shape, dtype and SHA-256 of their
+    bytes; dataclasses and plain objects by their type's import path and their
+    attributes (not the caches satsim keeps on them); functions and classes by
+    ``module:qualname``.  A lambda, a nested function or an object holding one has no
+    such description: ``TypeError`` saying what to use instead.
+    """
+    if obj is None or isinstance(obj, str | bool | int | float):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        data = np.ascontiguousarray(obj)
+        return {"array": list(data.shape), "dtype": str(data.dtype),
+                "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, functools.partial):
+        return {"partial": canonical(obj.func), "args": canonical(list(obj.args)),
+                "kwargs": canonical(dict(obj.keywords))}
+    kind = type(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": f"{kind.__module__}:{kind.__qualname__}",
+                **{f.name: canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+    qual = getattr(obj, "__qualname__", None)
+    if isinstance(qual, str) and callable(obj):
+        if "<" in qual:  # <lambda>, <locals>: nothing another process could name
+            raise TypeError(f"{qual!r} has no canonical description (a lambda or a nested "
+                            "function); define it at the top level of a module, or "
+                            "register it under a name, so that a rerun can find its "
+                            "stored results")
+        return f"{getattr(obj, '__module__', '?')}:{qual}"
+    state = getattr(obj, "__dict__", None)
+    if state is not None and "<" not in kind.__qualname__:
+        return {"type": f"{kind.__module__}:{kind.__qualname__}",
+                **{k: canonical(v) for k, v in sorted(state.items())
+                   if not k.startswith("_satsim_")}}  # satsim's caches on the object
+    raise TypeError(f"{kind.__qualname__} object has no canonical description (a name "
+                    "and parameters); use a registered name, a module:attr path, a "
+                    "dataclass or a top-level function so that a rerun can find its "
+                    "stored results")
+
+
+def config_digest(config: Any) -> str:
+    """12 hex digits of the SHA-256 of :func:`canonical` ``(config)`` as sorted JSON: the
+    name of the store that holds the runs of exactly this configuration."""
+    text = json.dumps(canonical(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 def _canonical_result(value: Any) -> Any:
     if isinstance(value, np.ndarray):

@@ -22,13 +22,14 @@ and print one line as each study finishes (``--quiet`` silences it).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # standard library only above: NumPy & co. are imported inside main()'s try
 from satsim._namespace import public_dir
@@ -114,7 +115,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     from satsim import __version__
-    from satsim.study import _STUDIES_HELP, _add_common_options, _positive_int
+    from satsim.study import (
+        _STUDIES_HELP,
+        _add_common_options,
+        _nonnegative_int,
+        _positive_int,
+    )
 
     parser = _Parser(prog="satsim", description="Statistics-first simulation of weight "
                      "initialization and neuron saturation.",
@@ -158,13 +164,21 @@ def _build_parser() -> argparse.ArgumentParser:
     an.add_argument("--data", default="fashion-mnist",
                     help="fashion-mnist (default), mnist, a path (IDX directory or .npz), "
                          "or none (Gaussian inputs only, no training)")
-    an.add_argument("--epochs", type=int, help="training epochs (default: the scale's)")
+    an.add_argument("--epochs", type=_nonnegative_int,
+                    help="training epochs (default: the scale's)")
     an.add_argument("--seeds", type=_positive_int, help="training seeds (default: the scale's)")
     an.add_argument("--torch", metavar="MODULE:ATTR",
                     help="analyze a PyTorch model built by this callable (satsim.torch) "
                          "instead of --sizes")
     an.add_argument("--input-shape", help="the model's input shape per example, e.g. "
                                           "1,28,28 (with --torch)")
+    an.add_argument("--device", metavar="DEVICE",
+                    help="train on this torch device (cpu, cuda, cuda:1, …): the --torch "
+                         "model, or the --sizes network with satsim's torch backend "
+                         "(default: the CPU; NumPy for --sizes)")
+    an.add_argument("--force", action="store_true",
+                    help="run even when the estimated memory or time is above the limits "
+                         "(4 GiB, 2 h)")
     _add_common_options(an, out_default="reports/analysis")
     an.add_argument("--no-pdf", action="store_true", help="HTML only")
 
@@ -360,6 +374,31 @@ def _none(value: str | None) -> str | None:
     return None if value is None or value.lower() == "none" else value
 
 
+#: Python parameters of satsim.analyze named as the command line's options in errors
+_ANALYZE_OPTIONS = {"sizes": "--sizes", "inits": "--init", "activation": "--activation",
+                    "bias_init": "--bias-init", "input_shape": "--input-shape",
+                    "epochs": "--epochs", "seeds": "--seeds", "data": "--data",
+                    "build": "--torch", "device": "--device", "output": "--output",
+                    "weights": "--init", "init": "--init"}
+
+
+def _as_options(message: str) -> str:
+    """An analysis error as the user typed it: `sizes[1]` → `--sizes` (item 2),
+    ``force=True`` → ``--force``."""
+    import re
+
+    def option(m: re.Match) -> str:
+        name, index = m.group(1), m.group(2)
+        flag = _ANALYZE_OPTIONS[name]
+        return f"`{flag}` (item {int(index) + 1})" if index else f"`{flag}`"
+
+    names = "|".join(_ANALYZE_OPTIONS)
+    message = re.sub(rf"`({names})(?:\[(\d+)\])?`", option, message)
+    message = re.sub(rf"\b({names})\[\d+\]=", "", message)  # "got sizes[1]=0": "got 0"
+    message = re.sub(rf"\b({names})=", lambda m: f"{_ANALYZE_OPTIONS[m.group(1)]} ", message)
+    return message.replace("pass force=True (--force)", "pass --force")
+
+
 def _analyze(args) -> int:
     import numpy as np
     import pandas as pd
@@ -367,34 +406,46 @@ def _analyze(args) -> int:
     from satsim.analyze import analyze, analyze_torch
     from satsim.study import _cell_executor
 
-    out = _writable(Path(args.out))
-    if args.torch:
-        if not args.input_shape:
-            raise CLIError("--torch needs --input-shape (e.g. 1,28,28)")
-        table = analyze_torch(args.torch, args.input_shape, args.init or (),
-                              data=_none(args.data),
-                              activation=(args.activation or [None])[0],
-                              rng=np.random.default_rng(args.seed))
-        path = out / "layers.csv"
-        from satsim._atomic import atomic_write
-
-        atomic_write(path, table.to_csv(index=False))
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        print(f"wrote {path}")
-        return 0
-    if not args.sizes:
+    if args.torch and args.sizes:
+        raise CLIError("--torch and --sizes: give one (--torch analyzes your PyTorch model, "
+                       "--sizes a network satsim builds)")
+    if args.input_shape and not args.torch:
+        raise CLIError("--input-shape is the --torch model's input shape; with --sizes the "
+                       "first size is the input")
+    if args.torch and not args.input_shape:
+        raise CLIError("--torch needs --input-shape (e.g. 1,28,28)")
+    if not args.torch and not args.sizes:
         raise CLIError("--sizes is required (e.g. --sizes 784,300,100,10), or --torch")
-    acts = args.activation or ["tanh"]
-    with _cell_executor(args) as (executor, workers):
-        res = analyze(args.sizes, args.init or ["he_normal", "glorot_uniform"],
-                      activation=acts[0] if len(acts) == 1 else acts, output=args.output,
-                      bias_init=_none(args.bias_init), data=_none(args.data),
-                      scale=args.scale, epochs=args.epochs, seeds=args.seeds, out=out,
-                      executor=executor, workers=workers,
-                      progress=not args.quiet and sys.stderr.isatty(),
-                      rng=np.random.default_rng(args.seed))
+    acts = args.activation or []
+    if args.torch and len(acts) > 1:
+        raise CLIError(f"--activation: with --torch give it once (it names the activation of "
+                       f"layers where the model shows none); got {len(acts)}: "
+                       f"{', '.join(acts)}")
+    _check_device(args.device)
+    out = _writable(Path(args.out))
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        with _cell_executor(args) as (executor, workers):
+            common = dict(data=_none(args.data), scale=args.scale, epochs=args.epochs,
+                          seeds=args.seeds, device=args.device, force=args.force, out=out,
+                          executor=executor, workers=workers, progress=progress,
+                          rng=np.random.default_rng(args.seed))
+            if args.torch:
+                res: Any = analyze_torch(args.torch, args.input_shape, args.init or (),
+                                         activation=acts[0] if acts else None, **common)
+            else:
+                acts = acts or ["tanh"]
+                res = analyze(args.sizes, args.init or ["he_normal", "glorot_uniform"],
+                              activation=acts[0] if len(acts) == 1 else acts,
+                              output=args.output, bias_init=_none(args.bias_init), **common)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(_as_options(str(exc))) from None
     paths = res.write_report(out, pdf=not args.no_pdf)
+    if args.torch:
+        with pd.option_context("display.width", 200, "display.max_columns", 12):
+            cols = [c for c in ("scheme", "layer", "kind", "fan_in", "weight_var", "z_std",
+                                "saturated", "activation") if c in res.layers]
+            print(res.layers[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     passed = sum(f.passed is True for f in res.findings)
     print(res.overview)
     print(f"{passed} of {len(res.findings)} findings passed; wrote "
@@ -420,10 +471,24 @@ def _dispatch(args) -> int:
     return _demo(argparse.Namespace(n_samples=50_000, n_in=1000, active=500, seed=0, jobs=1))
 
 
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM stops the program like Ctrl-C (:class:`satsim.study.Terminated`)."""
+    from satsim.study import Terminated
+
+    raise Terminated("terminated (SIGTERM)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``satsim`` command; returns the exit status (0, 2 on errors, 130 on Ctrl-C)."""
+    """The ``satsim`` command; returns the exit status (0, 2 on errors, 130 on Ctrl-C,
+    143 on SIGTERM: one line each)."""
+    import signal
+    import threading
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = None
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # everything that imports NumPy & co. happens in here (the parser imports
         # satsim.study), so a Ctrl-C at any point is one line and 130
@@ -438,8 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         sys.stderr.write(f"satsim: error: {exc}\n")
         return 2
-    except KeyboardInterrupt as exc:  # Ctrl-C (and SIGTERM, turned into it): one line, 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into it: one line
         detail = str(exc)
+        if type(exc).__name__ == "Terminated":
+            sys.stderr.write("satsim: terminated (SIGTERM); finished work is saved: rerun "
+                             "the same command to resume\n")
+            return 143
         if not detail.startswith("interrupted"):
             detail = "interrupted" + (f"; {detail}" if detail else "")
         sys.stderr.write(f"satsim: {detail}\n")
@@ -447,8 +516,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if getattr(args, "debug", False) or (args is None and "--debug" in argv):
             traceback.print_exc()
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            where = f" writing {exc.filename}" if exc.filename else ""
+            sys.stderr.write(f"satsim: error: the disk is full{where}; free some space and "
+                             "rerun the same command (finished work is kept)\n")
+            return 2
         sys.stderr.write(f"satsim: error: {exc}\n")
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -210,8 +210,11 @@ class Plot:
 
     def render(self, tables: Mapping[str, pd.DataFrame], *, fig: Figure | None = None
                ) -> Figure:
-        """Draw onto ``fig`` (or a new figure) and return it."""
+        """Draw onto ``fig`` (or a new figure) and return it (``ValueError`` when the
+        table has no rows: there is nothing to draw)."""
         frame = self._frame(tables)
+        if frame.empty:
+            raise ValueError(f"figure {self.id!r}: table {self.table!r} has no rows")
         with style():
             if fig is None:
                 from matplotlib.figure import Figure as MplFigure

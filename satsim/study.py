@@ -71,6 +71,7 @@ __all__ = [
     "StudyInfo",
     "StudyProgress",
     "StudyResult",
+    "Terminated",
     "build_parser",
     "discover",
     "discover_errors",
@@ -682,14 +683,25 @@ def _add_param_options(group, modules: Sequence[types.ModuleType]) -> None:
                                    metavar=field.name.upper(), help=f"default {_default(field)}")
 
 
-def _positive_int(text: str) -> int:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the command line's handler so that a run stops as after
+    Ctrl-C: the sweep engine stops its workers, finished cells are already stored, the
+    exit status is 143."""
+
+
+def _positive_int(text: str, minimum: int = 1) -> int:
+    what = "a positive" if minimum == 1 else "a non-negative"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what} integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what} integer, got {text!r}")
     return value
+
+
+def _nonnegative_int(text: str) -> int:
+    return _positive_int(text, minimum=0)
 
 
 def _executor_option(value: str) -> str:
@@ -851,8 +863,8 @@ def _run_command(names: Sequence[str], args: argparse.Namespace, *, out: Path,
                                          executor=executor, workers=workers,
                                          progress=progress, studies=args.studies))
                 progress.study_done(name, time.perf_counter() - start, index, len(names))
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(progress.interrupted_message()) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): keep which
+        raise type(exc)(progress.interrupted_message()) from None
     finally:
         progress.close()
     return results
@@ -901,7 +913,7 @@ def _report_run(names: Sequence[str], args: argparse.Namespace) -> int:
         results = _run_command(names, args, out=out, reuse=False, progress=progress)
     except KeyboardInterrupt as exc:
         sys.stderr.write(f"satsim: {exc}\n")
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # one line for users; the traceback is for developers
         if getattr(args, "debug", False):
             import traceback

@@ -73,6 +73,7 @@ counts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -343,12 +344,27 @@ def _check_progress(progress: Any) -> Callable[[int, int], Any] | bool:
 
 
 def _check_picklable(name: str, value: Any) -> None:
+    """One line naming what cannot travel to a worker: for a ``functools.partial`` the
+    function and the argument that fails, never the arguments' (possibly huge) reprs."""
     try:
         pickle.dumps(value)
     except Exception as exc:
+        what = f"{value!r:.80}"
+        if isinstance(value, functools.partial):
+            func = value.func
+            what = (f"functools.partial of {getattr(func, '__module__', '?')}."
+                    f"{getattr(func, '__qualname__', type(func).__name__)}")
+            parts = [(f"argument {i + 1}", a) for i, a in enumerate(value.args)]
+            parts += [(f"keyword {k!r}", v) for k, v in value.keywords.items()]
+            for label, part in parts:
+                try:
+                    pickle.dumps(part)
+                except Exception:
+                    what += f" (its {label} cannot be pickled)"
+                    break
         raise TypeError(f"`{name}` must be picklable for the process executor (a "
                         f"module-level function, or functools.partial of one); got "
-                        f"{name}={value!r} ({_one_line(exc)})") from None
+                        f"{what}: {_one_line(exc)[:200]}") from None
 
 
 def run(

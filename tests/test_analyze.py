@@ -77,7 +77,18 @@ def test_notebook_rendering(result):
     "kwargs, exc, match",
     [
         (dict(sizes=[784, 0, 10]), ValueError, r"`sizes\[1\]` must be a positive integer"),
-        (dict(sizes="784,30,x"), ValueError, r"`sizes\[2\]` must be a positive integer"),
+        (dict(sizes="784,30,x"), ValueError, r"`sizes\[2\]` is not an integer"),
+        # strict parsing: an empty item or inner spaces are errors, not dropped or joined
+        (dict(sizes="784,,10"), ValueError, r"`sizes\[1\]` is empty"),
+        (dict(sizes="784 30 10"), ValueError, r"`sizes\[0\]` is not an integer"),
+        (dict(sizes=[784, 30, 10], activation="os:system"), TypeError,
+         r"'os:system' is builtin_function_or_method"),
+        (dict(sizes=[784, 30, 10], activation="shutil:rmtree"), TypeError,
+         r"not an Activation or a function written for satsim"),
+        # refused before anything large is allocated: 416 million weights, 11 GiB
+        (dict(sizes=[784, 20000, 20000, 10]), ValueError, r"about 1\d\.\d GiB of memory"),
+        (dict(sizes=[784, 30, 10], scale="test", epochs=10**6), ValueError,
+         r"about \d+\.\d h \(limit 2\.0 h\).*force=True"),
         (dict(sizes=[784, 30, 10], inits=["no_such_init"]), ValueError, r"`inits\[0\]`"),
         (dict(sizes=[784, 30, 10], inits=["nope.mod:f"]), ValueError,
          r"`inits\[0\]`: cannot import 'nope.mod'"),
@@ -119,7 +130,7 @@ def test_command_line_end_to_end_with_a_module_attr_scheme(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "satsim", "analyze", "--sizes", "784,0,10",
                           "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    assert "sizes[1]" in bad.stderr
+    assert "`--sizes` (item 2) must be a positive integer; got 0" in bad.stderr
 
 
 @pytest.mark.slow
@@ -152,6 +163,8 @@ def test_command_line_on_a_pytorch_model(tmp_path):
     """``satsim analyze --torch module:attr --input-shape …``: per-layer statistics of the
     user's nn.Module under each --init, through satsim.torch."""
     pytest.importorskip("torch")
+    import pandas as pd
+
     pkg = tmp_path / "mymodels"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent("""
@@ -165,8 +178,17 @@ def test_command_line_on_a_pytorch_model(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "satsim", "analyze", "--torch", "mymodels:build",
          "--input-shape", "1,28,28", "--init", "he_normal", "--init", "standard_normal",
+         "--scale", "test", "--epochs", "1", "--seeds", "2", "--device", "cpu", "--no-pdf",
          "-o", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    # trained under each scheme (issue 20 §5): accuracy per epoch over 2 seeds, and
+    # per-layer saturation and gradient norms
+    training = pd.read_csv(out / "training.csv")
+    assert set(training.scheme) == {"he_normal", "standard_normal"}
+    assert set(training.epoch) == {0, 1} and set(training.n_seeds) == {2}
+    per_layer = pd.read_csv(out / "training_layers.csv")
+    assert {"saturated", "grad_sq"} <= set(per_layer.columns)
+    assert len(list((out / "sweeps").iterdir())) == 1
     import pandas as pd
 
     table = pd.read_csv(out / "layers.csv")
@@ -202,3 +224,144 @@ def test_review_edge_cases(tmp_path):
                 out=tmp_path, rng=0)
     assert len(list((tmp_path / "sweeps").iterdir())) == 2
     assert not a.training.equals(b.training)
+
+
+#: runs `satsim ARGS…` and writes the process's peak resident memory (VmHWM, KiB) to
+#: argv[1] at exit.  VmHWM belongs to the address space made by exec, unlike ru_maxrss,
+#: which keeps the forking parent's (pytest's) peak across fork and exec.
+_PEAK_RSS = """
+import atexit, sys
+def peak(path):
+    with open("/proc/self/status") as fh:
+        kib = next(line.split()[1] for line in fh if line.startswith("VmHWM"))
+    with open(path, "w") as fh:
+        fh.write(kib)
+atexit.register(peak, sys.argv[1])
+sys.argv = ["satsim", *sys.argv[2:]]
+from satsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_measured(args, tmp_path, **kw):
+    """Run ``satsim *args``; (return code, stderr, peak resident memory in MiB)."""
+    peak = tmp_path / "peak.txt"
+    proc = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(peak), *args],
+                          capture_output=True, text=True, timeout=300, **kw)
+    return proc.returncode, proc.stderr, int(peak.read_text()) / 1024
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_red_team_command_lines_are_one_line_exit_2(tmp_path):
+    """Each case the red team found: one line on stderr, exit status 2, and the process
+    stays small: refused before allocating.  Cap 400 MiB: importing satsim, NumPy,
+    pandas and torch peaks at ≈ 315 MiB here (VmHWM; 70–140 MiB without torch), while
+    the cases allocated 3–6.5 GB before."""
+    pytest.importorskip("torch")
+    pkg = tmp_path / "rt"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent("""
+        import torch
+        import satsim.init
+        def big():
+            return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10**6, 10))
+        unpicklable = satsim.init.from_function(
+            lambda shape, rng: rng.standard_normal(shape) * 0.05, name="unpicklable")
+    """))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = str(tmp_path / "o")
+    cases = {
+        "--sizes 784,,10": "`--sizes` (item 2) is empty",
+        "--sizes 784 30 10": "`--sizes` (item 1) is not an integer",
+        "--sizes 784,20000,20000,10": "GiB of memory (limit 4.0 GiB)",
+        "--sizes 784,30,10 --scale test --epochs 1000000": "pass --force",
+        "--torch rt:big --input-shape 1,1000,1000 --data none": "GiB of memory",
+        "--sizes 784,30,10 --activation os:system": "`--activation`: 'os:system' is builtin",
+        "--sizes 784,30,10 --init no_such_init": "`--init` (item 1) must be",
+        "--sizes 784,30,10 --init rt:unpicklable --jobs 2 --scale test":
+            "`--init`: 'rt:unpicklable' cannot name a stored run",
+        "--sizes 784,30,10 --torch rt:big": "--torch and --sizes: give one",
+        "--sizes 784,30,10 --epochs -1": "expected a non-negative integer",
+    }
+    peaks = {}
+    for args, expected in cases.items():
+        argv = ["analyze", *args.replace("784 30 10", "784_30_10").split(), "-o", out,
+                "--no-pdf", "--quiet"]
+        argv = [a.replace("784_30_10", "784 30 10") for a in argv]
+        rc, err, peak = _run_measured(argv, tmp_path, env=env, cwd=tmp_path)
+        peaks[args] = peak
+        assert rc == 2, (args, err)
+        assert err.count("\n") == 1 and expected in err, (args, err)
+        assert peak < 400, (args, peak)
+    print("peak MiB per case:", {k: round(v) for k, v in peaks.items()})
+
+
+@pytest.mark.slow
+def test_rerun_reuses_every_cell_and_reproduces_every_number(tmp_path):
+    """The red-team case: two `--seed 0` runs into one -o DIR trained twice and gave
+    different numbers (the store's key held an address).  The second run now finds every
+    cell, trains nothing and writes the same tables."""
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "satsim", "analyze", "--sizes", "784,30,10", "--init",
+            "he_normal", "--init", "standard_normal", "--scale", "test", "--seed", "0",
+            "-o", str(out), "--no-pdf", "--quiet"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    findings = (out / "findings.json").read_text()
+    stores = list((out / "sweeps").iterdir())
+    assert len(stores) == 1
+    status = subprocess.run([sys.executable, "-m", "satsim", "sweep", "status", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert "4 done" in status.stdout or " 4" in status.stdout, status.stdout
+    import sqlite3
+
+    def finished(store):
+        con = sqlite3.connect(store / "sweep.sqlite")
+        try:
+            return sorted(con.execute("SELECT key, finished FROM cells").fetchall())
+        finally:
+            con.close()
+
+    before = finished(stores[0])
+    assert len(before) == 4  # 2 schemes × 2 seeds (test scale)
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert list((out / "sweeps").iterdir()) == stores  # the same store, no new one
+    assert finished(stores[0]) == before  # no cell trained again
+    assert (out / "findings.json").read_text() == findings
+
+
+def test_sigterm_is_one_line_and_143(tmp_path):
+    """SIGTERM during a sweep stops it like Ctrl-C: one line, exit 143 (it was a bare 143
+    with no message); the cells finished before it are kept."""
+    import signal
+    import time
+
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "satsim", "analyze", "--sizes", "784,300,100,10", "--init",
+         "he_normal", "--init", "glorot_uniform", "--scale", "quick", "-o", str(out),
+         "--no-pdf", "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "sweeps").exists() and proc.poll() is None:  # into the training sweep
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, (proc.returncode, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "terminated (SIGTERM)" in lines[0], err
+    assert "rerun the same command to resume" in lines[0]
+
+
+def test_no_hidden_layer_writes_its_report(tmp_path):
+    """`--sizes 784,10` finished the analysis then crashed the report ("division by
+    zero": a per-layer saturation figure with no rows); the figure now says there is
+    nothing to draw and the overview says there is no hidden layer."""
+    res = analyze([784, 10], ["he_normal"], scale="test", epochs=0, rng=0)
+    assert "no hidden layer" in res.overview and ":;" not in res.overview
+    paths = res.write_report(tmp_path, pdf=False)
+    assert "nothing to draw" in paths["html"].read_text()

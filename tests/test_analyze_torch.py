@@ -11,8 +11,8 @@ from scipy import stats
 
 torch = pytest.importorskip("torch")
 
-from satsim._analyze_torch import (  # noqa: E402
-    _canonical,
+from satsim._store import canonical, config_digest  # noqa: E402
+from satsim.analyze._torch import (  # noqa: E402
     _epoch_record,
     _findings,
     _summaries,
@@ -91,19 +91,52 @@ def test_training_finding_can_fail_and_be_undecided():
     assert _findings(table(0.11, 0.05, 0.2), 10)[0].passed is None  # straddles chance
 
 
+def top_level_scheme(shape, rng):  # a user's sampling function, defined at top level
+    return rng.standard_normal(shape) * 0.05
+
+
 def test_canonical_description_has_no_address_and_refuses_lambdas():
     from satsim import init
+    from satsim.nn import LSUV
 
     he = init.get("he_normal")
-    text = repr(_canonical([he, "glorot_uniform", analyze_torch]))
+    text = repr(canonical([he, "glorot_uniform", analyze_torch]))
     assert "0x" not in text and "he_normal" in text and "analyze_torch" in text
+    # parameters are part of it; arrays by their bytes; plain objects by attributes
+    assert canonical(init.Normal(0, 0.1)) != canonical(init.Normal(0, 0.2))
+    a = np.arange(12.0).reshape(3, 4)
+    assert canonical(LSUV(a)) == canonical(LSUV(a.copy()))
+    assert canonical(LSUV(a)) != canonical(LSUV(a + 1e-12))
+    fn = init.from_function(top_level_scheme, name="mine")
+    assert f"{__name__}:top_level_scheme" in repr(canonical(fn))
+    assert "0x" not in repr(canonical(fn))
     with pytest.raises(TypeError, match="no canonical description"):
-        _canonical(lambda shape, rng: None)
+        canonical(lambda shape, rng: None)
+    with pytest.raises(TypeError, match="no canonical description"):
+        canonical(init.from_function(lambda shape, rng: rng.standard_normal(shape)))
+
+
+def test_store_name_is_the_same_in_another_process():
+    """The red-team case: a key that held an address changed on every run, so no rerun
+    ever found its store.  Two interpreters must compute the same digest."""
+    import subprocess
+
+    code = ("import numpy as np; from satsim import init; from satsim.nn import LSUV; "
+            "from satsim._store import config_digest; print(config_digest({'s': "
+            "[init.get('he_normal'), LSUV(np.arange(6.0).reshape(2, 3))], 'n': 3}))")
+    out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() for _ in range(2)}
+    from satsim import init
+    from satsim.nn import LSUV
+
+    here = config_digest({"s": [init.get("he_normal"), LSUV(np.arange(6.0).reshape(2, 3))],
+                          "n": 3})
+    assert out == {here}
 
 
 @pytest.mark.slow
 def test_trains_each_scheme_resumes_and_reproduces(models, tmp_path, monkeypatch):
-    import satsim._analyze_torch as at
+    import satsim.analyze._torch as at
 
     calls = []
     real = at._train_cell

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "satsim"
 
 #: the top layer: drives studies, draws, writes reports, parses command lines
 TOP = ("satsim.plotting", "satsim.report", "satsim.cli", "satsim.study", "satsim.analyze",
-       "satsim._analyze_torch", "satsim._discovery", "satsim.__main__", "satsim.studies",
+       "satsim._discovery", "satsim.__main__", "satsim.studies",
        "satsim._pool")
 #: the foundation every layer may use; it uses nothing else of satsim
 FOUNDATION = ("satsim._results", "satsim._validation", "satsim._warnings",

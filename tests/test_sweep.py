@@ -244,6 +244,14 @@ def test_unwritable_output_directory(tmp_path, monkeypatch):
         sweep.run(cells.cell, GRID, out=ro, executor="serial")
 
 
+def test_full_disk_at_open_says_disk_full(tmp_path, monkeypatch):
+    """SQLite's SQLITE_FULL while creating the store was reported as a "corrupted or
+    foreign file" (red team, issue 20); it is the disk."""
+    monkeypatch.setattr(_store, "_PRAGMAS", ["PRAGMA max_page_count = 1"])
+    with pytest.raises(SweepError, match=r"^the disk is full: cannot write .*free some space"):
+        sweep.run(cells.cell, GRID, out=tmp_path, executor="serial")
+
+
 def test_full_disk_loses_no_committed_cell(tmp_path, monkeypatch):
     grid = sweep.product(i=list(range(30)))
     monkeypatch.setattr(_store, "_PRAGMAS", ["PRAGMA max_page_count = 40"])

@@ -60,6 +60,7 @@ class FigureBlock:
     caption: str
     svg: str | None = None  # inline vector markup
     uri: str | None = None  # raster data URI
+    empty: str | None = None  # why there is no picture (its table has no rows)
 
 
 @dataclasses.dataclass
@@ -265,8 +266,12 @@ def table_blocks(name: str, frame: pd.DataFrame, *,
 def _figure(study: str, figure: Any, tables: dict) -> FigureBlock:
     from satsim import plotting
 
-    fig = figure.render(tables)
     fid = f"{study}-{figure.id}"
+    if figure._frame(tables).empty:  # e.g. per-layer saturation of a network with no
+        # hidden layer: say so instead of drawing an empty grid
+        return FigureBlock(id=fid, title=figure.title, caption=figure.caption,
+                           empty=f"nothing to draw: its table {figure.table!r} has no rows")
+    fig = figure.render(tables)
     if figure.raster:
         return FigureBlock(id=fid, title=figure.title, caption=figure.caption,
                            uri=plotting.to_data_uri(plotting.to_png(fig)))

@@ -1,46 +1,9 @@
-r"""Vet your own initializer on your own network: ``satsim analyze``.
-
-:func:`analyze` answers, for an architecture (``sizes``, per-layer activations) and a
-few initialization schemes (built-in names, registered names, ``module:attr``, plain
-functions, ``"lsuv"``): will its neurons saturate, will its signal survive depth, and
-does it train?  For every scheme it
-
-1. **measures at initialization** every layer's pre-activations z on real data rows and
-   on Gaussian inputs of the same mean squared norm, over ``networks`` independently
-   initialized networks: the root mean square of z with a two-way (inputs × units)
-   cluster-robust interval (the same estimator as :func:`satsim.saturation.fraction`,
-   applied to z², then the square root), and the saturated fraction under the layer's
-   activation and ``criterion`` (:func:`satsim.saturation.fraction`, population
-   estimand);
-2. **predicts** the same from the scheme's variances with the mean field
-   (:func:`satsim.meanfield.layer_moments`: per-input length maps through the layers'
-   own fans; for LSUV, from the realised per-layer weight variances);
-3. places the scheme in the **mean-field phase diagram** of each hidden layer:
-   σ_w² = n·Var(w), σ_b², q*, χ1, the depth scales ξ_q, ξ_c, the critical σ_w² at that
-   σ_b² and Schoenholz et al.'s trainable depth 6ξ_c;
-4. **trains** it on real data (Fashion-MNIST by default) for ``epochs`` epochs with
-   ``seeds`` seeds on :mod:`satsim.sweep` (resumable under ``out``), recording validation
-   accuracy and per-layer saturation per epoch; intervals are t intervals over seeds.
-
-Findings (verdicts) compare each measurement with its prediction: a prediction
-passes when it lies in the measured interval widened by ``margin`` (absolute, for
-fractions) or by ``std_margin`` (relative, for the rms of z) — the width of a finite
-network's deviation from the infinite-width theory that we accept as agreement.
-Training findings ask whether each scheme learns above chance (the lower end of its
-accuracy interval above 1/classes).
-
-The result (:class:`AnalysisResult`) renders in a notebook, converts to the report's
-sections (:meth:`AnalysisResult.study_results`) and writes the HTML + PDF report
-(:meth:`AnalysisResult.write_report`) with the same renderer and figure classes as
-``satsim report``.  :func:`analyze_torch` does steps 1–2 for a PyTorch model through
-:mod:`satsim.torch`.
-"""
+"""`satsim analyze` on a NumPy network (:func:`analyze`; see :mod:`satsim.analyze`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -51,25 +14,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_choice, check_int, check_real, check_rng
+from satsim.analyze._common import (
+    SCALES,
+    _check_sizes,
+    _rms_interval,
+    _t_interval,
+    check_budget,
+    check_storable,
+    numpy_estimate,
+    store_name,
+)
 
-__all__ = ["SCALES", "AnalysisResult", "analyze", "analyze_torch"]
-
-__dir__ = public_dir(globals())
-
-#: sizes of the work at each scale (``networks`` initialized networks per scheme for the
-#: init-time measurements; ``seeds`` training runs per scheme)
-SCALES: dict[str, dict[str, Any]] = {
-    "test": {"n_probe": 200, "networks": 2, "n_train": 1000, "n_validation": 500,
-             "epochs": 1, "seeds": 2, "batch_size": 32, "eta": 0.05, "lsuv_rows": 200},
-    "quick": {"n_probe": 1000, "networks": 3, "n_train": 10_000, "n_validation": 2000,
-              "epochs": 2, "seeds": 3, "batch_size": 32, "eta": 0.05, "lsuv_rows": 500},
-    "full": {"n_probe": 5000, "networks": 10, "n_train": 50_000, "n_validation": 10_000,
-             "epochs": 10, "seeds": 5, "batch_size": 32, "eta": 0.05, "lsuv_rows": 1000},
-}
-
+__all__ = ["AnalysisResult", "analyze"]
 
 @result
 class AnalysisResult(Result):
@@ -151,64 +109,7 @@ class AnalysisResult(Result):
                             question=self.overview, key_numbers=_key_numbers(self))
 
 
-# --------------------------------------------------------------------------- helpers
-def _ints(value: Any, param: str) -> list[Any]:
-    """A comma-separated string (``"784,300,10"``) or an int as a list; other values as
-    given.  Items that are strings become ints, or a one-line error naming ``param[i]``."""
-    if isinstance(value, str):
-        value = [v for v in value.replace(" ", "").split(",") if v]
-    elif isinstance(value, int):
-        value = [value]
-    if not isinstance(value, Sequence):
-        return value
-    out = []
-    for i, v in enumerate(value):
-        try:
-            out.append(int(v) if isinstance(v, str) else v)
-        except ValueError:
-            raise ValueError(f"`{param}[{i}]` must be a positive integer; got "
-                             f"{param}[{i}]={v!r}") from None
-    return out
-
-
-def _check_sizes(sizes: Any) -> tuple[int, ...]:
-    """``sizes`` as ``layer_moments`` validates it, also from ``"784,300,100,10"``."""
-    from satsim._propagation import _check_sizes as check
-
-    return tuple(check(_ints(sizes, "sizes")))
-
-
-def _check_input_shape(value: Any) -> tuple[int, ...]:
-    """``"1,28,28"``, ``"784"``, an int or a sequence of positive ints."""
-    items = _ints(value, "input_shape")
-    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
-        raise ValueError(f"`input_shape` must be positive integers like 1,28,28; got "
-                         f"input_shape={value!r}")
-    return tuple(check_int(f"input_shape[{i}]", v, minimum=1) for i, v in enumerate(items))
-
-
-def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
-    """rms of z (inputs × units) with the two-way cluster-robust interval of E z²."""
-    from satsim.saturation import _two_way_variance
-
-    sq = z.astype(np.float64) ** 2
-    n_rows, m = sq.shape
-    mean = float(sq.mean())
-    v_probe, v_unit, v_both = _two_way_variance(sq, np.arange(n_rows), n_rows)
-    var = max(v_probe + v_unit - v_both, v_probe, v_unit)
-    t = float(stats.t.ppf(0.5 + level / 2, min(n_rows, m) - 1))
-    half = t * math.sqrt(var)
-    return math.sqrt(mean), math.sqrt(max(mean - half, 0.0)), math.sqrt(mean + half)
-
-
-def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
-    """Mean and Student-t interval over i.i.d. values (seeds): satsim.gradients' rule."""
-    from satsim.gradients import _t_interval as t_interval
-
-    mean, lo, hi = t_interval(np.asarray(values, dtype=np.float64), level)
-    return float(mean), float(lo), float(hi)
-
-
+# --------------------------------------------------------------------------- schemes
 @dataclasses.dataclass(frozen=True)
 class _Scheme:
     label: str
@@ -248,7 +149,8 @@ def _schemes(inits: Any) -> list[_Scheme]:
 
 
 def _network(sizes: tuple[int, ...], acts: list, output: str, scheme: _Scheme, bias: Any,
-             rng: np.random.Generator, calib: np.ndarray | None) -> Any:
+             rng: np.random.Generator, calib: np.ndarray | None,
+             device: str | None = None) -> Any:
     from satsim.nn import LSUV, Network
 
     cost = "log_likelihood" if output == "softmax" else "cross_entropy"
@@ -257,8 +159,9 @@ def _network(sizes: tuple[int, ...], acts: list, output: str, scheme: _Scheme, b
         if calib is None:
             raise ValueError("`inits`: 'lsuv' calibrates on data rows; pass data=")
         init = LSUV(calib)
+    backend = "numpy" if device is None else "torch"
     return Network(list(sizes), activation=acts, output=output, cost=cost, init=init,
-                   bias_init=bias, rng=rng)
+                   bias_init=bias, rng=rng, backend=backend, device=device)
 
 
 def _layer_acts(net: Any) -> list:
@@ -267,7 +170,7 @@ def _layer_acts(net: Any) -> list:
 
 # --------------------------------------------------------------------------- training
 def _train_cell(params: dict, rng: np.random.Generator, *, schemes: dict, data: dict,
-                bias: Any, activations: list) -> dict:
+                bias: Any, activations: list, device: str | None = None) -> dict:
     """One (scheme, seed) training run: per-epoch validation accuracy and saturation.
     The activation and scheme objects travel with the cell function (the grid holds
     only their names), so a parameterised or user activation trains as measured."""
@@ -275,7 +178,7 @@ def _train_cell(params: dict, rng: np.random.Generator, *, schemes: dict, data: 
     X, y = data["X"], data["y"]
     Xv, yv = data["Xv"], data["yv"]
     net = _network(tuple(params["sizes"]), list(activations), params["output"],
-                   scheme, bias, rng, data["calib"])
+                   scheme, bias, rng, data["calib"], device)
     hist = net.fit(X, y, epochs=params["epochs"], batch_size=params["batch_size"],
                    eta=params["eta"], validation=(Xv, yv), rng=rng)
     frame = hist.to_frame()
@@ -300,6 +203,8 @@ def analyze(
     margin: float = 0.02,
     std_margin: float = 0.05,
     confidence_level: float = 0.95,
+    device: str | None = None,
+    force: bool = False,
     out: str | Path | None = None,
     executor: Any = "serial",
     workers: int | None = None,
@@ -333,6 +238,16 @@ def analyze(
     confidence_level : float, default 0.95
     out : path, optional
         Directory for the resumable training sweep (``out/sweeps/training``).
+    device : str, optional
+        Train on this PyTorch device (``"cpu"``, ``"cuda"``, ``"cuda:1"`` …) with
+        :mod:`satsim.nn`'s torch backend (optional extra ``satsim[torch]``); default
+        None: the NumPy engine.  The measurements at initialization are NumPy's either
+        way.
+    force : bool, default False
+        Run even when the estimated peak memory or run time is above
+        :data:`satsim.analyze.MEMORY_LIMIT` / :data:`satsim.analyze.TIME_LIMIT` (the
+        estimate is made before anything large is allocated; see
+        :func:`satsim.analyze.numpy_estimate`).
     executor, workers, progress
         As in :func:`satsim.sweep.run`.
     rng : seed or Generator
@@ -363,6 +278,10 @@ def analyze(
                        low_inclusive=False, high_inclusive=False)
     bias = None if bias_init is None else as_initializer(bias_init, param="bias_init")
     rng = check_rng(rng)
+    if device is not None:
+        from satsim.nn import _torch
+
+        device = str(_torch.resolve_device(device))  # before any work: one clear error
     n_hidden = len(sizes) - 2
     acts_in = list(activation) if isinstance(activation, Sequence) and not isinstance(
         activation, str) else [activation] * max(n_hidden, 0)
@@ -371,6 +290,19 @@ def analyze(
                          f"({n_hidden}); got {len(acts_in)}")
     if any(s.lsuv for s in schemes) and data is None:
         raise ValueError("`inits`: 'lsuv' calibrates on data rows; pass data=")
+    from satsim.activations import as_activation
+
+    single = isinstance(activation, str) or not isinstance(activation, Sequence)
+    for i, act in enumerate(acts_in[:1] if single else acts_in):  # before loading data
+        as_activation(act, param="activation" if single else f"activation[{i}]")
+    if out is not None:  # a scheme that cannot name its store fails now, not after work
+        check_storable({"inits": {s.label: s.init for s in schemes},
+                        "bias_init": {"bias": bias}})
+    check_budget(*numpy_estimate(sizes, work, n_schemes=len(schemes),
+                                 n_kinds=1 if data is None else 2,
+                                 train=data is not None and work["epochs"] > 0,
+                                 workers=workers or 1 if executor != "serial" else 1),
+                 force=force)
 
     # -- inputs ---------------------------------------------------------------------
     ds = None
@@ -461,8 +393,6 @@ def analyze(
     mf = pd.DataFrame(mf_rows, columns=None if mf_rows else [
         "scheme", "layer", "activation", "sigma_w2", "sigma_b2", "q_star", "chi1", "xi_q",
         "xi_c", "critical_sigma_w2", "phase", "trainable_depth"])
-    from satsim.activations import as_activation
-
     first = as_activation(acts_in[0], param="activation[0]") if n_hidden else None
     crit = _critical_line(act_names[0] if n_hidden else "tanh", first, mf)
 
@@ -476,20 +406,26 @@ def analyze(
                    "yv": np.asarray(yv[: work["n_validation"]]), "calib": calib}
         assert phis is not None
         cell = functools.partial(_train_cell, schemes={s.label: s for s in schemes},
-                                 data=payload, bias=bias, activations=phis[:n_hidden])
+                                 data=payload, bias=bias, activations=phis[:n_hidden],
+                                 device=device)
         root = int(train_rng.integers(2**63))
-        # the store is keyed by everything that defines a run (not only the grid's JSON
-        # names): data, bias, work sizes, the objects' reprs, the seed; a changed
-        # configuration gets a new store instead of silently reusing old cells
-        config = repr((ds.source, repr(bias), sorted(work.items()), list(sizes), output,
-                       [repr(s.init) for s in schemes], [repr(p) for p in phis], root))
-        digest = hashlib.sha256(config.encode()).hexdigest()[:12]
         grid = engine.product(
             fixed={"sizes": list(sizes), "activations": list(act_names[:n_hidden]),
                    "output": output, "epochs": work["epochs"],
-                   "batch_size": work["batch_size"], "eta": work["eta"], "config": digest},
+                   "batch_size": work["batch_size"], "eta": work["eta"]},
             scheme=[s.label for s in schemes], seed=list(range(work["seeds"])))
-        store = None if out is None else Path(out) / "sweeps" / f"training-{scale}-{digest}"
+        # the cells' seeds come from the root seed and the grid; the store is named by a
+        # canonical description of everything that defines a run (data, bias, work
+        # sizes, the schemes' and activations' types and parameters, the device, the
+        # root seed; never a repr), so a rerun finds it and a changed configuration
+        # gets its own instead of silently reusing old cells
+        store = None if out is None else Path(out) / "sweeps" / "training-{}-{}".format(
+            scale, store_name({
+                "data": ds.source, "bias": bias, "work": work, "sizes": list(sizes),
+                "output": output, "schemes": [(s.label, s.init, s.lsuv) for s in schemes],
+                "activations": list(phis), "device": device, "root": root},
+                {"inits": {s.label: s.init for s in schemes}, "bias_init": {"bias": bias},
+                 "activation": {getattr(p, "name", str(i)): p for i, p in enumerate(phis)}}))
         table = engine.run(cell, grid, out=store, root_seed=root,
                            executor=executor, workers=workers, progress=progress).to_frame()
         failed = table[table.status != "done"]
@@ -505,7 +441,7 @@ def analyze(
                   "activation": act_names[:n_hidden], "output": output,
                   "bias_init": None if bias is None else bias.name,
                   "data": None if ds is None else ds.source, "scale": scale, **work,
-                  "criterion": criterion, "epsilon": epsilon, "margin": margin,
+                  "device": device, "criterion": criterion, "epsilon": epsilon, "margin": margin,
                   "std_margin": std_margin}
     from satsim.study import environment
 
@@ -641,9 +577,10 @@ def _findings(layers: pd.DataFrame, training: pd.DataFrame, mf: pd.DataFrame, ma
 
 def _overview(res: AnalysisResult) -> str:
     sizes = "-".join(map(str, res.sizes))
-    acts = "/".join(dict.fromkeys(res.activations[:-1])) or res.activations[-1]
+    acts = "/".join(dict.fromkeys(res.activations[:-1]))
+    units = f"{acts} hidden units" if acts else "no hidden layer"
     main = "data" if (res.layers.inputs == "data").any() else "gaussian"
-    parts = [f"Network {sizes} ({acts} hidden units), schemes {', '.join(res.schemes)}."]
+    parts = [f"Network {sizes} ({units}), schemes {', '.join(res.schemes)}."]
     for scheme in res.schemes:
         lay = res.layers[(res.layers.scheme == scheme) & (res.layers.inputs == main)]
         hidden = lay[np.isfinite(lay.saturated)]
@@ -664,7 +601,7 @@ def _overview(res: AnalysisResult) -> str:
             r = tr.iloc[-1]
             text += (f"; validation accuracy after {int(r.epoch)} epoch(s) "
                      f"{100 * r.accuracy:.3g}%")
-        parts.append(text + ".")
+        parts.append(text.replace(":;", ":") + ".")
     passed = sum(f.passed is True for f in res.findings)
     parts.append(f"{passed} of {len(res.findings)} findings agree with the predictions.")
     return " ".join(parts)
@@ -778,48 +715,3 @@ def _study_results(res: AnalysisResult) -> list:
             findings=[f for f in res.findings if f.id.startswith("trains_")],
             display=["training", "training_saturation"], provenance=prov))
     return out
-
-
-def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *, data: Any = "fashion-mnist",
-                  n_probe: int = 500, activation: Any = None, criterion: str | None = None,
-                  epsilon: float = 0.01, rng: Any = None) -> pd.DataFrame:
-    """Per-layer statistics of a PyTorch model (:func:`satsim.torch.layer_statistics`)
-    for each scheme in ``inits`` applied with :func:`satsim.torch.init_` (no scheme: the
-    model's own initialization), on data rows reshaped to ``input_shape``."""
-    import satsim.torch as st
-    from satsim import data as datasets
-    from satsim._registry import load_attr
-
-    if isinstance(build, str):
-        build = load_attr(build, "torch")
-    if not callable(build):
-        raise TypeError(f"`build` must be a callable returning an nn.Module; got {build!r}")
-    shape = _check_input_shape(input_shape)
-    rng = check_rng(rng)
-    n_probe = check_int("n_probe", n_probe, minimum=2)
-    if data is None:
-        X = rng.standard_normal((n_probe, *shape))
-    else:
-        ds = datasets.load(data) if data in ("fashion-mnist", "mnist") else datasets.load(
-            "fashion-mnist", source=data)
-        X = np.asarray(ds.train[0][:n_probe], dtype=np.float32)
-        if math.prod(shape) != X.shape[1]:
-            raise ValueError(f"`input_shape` {shape} must hold {X.shape[1]} values")
-        X = X.reshape((n_probe, *shape))
-    frames: list[pd.DataFrame] = []
-    schemes = list(inits) if not isinstance(inits, str) else [inits]
-    seen: set[str] = set()
-    for scheme in schemes or [None]:
-        model = build()
-        label = "as built"
-        if scheme is not None:
-            st.init_(model, scheme, rng=rng)
-            label = scheme if isinstance(scheme, str) else getattr(scheme, "name", str(scheme))
-        base, k = label, 2
-        while label in seen:  # same-named schemes keep separate rows
-            label, k = f"{base}#{k}", k + 1
-        seen.add(label)
-        res = st.layer_statistics(model, X, activation=activation, criterion=criterion,
-                                  epsilon=epsilon)
-        frames.append(res.to_frame().assign(scheme=label))
-    return pd.concat(frames, ignore_index=True)

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -127,31 +125,8 @@ class TorchAnalysisResult(Result):
 
 
 # --------------------------------------------------------------------------- helpers
-def _canonical(obj: Any) -> Any:
-    """A JSON description of ``obj`` that is the same in every process: names and
-    parameters, never an address."""
-    if obj is None or isinstance(obj, str | int | float | bool):
-        return obj
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {"type": f"{type(obj).__module__}:{type(obj).__qualname__}",
-                **{f.name: _canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
-    qual = getattr(obj, "__qualname__", None)
-    if qual is not None and "<" not in qual:  # functions and classes defined at top level
-        return f"{getattr(obj, '__module__', '?')}:{qual}"
-    if isinstance(obj, functools.partial):
-        return {"partial": _canonical(obj.func), "args": _canonical(list(obj.args)),
-                "kwargs": _canonical(dict(obj.keywords))}
-    raise TypeError(f"{obj!r:.80} has no canonical description (a name and parameters); "
-                    "use a registered name, a module:attr path, a dataclass or a top-level "
-                    "function so that a rerun can find its stored results")
-
-
 def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
-    from satsim.analyze import _t_interval as t_interval
+    from satsim.analyze._common import _t_interval as t_interval
 
     return t_interval(values, level)
 
@@ -165,7 +140,7 @@ def _label(scheme: Any) -> str:
 def _resolve_build(build: Any) -> Any:
     from satsim._registry import load_attr
 
-    fn = load_attr(build, "torch") if isinstance(build, str) else build
+    fn = load_attr(build, "build") if isinstance(build, str) else build
     if not callable(fn):
         raise TypeError(f"`build` must be a callable returning an nn.Module (or its "
                         f"'module:attr' path); got build={build!r:.80}")
@@ -302,6 +277,7 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
                   seeds: int | None = None, n_probe: int | None = None, activation: Any = None,
                   criterion: str | None = None, epsilon: float = 0.01,
                   confidence_level: float = 0.95, device: str | None = None,
+                  force: bool = False,
                   out: str | Path | None = None, executor: Any = "serial",
                   workers: int | None = None, progress: Any = False,
                   rng: Any = None) -> TorchAnalysisResult:
@@ -330,6 +306,10 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
         Of the t intervals over seeds.
     device : str, optional
         Torch device for training and measurement (default: the CPU).
+    force : bool, default False
+        Run even when the estimate (:func:`satsim.analyze._common.torch_estimate`: the
+        inputs' size, checked before anything is allocated, then one timed SGD step)
+        is above :data:`satsim.analyze.MEMORY_LIMIT` or :data:`satsim.analyze.TIME_LIMIT`.
     out : path, optional
         Where the training cells are stored (rerunning with the same ``out`` resumes).
     executor, workers, progress
@@ -342,7 +322,15 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
     """
     from satsim import data as datasets
     from satsim import sweep
-    from satsim.analyze import SCALES, _check_input_shape
+    from satsim.analyze._common import (
+        SCALES,
+        _check_input_shape,
+        check_budget,
+        check_storable,
+        input_bytes,
+        store_name,
+        torch_estimate,
+    )
     from satsim.nn import _torch
     from satsim.study import environment
 
@@ -360,7 +348,8 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
     rng = check_rng(rng)
     dev = _torch.resolve_device(device)
     fn = _resolve_build(build)
-    model_name = build if isinstance(build, str) else _canonical(fn)
+    model_name = build if isinstance(build, str) else (
+        f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}")
     schemes_in = list(inits) if not isinstance(inits, str) else [inits]
     schemes: dict[str, Any] = {}
     for scheme in schemes_in or [None]:
@@ -369,6 +358,12 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
         while label in schemes:  # same-named schemes keep separate rows
             label, k = f"{base}#{k}", k + 1
         schemes[label] = scheme
+    train = data is not None and work["epochs"] > 0
+    if out is not None and train:  # a scheme that cannot name its store fails now
+        check_storable({"build": {model_name: fn}, "inits": schemes})
+    # the inputs' size first (nothing built or allocated yet), then the model's cost
+    check_budget(input_bytes(shape, work, train=train), 0.0,
+                 f"inputs of {math.prod(shape):,} values per row", force=force)
     probe_rng, train_rng = rng.spawn(2)
     ds = None
     if data is None:
@@ -384,6 +379,8 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
         pick = probe_rng.choice(Xtr.shape[0], size=min(work["n_probe"], Xtr.shape[0]),
                                 replace=False)
         probe, probe_y = np.asarray(Xtr[pick], dtype=np.float32), np.asarray(ytr[pick])
+    check_budget(*torch_estimate(fn, shape, work, n_schemes=len(schemes), train=train,
+                                 device=dev), force=force)
     layer_kw = {"activation": activation, "criterion": criterion, "epsilon": epsilon}
 
     # -- at initialization -----------------------------------------------------------
@@ -414,18 +411,21 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
                    "yv": np.asarray(yv[: work["n_validation"]]),
                    "probe": probe, "probe_y": probe_y}
         root = int(train_rng.integers(2**63))
-        config = json.dumps(_canonical({
-            "model": model_name, "input_shape": list(shape), "data": ds.source,
-            "work": work, "device": str(dev), "layer_kw": layer_kw, "root": root,
-            "schemes": schemes}), sort_keys=True)
-        digest = hashlib.sha256(config.encode()).hexdigest()[:12]
         cell = functools.partial(_train_cell, build=build, schemes=schemes, data=payload,
                                  device=str(dev), layer_kw=layer_kw)
         grid = sweep.product(
             fixed={"input_shape": list(shape), "epochs": work["epochs"],
-                   "batch_size": work["batch_size"], "eta": work["eta"], "config": digest},
+                   "batch_size": work["batch_size"], "eta": work["eta"]},
             scheme=list(schemes), seed=list(range(work["seeds"])))
-        store = None if out is None else Path(out) / "sweeps" / f"torch-{scale}-{digest}"
+        # the cells' seeds come from the root seed and the grid; the store is named by
+        # everything that defines a run, so a rerun finds it and a changed configuration
+        # gets its own (a lambda has no such name: only then is `out` refused)
+        store = None if out is None else Path(out) / "sweeps" / "torch-{}-{}".format(
+            scale, store_name({"model": build if isinstance(build, str) else fn,
+                               "input_shape": list(shape), "data": ds.source,
+                               "work": work, "device": str(dev), "layer_kw": layer_kw,
+                               "root": root, "schemes": schemes},
+                              {"build": {model_name: fn}, "inits": schemes}))
         table = sweep.run(cell, grid, out=store, root_seed=root, executor=executor,
                           workers=workers, progress=progress).to_frame()
         failed = table[table.status != "done"]
