@@ -626,6 +626,34 @@ def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) 
     return module
 
 
+#: the most a weights file may expand to in memory, unless the module itself is larger
+#: (then twice its own parameters and buffers): the same 256 MiB as the dataset readers
+_MAX_WEIGHT_BYTES = 256 * 2**20
+
+
+def _check_weights_size(module: Any, path: str) -> None:
+    """Refuse, before reading, a weights file that would expand beyond the limit: a
+    PyTorch file is a zip archive whose entries may be compressed (a 2.9 MB file held
+    3.25 GB of zeros), so the sum of its entries' declared sizes counts; any other file
+    counts its size on disk."""
+    import zipfile
+
+    own = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    limit = max(_MAX_WEIGHT_BYTES, 2 * own)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                size = sum(info.file_size for info in archive.infolist())
+        else:
+            size = os.path.getsize(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"`path` {path!r} cannot be read: {exc}") from None
+    if size > limit:
+        raise ValueError(f"`path` {path!r} would expand to {size / 2**20:.0f} MiB in memory, "
+                         f"above the limit of {limit / 2**20:.0f} MiB (256 MiB, or twice "
+                         "the module's own parameters); it is not this module's weights")
+
+
 def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
     """Load a state dict into ``module`` without unpickling arbitrary objects.
 
@@ -654,7 +682,9 @@ def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
     ------
     ValueError
         The file holds anything other than tensors and plain containers (a pickled
-        object), or not a mapping of names to tensors.
+        object), or not a mapping of names to tensors; it would expand beyond 256 MiB
+        (or twice the module's own size) in memory; it is not a readable safetensors
+        file.
     """
     _check_module(module)
     if not isinstance(path, str | os.PathLike):
@@ -668,8 +698,14 @@ def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
         except ImportError:
             raise ImportError("reading .safetensors files needs the safetensors package: "
                               "pip install safetensors") from None
-        state: Any = reader.load_file(path, device="cpu")
+        _check_weights_size(module, path)
+        try:
+            state: Any = reader.load_file(path, device="cpu")
+        except Exception as exc:  # SafetensorError is no ValueError; a header may lie
+            raise ValueError(f"`path` {path!r} is not a readable safetensors file "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
     else:
+        _check_weights_size(module, path)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
