@@ -365,3 +365,28 @@ def test_no_hidden_layer_writes_its_report(tmp_path):
     assert "no hidden layer" in res.overview and ":;" not in res.overview
     paths = res.write_report(tmp_path, pdf=False)
     assert "nothing to draw" in paths["html"].read_text()
+
+
+@pytest.mark.slow
+def test_device_trains_with_the_torch_backend_and_matches_numpy(monkeypatch):
+    """`--device` on the --sizes path (issue 19 §1): the cells train satsim's network on
+    the torch backend; on the CPU (float64) the numbers are NumPy's to rounding (same
+    initial weights and mini-batches), which the accuracy of 500 validation rows, a
+    multiple of 1/500, shows exactly."""
+    pytest.importorskip("torch")
+    import satsim.analyze._numpy as an
+
+    backends = []
+    real = an._network
+
+    def spy(*a, **k):
+        net = real(*a, **k)
+        backends.append(net.backend)
+        return net
+
+    monkeypatch.setattr(an, "_network", spy)
+    kw = dict(scale="test", rng=0)
+    numpy_run = analyze([784, 30, 10], ["he_normal"], **kw)
+    torch_run = analyze([784, 30, 10], ["he_normal"], device="cpu", **kw)
+    assert "torch" in backends and torch_run.params["device"] == "cpu"
+    assert numpy_run.training.accuracy.tolist() == torch_run.training.accuracy.tolist()
