@@ -27,7 +27,7 @@ Saturation criteria (DESIGN §3.6: conventions are named parameters)
     :math:`\varphi'(z) < \delta \cdot \sup \varphi'`: the unit passes back less than
     δ of the largest possible gradient.  Sigmoid: σ' < δ/4.
 ``"tanh97"``
-    The |tanh z| > 0.97 convention (e.g. Glorot & Bengio's saturation plots):
+    The ``|tanh z| > 0.97`` convention (e.g. Glorot & Bengio's saturation plots):
     the ``"output"`` criterion at ε = 0.015, for any bounded activation.
 ``"inactive"`` (default for relu and leaky_relu)
     z ≤ 0: the unit outputs 0 (ReLU) and passes back no gradient (or ``slope``

@@ -9,7 +9,7 @@ independent N(0, 1) terms, so :math:`z \sim N(0, 501)`: a standard deviation of
 :math:`\operatorname{Var} z = 500/1000 + 1 = 1.5`.
 
 :func:`satsim.simulate` draws z in streamed chunks and keeps the closed form next
-to the estimate; :meth:`~satsim.PreactivationResult.plot` draws the density of
+to the estimate; ``res.plot()`` draws the density of
 the draws against the normal the theory predicts.
 """
 
