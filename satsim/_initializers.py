@@ -526,7 +526,7 @@ class VarianceScaling(_ScipyElementwise):
         )
 
     def target_variance(self, fan_in: int, fan_out: int) -> float:
-        """scale / n (equal to :meth:`variance` for every ``distribution``)."""
+        """scale / n (equal to ``variance()`` for every ``distribution``)."""
         fan_in, fan_out = _check_fans(fan_in, fan_out)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[
             self.mode

@@ -27,7 +27,7 @@ Saturation criteria (DESIGN §3.6: conventions are named parameters)
     :math:`\varphi'(z) < \delta \cdot \sup \varphi'`: the unit passes back less than
     δ of the largest possible gradient.  Sigmoid: σ' < δ/4.
 ``"tanh97"``
-    The |tanh z| > 0.97 convention (e.g. Glorot & Bengio's saturation plots):
+    The ``|tanh z| > 0.97`` convention (e.g. Glorot & Bengio's saturation plots):
     the ``"output"`` criterion at ε = 0.015, for any bounded activation.
 ``"inactive"`` (default for relu and leaky_relu)
     z ≤ 0: the unit outputs 0 (ReLU) and passes back no gradient (or ``slope``
@@ -746,6 +746,20 @@ def register(name: str, fn: Any, grad: Callable | None = None, *, overwrite: boo
     ``ValueError`` unless ``overwrite=True``.  As for initializers, sweeps re-install
     registrations in their workers, and installed packages can declare names in the
     entry-point group ``satsim.activations``.
+
+    Parameters
+    ----------
+    name : str
+        The name to register.
+    fn : Activation, Activation subclass or callable
+        The activation, or a function φ(z) of an array.
+    grad : callable, optional
+        φ'(z), for a function ``fn``; numerical when omitted (:func:`from_function`).
+    overwrite : bool, default False
+        Replace an existing registration of ``name`` instead of raising.
+    **options
+        ``grad2``, ``range``, ``default_criterion``, ``check``, passed to
+        :func:`from_function` for a function ``fn``.
     """
     if isinstance(fn, Activation) or (isinstance(fn, type) and issubclass(fn, Activation)):
         if grad is not None or options:
@@ -759,18 +773,41 @@ def register(name: str, fn: Any, grad: Callable | None = None, *, overwrite: boo
 
 
 def unregister(name: str) -> None:
-    """Remove a name added by :func:`register`."""
+    """Remove a name added by :func:`register`.
+
+    Parameters
+    ----------
+    name : str
+        A name added by :func:`register`.
+    """
     _ACTIVATIONS.unregister(name)
 
 
 def names() -> tuple[str, ...]:
-    """Registered activation names (built-ins, then the user's)."""
+    """Registered activation names (built-ins, then the user's).
+
+    Returns
+    -------
+    tuple of str
+    """
     return _ACTIVATIONS.names()
 
 
 def get(name: str, **params: Any) -> Activation:
     """Construct an activation by name (``get("leaky_relu", slope=0.2)``); also an entry
-    point of the group ``satsim.activations`` or ``"module:attr"``."""
+    point of the group ``satsim.activations`` or ``"module:attr"``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name, an entry point's name or ``"module:attr"``.
+    **params
+        The activation's parameters (e.g. ``slope`` for ``leaky_relu``).
+
+    Returns
+    -------
+    Activation
+    """
     return _ACTIVATIONS.get(name, params)
 
 

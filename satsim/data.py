@@ -593,7 +593,7 @@ def fetch(name: str, *, dest: str | os.PathLike | None = None,
         Show a progress bar per file.
     timeout : float or None, default 900
         Overall deadline in seconds per file and mirror, on top of the 60 s
-        (:data:`READ_TIMEOUT`) a single connect or read may wait: a server that
+        (``READ_TIMEOUT``) a single connect or read may wait: a server that
         drips bytes cannot hold a download for longer (it may overrun by one read,
         at most ``min(60, timeout)`` s).  The default lets the largest registered
         file (26 MB) finish at about 30 kB/s.  ``None``: no deadline.

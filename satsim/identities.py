@@ -110,7 +110,7 @@ The tests (``method``).
   n = 4000), and warns there too.
 
 The interval has confidence level 1 − α, so ``reject`` ⇔ 1 ∉ CI (asymptotic,
-permutation and normal theory).  With ``margin`` m, TOST tests H0: |ρ − 1| ≥ m
+permutation and normal theory).  With ``margin`` m, TOST tests H0: ``|ρ − 1| ≥ m``
 against H1: 1 − m < ρ < 1 + m: equivalence ⇔ the 1 − 2α interval lies inside
 (1 − m, 1 + m).  A CI that excludes 1 *and* lies inside the margin gives
 ``reject`` and ``equivalent`` together: the sum's variance differs from the sum of
@@ -250,7 +250,7 @@ class SumVarianceResult(Result, Plottable):
         Column names of a DataFrame input (None for arrays: the labels are then
         ``X0, X1, …``; see :meth:`label`).
     pair_i, pair_j, pair_cov, pair_corr, pair_contribution : numpy.ndarray
-        The pairs with the largest |2 a_i a_j Ĉov_ij|, largest first (positions,
+        The pairs with the largest ``|2 a_i a_j Ĉov_ij|``, largest first (positions,
         covariance, correlation, contribution in data units).
     pair_ratio_contribution : numpy.ndarray
         2 a_i a_j Ĉov_ij / sum_of_vars: the pair's part of ratio − 1 (over all pairs
@@ -258,7 +258,7 @@ class SumVarianceResult(Result, Plottable):
     pair_share : numpy.ndarray
         2 a_i a_j Ĉov_ij / covariance_term.  Meaningful when the covariance term is
         clearly non-zero; on independent data the term is noise around 0 and a
-        share can be far outside [0, 1] (|share| of 10 or more is common) without
+        share can be far outside [0, 1] (``|share|`` of 10 or more is common) without
         meaning anything.
     skewness_index : float
         :math:`\hat\gamma^2 / n`, the estimated skewness diagnostic of the
@@ -342,7 +342,7 @@ class SumVarianceResult(Result, Plottable):
         names), ``cov``, ``corr``, ``contribution`` (data units),
         ``ratio_contribution`` (the pair's part of ratio − 1) and
         ``share_of_covariance_term`` (contribution / covariance term: see
-        :attr:`pair_share` for why it is only meaningful when the identity fails).
+        ``pair_share`` for why it is only meaningful when the identity fails).
         """
         return pd.DataFrame(
             {
@@ -428,8 +428,8 @@ def check_sum_variance(
     ----------
     components : array_like or pandas.DataFrame, shape (n_draws, k)
         Joint draws of :math:`X_1..X_k`, one row per draw; k ≥ 2, n_draws ≥ 2.
-        A DataFrame's column names are kept (summary, :meth:`~SumVarianceResult.
-        pairs_frame`); its columns must be numeric.
+        A DataFrame's column names are kept (summary,
+        :meth:`~SumVarianceResult.pairs_frame`); its columns must be numeric.
     weights : array_like, dict or pandas.Series, shape (k,), optional
         The constants :math:`a_i` (default all ones: a plain sum).  A dict, or a
         Series with a non-default index, gives them by column name.

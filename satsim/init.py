@@ -136,6 +136,15 @@ def fans(shape: int | tuple[int, ...]) -> tuple[int, int]:
     (a bias) has fan_in = fan_out = its length (Keras' convention; PyTorch refuses it).
     Every initializer's :meth:`~Initializer.sample` uses these fans unless ``fans=``
     is given.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Shape of the weight array, 1 to 5 dimensions.
+
+    Returns
+    -------
+    fan_in, fan_out : int
     """
     return _fans_from_shape(check_shape("shape", shape, ndim=range(1, 6)))
 

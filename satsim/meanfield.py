@@ -146,7 +146,25 @@ def _out(x: np.ndarray) -> float | np.ndarray:
 def length_map(q: Any, weight_variance: Any, bias_variance: Any, *,
                activation: Any = "tanh") -> float | np.ndarray:
     r""":math:`\mathcal V(q) = \sigma_w^2 \int\!Dz\,\varphi(\sqrt q\, z)^2 + \sigma_b^2`
-    (vectorised; closed form for linear, relu, leaky_relu, hard_tanh and erf)."""
+    (vectorised; closed form for linear, relu, leaky_relu, hard_tanh and erf).
+
+    Parameters
+    ----------
+    q : float or array_like
+        Variance of the previous layer's pre-activations (≥ 0).
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+
+    Returns
+    -------
+    float or ndarray
+        :math:`\mathcal V(q)`, the next layer's pre-activation variance (a float for
+        scalar inputs, else an array of the broadcast shape).
+    """
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = np.asarray(q, dtype=float)
@@ -233,6 +251,23 @@ def fixed_point(weight_variance: Any, bias_variance: Any, *, activation: Any = "
     inf where the map diverges (e.g. ReLU with σ_w² > 2) and 0 where the iteration
     dies out (σ_b² = 0 and φ(0) = 0 in the ordered phase).
 
+    Parameters
+    ----------
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+    q0 : float, default 1.0
+        Starting value of the length map's iteration (> 0); the fixed point reached
+        from it is returned.
+
+    Returns
+    -------
+    float or ndarray
+        q* (a float for scalar inputs, else an array of the broadcast shape).
+
     Examples
     --------
     >>> round(fixed_point(1.5, 0.05, activation="relu"), 6)  # σ_b²/(1 − σ_w²/2)
@@ -248,7 +283,26 @@ def chi1(weight_variance: Any, bias_variance: Any, *, activation: Any = "tanh",
          q0: float = 1.0) -> float | np.ndarray:
     r""":math:`\chi_1 = \sigma_w^2 \int\!Dz\,\varphi'(\sqrt{q^*} z)^2` at the fixed point.
     Where q* diverges it is the limit q → ∞ for the closed-form activations (σ_w²/2 for
-    relu) and inf otherwise."""
+    relu) and inf otherwise.
+
+    Parameters
+    ----------
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+    q0 : float, default 1.0
+        Starting value of the length map's iteration (> 0); the fixed point reached
+        from it is returned.
+
+    Returns
+    -------
+    float or ndarray
+        χ1 (a float for scalar inputs, else an array of the broadcast shape); > 1 is
+        the chaotic phase, < 1 the ordered one.
+    """
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, check_real("q0", q0, low=0.0, low_inclusive=False))
@@ -309,13 +363,19 @@ def critical_point(bias_variance: Any, *, activation: Any = "tanh",
         where the fixed point reached from q0 = 1 jumps from 0 to a divergent
         branch); the message names the activation and the bias variance.
 
+    Returns
+    -------
+    CriticalPointResult
+        The critical σ_w² with q* and χ1 there, the final bracket and the number of
+        evaluations.
+
     Notes
     -----
     The root is found by bisection to a relative width of 1e-13.  At σ_b² = 0 with
     φ(0) = 0 the ordered side has q* = 0 and χ1 = σ_w² φ'(0)², and the root is returned
     as 1/φ'(0)² exactly (tanh: 1, erf: π/4).  Where q* diverges at the root (relu,
     softplus, linear with σ_b² > 0) the end of the final bracket closer to χ1 = 1 is
-    returned; a final bracket with |χ1 − 1| > 1e-3 at both ends is a jump, not a root.
+    returned; a final bracket with ``|χ1 − 1| > 1e-3`` at both ends is a jump, not a root.
     """
     act = as_activation(activation)
     kern = _gaussian.kernel(act)
@@ -402,6 +462,21 @@ def critical_weight_variance(bias_variance: Any, *, activation: Any = "tanh",
     Raises ``ValueError`` if χ1 − 1 does not change sign on ``bracket`` or, by default,
     on the automatic search range.
 
+    Parameters
+    ----------
+    bias_variance : float
+        σ_b² ≥ 0.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+    bracket : (float, float), optional
+        An interval of σ_w² on which χ1 − 1 changes sign; by default it is searched
+        for.
+
+    Returns
+    -------
+    float
+        The critical σ_w².
+
     Examples
     --------
     >>> round(critical_weight_variance(0.0, activation="relu"), 9)  # He initialization
@@ -412,7 +487,20 @@ def critical_weight_variance(bias_variance: Any, *, activation: Any = "tanh",
 
 
 def critical_line(bias_variances: Any, *, activation: Any = "tanh") -> np.ndarray:
-    """σ_w² on the critical line χ1 = 1 for each σ_b² (see :func:`critical_point`)."""
+    """σ_w² on the critical line χ1 = 1 for each σ_b² (see :func:`critical_point`).
+
+    Parameters
+    ----------
+    bias_variances : 1-D array_like
+        Values of σ_b² ≥ 0.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+
+    Returns
+    -------
+    ndarray
+        The critical σ_w² for each σ_b², in the order given.
+    """
     b = check_array("bias_variances", bias_variances, ndim=1)
     return np.array([critical_weight_variance(v, activation=activation) for v in b])
 
@@ -424,7 +512,27 @@ def saturation_at_fixed_point(
     r"""Predicted saturated fraction of a deep layer at the length fixed point:
     :func:`satsim.saturation.predicted_fraction` at std :math:`\sqrt{q^*}` — the bridge
     between saturation and depth.  Where the length map diverges (q* = inf) the
-    limit of the formula as the std grows is returned."""
+    limit of the formula as the std grows is returned.
+
+    Parameters
+    ----------
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+    epsilon : float, default 0.01
+        Saturation tolerance, as in :func:`satsim.saturation.predicted_fraction`.
+    criterion : str, optional
+        Saturation criterion, as in :func:`satsim.saturation.predicted_fraction`
+        (default: the activation's own).
+
+    Returns
+    -------
+    float or ndarray
+        The predicted saturated fraction in [0, 1] (a float for scalar inputs).
+    """
     from satsim.saturation import predicted_fraction
 
     act = as_activation(activation)
@@ -440,7 +548,24 @@ def correlation_map(c: Any, weight_variance: Any, bias_variance: Any, *,
                     activation: Any = "tanh") -> float | np.ndarray:
     r"""One step of the correlation map at the length fixed point q*:
     :math:`\big(\sigma_w^2 E\varphi(u_1)\varphi(u_2) + \sigma_b^2\big)/q^*`
-    (NaN where q* diverges)."""
+    (NaN where q* diverges).
+
+    Parameters
+    ----------
+    c : float or array_like
+        Correlation of two inputs' pre-activations in the previous layer, in [-1, 1].
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+
+    Returns
+    -------
+    float or ndarray
+        The next layer's correlation (a float for scalar inputs).
+    """
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     c = np.asarray(c, dtype=float)
@@ -492,7 +617,22 @@ def _correlation_fixed_point(kern: _Kernel, sw: np.ndarray, sb: np.ndarray, q: n
 def correlation_fixed_point(weight_variance: Any, bias_variance: Any, *,
                             activation: Any = "tanh") -> float | np.ndarray:
     """The stable fixed point c* of the correlation map (1 in the ordered phase, NaN
-    where q* diverges)."""
+    where q* diverges).
+
+    Parameters
+    ----------
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+
+    Returns
+    -------
+    float or ndarray
+        c* (a float for scalar inputs, else an array of the broadcast shape).
+    """
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, 1.0)
@@ -517,7 +657,23 @@ def depth_scales(weight_variance: Any, bias_variance: Any, *,
                  activation: Any = "tanh") -> tuple[Any, Any]:
     r"""(ξ_q, ξ_c): depth scales of the length and correlation maps (inf at criticality,
     NaN where q* diverges).  :math:`\xi_q = -1/\ln\mathcal V'(q^*)`,
-    :math:`\xi_c = -1/\ln\chi_c`."""
+    :math:`\xi_c = -1/\ln\chi_c`.
+
+    Parameters
+    ----------
+    weight_variance : float or array_like
+        σ_w²: each weight's variance times its fan-in (weights ~ N(0, σ_w²/N)); > 0.
+    bias_variance : float or array_like
+        σ_b², the biases' variance; ≥ 0.  Broadcast against ``weight_variance``.
+    activation : Activation or str, default "tanh"
+        Activation φ, or the name of a registered one (:func:`satsim.activations.get`).
+
+    Returns
+    -------
+    xi_q, xi_c : float or ndarray
+        The length and correlation depth scales (in layers); a network is trainable
+        to a depth of about 6ξ_c.
+    """
     kern = _gaussian.kernel(as_activation(activation))
     sw, sb = _variances(weight_variance, bias_variance)
     q = _fixed_point(kern, sw, sb, 1.0)
@@ -574,6 +730,11 @@ def phase_diagram(weight_variances: Any, bias_variances: Any, *, activation: Any
     correlation : bool, default True
         Also compute c* and ξ_c in the chaotic phase (two-dimensional integrals; slower).
         With ``False`` they are NaN there.
+
+    Returns
+    -------
+    PhaseDiagramResult
+        Arrays of shape ``(len(bias_variances), len(weight_variances))``.
     """
     act = as_activation(activation)
     kern = _gaussian.kernel(act)

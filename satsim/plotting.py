@@ -185,7 +185,7 @@ class Plot:
                                    tuple(_drawable_text(f.name, v) for v in value))
 
     def column_fields(self) -> tuple[str, ...]:
-        """Names of the fields that hold column names of :attr:`table`."""
+        """Names of the fields that hold column names of ``table``."""
         return ()
 
     def columns(self) -> list[str]:
@@ -245,7 +245,7 @@ def _kind(cls: type[Plot]) -> type[Plot]:
 
 
 def figure_from_dict(d: Mapping[str, Any]) -> Plot:
-    """Rebuild a figure from :meth:`Plot.to_dict` (unknown kinds and fields name
+    """Rebuild a figure from ``Plot.to_dict()`` (unknown kinds and fields name
     themselves and the valid ones)."""
     d = dict(d)
     kind = d.pop("kind", None)
@@ -942,7 +942,7 @@ class IntervalPlot(Plot):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SaturationHero(Plot):
     """The picture the argument is about: σ(z) and σ′(z) on top, below them the
-    density of z under each initializer (``hue`` values of :attr:`table`, one row
+    density of z under each initializer (``hue`` values of ``table``, one row
     each) on the same z axis, the saturated region |z| > ``threshold`` shaded and
     each initializer's predicted saturated fraction (``predictions`` table:
     ``hue`` → ``prediction``) written on its row."""

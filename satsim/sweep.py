@@ -278,7 +278,20 @@ def _axes(axes: Mapping[str, Any]) -> dict[str, list]:
 
 
 def product(fixed: Mapping[str, Any] | None = None, **axes: Iterable) -> Grid:
-    """Full factorial design: every combination of the axes' values."""
+    """Full factorial design: every combination of the axes' values.
+
+    Parameters
+    ----------
+    fixed : mapping, optional
+        Parameters shared by every cell (added to each cell's dictionary).
+    **axes : iterable
+        One axis per parameter name: the values it takes.
+
+    Returns
+    -------
+    Grid
+        One cell per combination, the last axis varying fastest.
+    """
     ax = _axes(axes)
     names = list(ax)
     rows = (dict(zip(names, combo, strict=True)) for combo in itertools.product(*ax.values()))
@@ -286,7 +299,20 @@ def product(fixed: Mapping[str, Any] | None = None, **axes: Iterable) -> Grid:
 
 
 def zipped(fixed: Mapping[str, Any] | None = None, **axes: Iterable) -> Grid:
-    """Axes of equal length zipped together (one cell per position)."""
+    """Axes of equal length zipped together (one cell per position).
+
+    Parameters
+    ----------
+    fixed : mapping, optional
+        Parameters shared by every cell (added to each cell's dictionary).
+    **axes : iterable
+        One axis per parameter name, all of the same length.
+
+    Returns
+    -------
+    Grid
+        One cell per position.
+    """
     ax = _axes(axes)
     lengths = {len(v) for v in ax.values()}
     if len(lengths) != 1:
@@ -299,7 +325,25 @@ def zipped(fixed: Mapping[str, Any] | None = None, **axes: Iterable) -> Grid:
 def random_design(n: int, *, rng: Any = None, fixed: Mapping[str, Any] | None = None,
                   **samplers: Callable[[np.random.Generator], Any]) -> Grid:
     """``n`` cells with each parameter drawn by ``sampler(rng)`` (e.g.
-    ``lambda g: float(g.uniform(0.5, 4))``)."""
+    ``lambda g: float(g.uniform(0.5, 4))``).
+
+    Parameters
+    ----------
+    n : int
+        Number of cells (≥ 1).
+    rng : None, int, SeedSequence, BitGenerator or Generator, optional
+        Source of randomness for the samplers (SPEC 7).
+    fixed : mapping, optional
+        Parameters shared by every cell (added to each cell's dictionary).
+    **samplers : callable
+        One per parameter name: a function of a :class:`numpy.random.Generator`
+        returning the parameter's value.
+
+    Returns
+    -------
+    Grid
+        ``n`` cells.
+    """
     n = check_int("n", n, minimum=1)
     rng = check_rng(rng)
     for name, s in samplers.items():
@@ -566,6 +610,16 @@ def status(out: str | os.PathLike) -> dict[str, int]:
     Read-only: the store is never modified (this works on a read-only directory and
     while a sweep runs).  A missing database, or one with no sweep recorded yet (an
     empty file), is a :class:`SweepError`.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The sweep's directory, as given to :func:`run`.
+
+    Returns
+    -------
+    dict
+        ``{"done": int, "failed": int, "pending": int, "total": int}``.
     """
     with Store(out, create=False) as store:
         return store.counts()
@@ -573,7 +627,18 @@ def status(out: str | os.PathLike) -> dict[str, int]:
 
 def results(out: str | os.PathLike) -> pd.DataFrame:
     """Tidy table of every recorded cell: key, parameters, status, result fields
-    (read-only, like :func:`status`)."""
+    (read-only, like :func:`status`).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The sweep's directory, as given to :func:`run`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per recorded cell.
+    """
     with Store(out, create=False) as store:
         return store.frame()
 

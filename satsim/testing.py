@@ -5,13 +5,16 @@ this module.
 
 Strategies
 ----------
-distributions()       frozen scipy.stats laws (finite fourth moments by default), with
-                      readable reprs: ``scipy.stats.lognorm(0.5, scale=2.0)``
-initializers()        satsim initializers with valid parameters
-input_models(n_in)    satsim input models (no all-zero input unless ``degenerate=True``)
-component_matrices()  (n, k) float arrays of moderate, finite values
-fans()                (fan_in, fan_out) pairs
-seeds()               integer seeds for ``rng=``
+
+::
+
+    distributions()       frozen scipy.stats laws (finite fourth moments by default), with
+                          readable reprs: ``scipy.stats.lognorm(0.5, scale=2.0)``
+    initializers()        satsim initializers with valid parameters
+    input_models(n_in)    satsim input models (no all-zero input unless ``degenerate=True``)
+    component_matrices()  (n, k) float arrays of moderate, finite values
+    fans()                (fan_in, fan_out) pairs
+    seeds()               integer seeds for ``rng=``
 
 Property tests of a *stochastic* identity
 -----------------------------------------

@@ -39,7 +39,7 @@ Batching does not change results.  Network s's numbers are those of the same
 network trained alone on ``batches[s]`` up to floating-point rounding (the
 matrix products of a stack and of a single network may round differently; in
 practice NumPy's are bit-identical); ``tests/test_batched.py`` compares a stack, each
-member alone, :meth:`Network.fit` fed the same mini-batches, and the torch backend
+member alone, :meth:`satsim.nn.Network.fit` fed the same mini-batches, and the torch backend
 against each other.  Randomness stays per cell: the caller draws each network's
 initial weights and mini-batch rows from that cell's own generator (SPEC 7), so a
 cell's result does not depend on which other cells share its stack.
@@ -57,10 +57,10 @@ function the CPU runs eagerly on the same static buffers (its CPU twin, which th
 tests run).
 
 Divergence.  A network whose parameters become non-finite is flagged
-(:attr:`StackResult.diverged`, with the first checkpoint at which it was seen);
+(``StackResult.diverged``, with the first checkpoint at which it was seen);
 training of the whole stack continues — NaN stays within its own slice.  Floating-
 point warnings (overflow, invalid) are silenced inside training for the same
-reason :meth:`Network.fit` silences them: their consequence is reported once, by the
+reason :meth:`satsim.nn.Network.fit` silences them: their consequence is reported once, by the
 flag.  Final parameters are written back into every network (each network's own
 dtype, new C-contiguous NumPy arrays), so code that reads ``net.weights`` works
 after training.
@@ -491,7 +491,8 @@ def train_stack(
     Raises
     ------
     ValueError
-        An architecture the engine does not implement (:func:`supported_activations`),
+        An architecture the engine does not implement
+        (:func:`satsim.nn.batched.supported_activations`),
         networks that differ, bad batches, checkpoints, device (``"CUDA is not
         available …"``) or dtype; each message names the parameter.
     """

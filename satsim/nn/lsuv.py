@@ -29,7 +29,7 @@ target: :math:`v \to \operatorname{Var}_j b_j` as W shrinks.  A layer that ends
 ``max_iter`` rescalings outside the tolerance (or whose z has zero variance, so there is
 nothing to rescale) is reported by one
 :class:`~satsim._warnings.ConvergenceWarning` naming the layers, and recorded with
-``converged=False`` in :attr:`Network.init_report <satsim.nn.Network.init_report>`
+``converged=False`` in ``Network.init_report``
 (an :class:`LSUVResult`).
 
 References

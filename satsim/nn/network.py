@@ -52,7 +52,7 @@ activation=["tanh", "relu"])``; forward and backward passes, telemetry and saved
 use each layer's own.  ``init`` is an initializer (one family for every layer) or the
 data-dependent :class:`~satsim.nn.LSUV` (Mishkin & Matas 2016), which rescales each
 layer's base weights to unit pre-activation variance on a batch and records what it did
-in :attr:`Network.init_report`.
+in ``Network.init_report``.
 
 Randomness.  One ``rng`` (SPEC 7) seeds the initial weights; :meth:`Network.fit`
 takes its own ``rng`` for shuffling, dropout masks and the telemetry probe subset
@@ -119,10 +119,10 @@ of :func:`satsim.nn.batched.train_stack` with a stack of one network
 (:mod:`satsim.nn._torch`) — in the network's dtype (pass ``dtype=np.float32`` for
 speed on a GPU).  The parameters stay NumPy arrays: they are copied to the device
 when ``fit`` starts and back after every epoch, and everything outside the loop
-(History, telemetry, the divergence check, schedules, :meth:`accuracy`, :meth:`save`)
-is the NumPy code on those copies.  Shuffles come from the same ``rng`` stream, so a
-float64 CPU torch fit equals the NumPy fit to rounding (tested).  Supported: plain
-SGD with L2 or L1 regularisation; ``momentum`` and ``dropout`` are refused, as are
+(History, telemetry, the divergence check, schedules, :meth:`Network.accuracy`,
+:meth:`Network.save`) is the NumPy code on those copies.  Shuffles come from the same
+``rng`` stream, so a float64 CPU torch fit equals the NumPy fit to rounding (tested).
+Supported: plain SGD with L2 or L1 regularisation; ``momentum`` and ``dropout`` are refused, as are
 activations outside :func:`satsim.nn.batched.supported_activations`.  A CUDA device
 without CUDA is an error at construction.  Saved files hold NumPy weights only;
 ``Network.load(path, backend="torch", device=...)`` puts a loaded network back on
