@@ -40,11 +40,11 @@ The parts: ``_common`` (work sizes per scale, parsing of sizes and shapes), ``_n
 """
 
 from satsim._namespace import public_dir
-from satsim.analyze._common import MEMORY_LIMIT, SCALES, TIME_LIMIT, numpy_estimate
+from satsim.analyze._common import MEMORY_LIMIT, SCALES, TIME_LIMIT
 from satsim.analyze._numpy import AnalysisResult, analyze
 from satsim.analyze._torch import TorchAnalysisResult, analyze_torch
 
 __all__ = ["MEMORY_LIMIT", "SCALES", "TIME_LIMIT", "AnalysisResult", "TorchAnalysisResult",
-           "analyze", "analyze_torch", "numpy_estimate"]
+           "analyze", "analyze_torch"]
 
 __dir__ = public_dir(globals())

@@ -156,7 +156,7 @@ def numpy_estimate(sizes: Sequence[int], work: dict, *, n_schemes: int, n_kinds:
     ``n_probe`` rows × every layer's width × input kinds, float64) plus, per worker, one
     network's weights three times over (weights, gradients, the update).  Time: the
     multiply-adds of those forward passes and of training (forward + backward ≈ 3× a
-    forward, per row, epoch, seed and scheme) at :data:`MACS_PER_SECOND`."""
+    forward, per row, epoch, seed and scheme) at ``MACS_PER_SECOND``."""
     params = sum(a * b for a, b in itertools.pairwise(sizes))
     units = sum(sizes[1:])
     z_bytes = 8.0 * work["networks"] * work["n_probe"] * units * n_kinds

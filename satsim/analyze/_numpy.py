@@ -246,8 +246,9 @@ def analyze(
     force : bool, default False
         Run even when the estimated peak memory or run time is above
         :data:`satsim.analyze.MEMORY_LIMIT` / :data:`satsim.analyze.TIME_LIMIT` (the
-        estimate is made before anything large is allocated; see
-        :func:`satsim.analyze.numpy_estimate`).
+        estimate is made before anything large is allocated: the stacked
+        pre-activations and the weights for memory, the multiply-adds of the
+        measurements and of training at 5·10⁹ per second for time).
     executor, workers, progress
         As in :func:`satsim.sweep.run`.
     rng : seed or Generator

@@ -307,8 +307,8 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
     device : str, optional
         Torch device for training and measurement (default: the CPU).
     force : bool, default False
-        Run even when the estimate (:func:`satsim.analyze._common.torch_estimate`: the
-        inputs' size, checked before anything is allocated, then one timed SGD step)
+        Run even when the estimate (the inputs' size, checked before anything is
+        allocated, then one SGD step of the model timed on ``device``)
         is above :data:`satsim.analyze.MEMORY_LIMIT` or :data:`satsim.analyze.TIME_LIMIT`.
     out : path, optional
         Where the training cells are stored (rerunning with the same ``out`` resumes).
