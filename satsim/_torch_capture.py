@@ -66,6 +66,8 @@ class _Call:
     s1: np.ndarray
     s2: np.ndarray
     act_module: nn.Module | None = None
+    #: z (up to a reshape) is what the module returned: the logits layer
+    is_output: bool = False
 
 
 def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +135,27 @@ class _Recorder:
             call.act_module = mod
 
 
+def _tensors(out: Any) -> list[torch.Tensor]:
+    """The tensors in a module's output (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, tuple | list):
+        return [t for o in out for t in _tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _tensors(o)]
+    return []
+
+
+def _mark_outputs(calls: list[tuple[str, _Call]], out: Any) -> None:
+    """Mark the calls whose z the module returned as it is (up to a reshape: a
+    ``Flatten`` or eval-mode ``Dropout`` after the last layer changes nothing)."""
+    outs = [t.detach() for t in _tensors(out)]
+    for _, call in calls:
+        call.is_output = any(
+            t.numel() == call.z.numel() and t.dtype == call.z.dtype
+            and torch.equal(t.reshape(-1), call.z.reshape(-1)) for t in outs)
+
+
 def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
     """Forward x once (eval mode, no grad) with hooks; hooks removed and every
     submodule's training flag restored whatever happens."""
@@ -147,7 +170,8 @@ def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
         module.eval()
         with torch.no_grad():
-            module(x)
+            out = module(x)
+        _mark_outputs(rec.calls, out)
     finally:
         for h in handles:
             h.remove()

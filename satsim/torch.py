@@ -30,7 +30,8 @@ are collected by a forward hook.  The activation "that follows" a layer is the
 activation module whose input *is* that z (a ``Flatten`` or eval-mode ``Dropout``
 in between changes nothing; a ``BatchNorm``, a residual sum or a functional
 ``torch.tanh`` does — then no activation is seen, and ``activation=`` says which one
-to assume).  Mapped modules: ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU``
+to assume; it never replaces a detected one: only ``activation_override=`` does, per
+layer by name).  Mapped modules: ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU``
 (slope in [0, 1)), ``ELU``, ``Softplus`` (β = 1), ``GELU`` (exact form),
 ``Hardtanh`` (±1), ``Softsign`` and ``Identity`` (linear); any other activation
 module (``SiLU``, ``Softmax`` …) is named in ``activation_module`` with no
@@ -194,6 +195,63 @@ def _pick(spec: _Spec, index: int, name: str, default: Any) -> Any:
     if kind == "list":
         return value[index]
     return default
+
+
+_UNSET: Any = object()
+
+
+def _overrides(value: Any, names: list[str], act_spec: _Spec) -> dict[str, Activation | None]:
+    """``activation_override`` as {layer: activation}; a layer that ``activation`` (a
+    dict) also names with a different activation is an error naming both."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError("`activation_override` must be a dict mapping layer names to "
+                        f"activations (or None); got activation_override={value!r:.80}")
+    out = _per_layer("activation_override", value, names, _resolve_activation)[1]
+    kind, given = act_spec
+    for name, act in out.items():
+        if kind == "map" and name in given and given[name] != act:
+            raise ValueError(
+                f"layer {name!r} is given two activations: activation[{name!r}]="
+                f"{_act_name(given[name])} and activation_override[{name!r}]="
+                f"{_act_name(act)}; name it in one of the two")
+    return out
+
+
+def _act_name(act: Activation | None) -> str:
+    return "None" if act is None else repr(act.name)
+
+
+def _choose_activation(name: str, index: int, act_spec: _Spec,
+                       override: dict[str, Activation | None], seen: nn.Module | None,
+                       is_output: bool) -> tuple[Activation | None, str | None]:
+    """The activation assumed for layer ``name`` and where it came from.
+
+    An override wins; otherwise a detected activation module is kept — a per-layer
+    ``activation`` entry that disagrees with it is an error, and one value for every
+    layer applies only where no activation module was seen and the layer is not the
+    module's output (the logits, whose activation is the loss's business)."""
+    if name in override:
+        return override[name], "override"
+    kind, _ = act_spec
+    given = _pick(act_spec, index, name, _UNSET) if kind in ("map", "list") else _UNSET
+    if seen is not None:
+        detected = _activation_of(seen)
+        if given is not _UNSET and given != detected:
+            what = (f"{type(seen).__name__} ({_act_name(detected)})" if detected is not None
+                    else f"{type(seen).__name__} (which satsim does not model)")
+            entry = (f"activation[{name!r}]" if kind == "map" else f"activation[{index}]")
+            raise ValueError(
+                f"layer {name!r}: {entry}={_act_name(given)} conflicts with the activation "
+                f"module the forward pass applies to its z, {what}; to replace the detected "
+                f"activation pass activation_override={{{name!r}: {_act_name(given)}}}")
+        return detected, "detected"
+    if given is not _UNSET:
+        return given, (None if given is None else "given")
+    if kind == "all" and not is_output:
+        return act_spec[1], "given"
+    return None, None
 
 
 from satsim._torch_capture import (  # noqa: E402  (after the torch import check)
@@ -417,6 +475,7 @@ def layer_statistics(
     x: Any,
     *,
     activation: Any = None,
+    activation_override: Any = None,
     criterion: Any = None,
     epsilon: float = 0.01,
     delta: float = 0.01,
@@ -441,10 +500,23 @@ def layer_statistics(
         layer's input and output must keep the batch as their first dimension.
     activation : str, Activation, dict or list, optional
         The activation applied to each layer's z when the module does not show it
-        (a functional ``torch.tanh`` in ``forward``).  One value applies to every
-        layer; a dict maps layer names (as in ``named_modules``) to an activation or
-        None (none); a list gives one per layer that runs, in forward order.  Layers
-        a dict leaves out keep the detected activation.
+        (a functional ``torch.tanh`` in ``forward``).  It never replaces an activation
+        the forward pass applies (a detected module):
+
+        * one value applies to every layer where no activation module was seen,
+          except the module's output layer (its z is what ``module(x)`` returns: the
+          logits, whose "activation" belongs to the loss);
+        * a dict maps layer names (as in ``named_modules``) to an activation or None;
+          a list gives one per layer that runs, in forward order.  An entry for a layer
+          whose detected activation differs (None included) raises ``ValueError``;
+          an entry equal to it is accepted.
+
+        The ``activation_source`` column says which rule set each layer's activation.
+    activation_override : dict, optional
+        Layer name → activation (or None) that *replaces* whatever the layer's z is
+        seen to go through — the one way to model, say, a ``SiLU`` with a registered
+        activation, or to measure the logits as tanh.  A layer named here and, with a
+        different activation, in a dict ``activation`` is an error naming both.
     criterion : str, dict or list, optional
         Saturation criterion (see :mod:`satsim.activations`), given like
         ``activation``; default each activation's own.
@@ -470,6 +542,8 @@ def layer_statistics(
         ddof 0), ``weight_var_convention``, ``bias_mean``, ``bias_var``,
         ``bias_var_convention``, ``activation`` (satsim name or None),
         ``activation_module`` (the PyTorch module applied to z, if any),
+        ``activation_source`` ("detected", "given", "override" or None),
+        ``is_output`` (the layer's z is the module's output),
         ``criterion``, ``n_inputs``, ``n_units`` (features or channels),
         ``n_positions``, ``z_mean``, ``z_std`` (ddof 0, pooled over inputs, units and
         positions) and ``saturated``, each with ``*_ci_low``, ``*_ci_high`` and
@@ -505,6 +579,7 @@ def layer_statistics(
     xt = _as_batch(x, module)
     act_spec = _per_layer("activation", activation, names, _resolve_activation)
     crit_spec = _per_layer("criterion", criterion, names, _resolve_criterion)
+    override = _overrides(activation_override, names, act_spec)
     epsilon = check_real("epsilon", epsilon, low=0.0, high=0.5, low_inclusive=False,
                          high_inclusive=False)
     delta = check_real("delta", delta, low=0.0, high=1.0, low_inclusive=False,
@@ -528,13 +603,14 @@ def layer_statistics(
     rows, per_input = [], []
     for i, (name, calls) in enumerate(by_layer.items()):
         module_seen = calls[0].act_module
-        detected = None if module_seen is None else _activation_of(module_seen)
-        act = _pick(act_spec, i, name, detected)
+        is_output = any(c.is_output for c in calls)
+        act, source = _choose_activation(name, i, act_spec, override, module_seen, is_output)
         crit = None if act is None else (_pick(crit_spec, i, name, None)
                                          or act.default_criterion)
         row, frame = _layer_rows(name, calls, act,
                                  None if module_seen is None else type(module_seen).__name__,
                                  crit, conv_init, estimand, level, epsilon, delta)
+        row.update(activation_source=source, is_output=is_output)
         rows.append(row)
         per_input.append(frame)
     return LayerStatisticsResult(

@@ -448,15 +448,69 @@ def test_functional_model_order_repeats_and_given_activations():
     z3 = net.late(torch.tanh(z2))
     both = torch.stack([z2, z3], -1).detach().numpy()
     assert late.z_std == pytest.approx(both.std())
-    for spec in ("tanh", {"early": "tanh", "late": "tanh"}, ["tanh", "tanh"]):
+    for spec in ({"early": "tanh", "late": "tanh"}, ["tanh", "tanh"]):
         t = st.layer_statistics(net, X, activation=spec).table
         assert _names(t.activation) == ["tanh", "tanh"]
+        assert _names(t.activation_source) == ["given", "given"]
         assert t.saturated[0] == pytest.approx(np.mean(np.abs(z1.detach().numpy()) > T_TANH))
+    # one value for all layers skips the output layer: `late`'s second call is the logits
+    t = st.layer_statistics(net, X, activation="tanh").table
+    assert _names(t.activation) == ["tanh", None]
+    assert list(t.is_output) == [False, True]
     t = st.layer_statistics(net, X, activation={"early": "relu"}, criterion=["derivative",
                                                                             None]).table
     assert _names(t.activation) == ["relu", None]
     assert t.criterion[0] == "derivative"
     assert t.saturated[0] == pytest.approx(np.mean(z1.detach().numpy() <= 0))
+
+
+def _relu_mlp():
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 5)).double()
+
+
+def test_a_given_activation_never_replaces_a_detected_one():
+    net = st.init_(_relu_mlp(), "he_normal", bias="standard_normal", rng=3)
+    X = np.random.default_rng(4).standard_normal((200, 20))
+    x = torch.from_numpy(X)
+    z0 = net[0](x).detach().numpy()
+    z2 = net[2](net[1](net[0](x))).detach().numpy()
+    t = st.layer_statistics(net, X, activation="tanh").table
+    # the ReLU layers stay ReLU (dead units: z <= 0), the logits get no activation
+    assert _names(t.activation) == ["relu", "relu", None]
+    assert _names(t.activation_source) == ["detected", "detected", None]
+    assert list(t.is_output) == [False, False, True]
+    assert t.saturated[0] == pytest.approx(np.mean(z0 <= 0))
+    assert t.saturated[1] == pytest.approx(np.mean(z2 <= 0))
+    assert t.saturated[2] != t.saturated[2]  # NaN: nothing to saturate
+    # a per-layer entry that disagrees with the module is an error saying how to force
+    with pytest.raises(ValueError, match=r"layer '2': activation\['2'\]='tanh' conflicts "
+                       r"with .* ReLU \('relu'\); .* activation_override=\{'2': 'tanh'\}"):
+        st.layer_statistics(net, X, activation={"2": "tanh"})
+    with pytest.raises(ValueError, match=r"activation\[1\]=None conflicts"):
+        st.layer_statistics(net, X, activation=["relu", None, None])
+    # equal to the detected one: accepted; the logits take a per-layer entry
+    t = st.layer_statistics(net, X, activation={"2": "relu", "4": "tanh"}).table
+    assert _names(t.activation) == ["relu", "relu", "tanh"]
+    # forcing, and the forced value measured on z
+    t = st.layer_statistics(net, X, activation_override={"2": "tanh"}).table
+    assert _names(t.activation) == ["relu", "tanh", None]
+    assert t.activation_source[1] == "override"
+    assert t.saturated[1] == pytest.approx(np.mean(np.abs(z2) > T_TANH))
+    # the same layer in both options, differently: an error naming both
+    with pytest.raises(ValueError, match=r"activation\['4'\]='tanh' and "
+                       r"activation_override\['4'\]='sigmoid'"):
+        st.layer_statistics(net, X, activation={"4": "tanh"},
+                            activation_override={"4": "sigmoid"})
+
+
+def test_an_unmodelled_activation_module_is_not_replaced_silently():
+    net = nn.Sequential(nn.Linear(6, 8), nn.SiLU(), nn.Linear(8, 2)).double()
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    t = st.layer_statistics(net, X, activation="tanh").table
+    assert _names(t.activation) == [None, None]  # SiLU seen, not modelled; logits
+    with pytest.raises(ValueError, match=r"SiLU \(which satsim does not model\)"):
+        st.layer_statistics(net, X, activation={"0": "tanh"})
 
 
 def test_plot_and_rendering():
@@ -723,8 +777,12 @@ BAD = [
      "one entry per layer that runs"),
     (lambda: st.layer_statistics(_mlp(), _X, criterion="edge"), ValueError,
      "`criterion` must be one of"),
-    (lambda: st.layer_statistics(_mlp(), _X, activation="relu", criterion="output"),
-     ValueError, "layer '0' .relu."),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override={"0": "relu"},
+                                 criterion="output"), ValueError, "layer '0' .relu."),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override="relu"), TypeError,
+     "activation_override='relu'"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override={"7": "relu"}), ValueError,
+     "names layers the module does not have: '7'"),
     (lambda: st.layer_statistics(_mlp(), _X, epsilon=0), ValueError, "epsilon=0"),
     (lambda: st.layer_statistics(_mlp(), _X, delta=1.0), ValueError, "delta=1.0"),
     (lambda: st.layer_statistics(_mlp(), _X, confidence_level=1), ValueError,
