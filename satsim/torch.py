@@ -112,15 +112,16 @@ try:  # the bridge's one third-party requirement beyond satsim's own
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("satsim.torch needs PyTorch: pip install 'satsim[torch]'") from exc
 
-__all__ = ["LayerStatisticsResult", "init_", "layer_statistics", "load_weights"]
+__all__ = ["InitResult", "LayerStatisticsResult", "init_", "init_report", "layer_statistics",
+           "load_weights"]
 
 __dir__ = public_dir(globals())
 
+from satsim import _torch_init
 from satsim._torch_capture import _LAYERS
+from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult
 
 _ESTIMANDS = ("model", "population")
-#: attributes :func:`init_` records the satsim initializers under
-_WEIGHT_TAG, _BIAS_TAG = "_satsim_init", "_satsim_bias_init"
 
 
 # --------------------------------------------------------------------------- validation
@@ -624,18 +625,31 @@ _KEEP = "keep"
 
 @fill
 def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) -> Any:
-    r"""Initialize every ``Linear``/``Conv*``/``ConvTranspose*`` layer of ``module``
-    in place with a satsim initializer; returns ``module``.
+    r"""Initialize every ``Linear``/``Conv*``/``ConvTranspose*`` layer, every
+    ``MultiheadAttention`` projection and every ``Embedding`` of ``module`` in place
+    with a satsim initializer; returns ``module``.
 
-    Each layer's weight is drawn by ``initializer.sample(weight.shape)`` — fans from
+    Each weight matrix is drawn by ``initializer.sample(shape)`` — fans from
     :func:`satsim.init.fans`, PyTorch's layout, exactly
     ``torch.nn.init._calculate_fan_in_and_fan_out`` — in float64, then copied into
-    the tensor in its own dtype and device.  Layer k (in ``module.modules()`` order)
-    draws from the k-th stream spawned from ``rng``, its weight and bias from two
-    streams spawned from that, so the result depends on the seed alone and the
-    weights do not depend on the ``bias`` option.  The initializers are recorded on
-    the layer (attributes ``_satsim_init``, ``_satsim_bias_init``) so that
-    :func:`layer_statistics` compares the realised variance with theirs.
+    the tensor in its own dtype and device.  A ``MultiheadAttention``'s query, key and
+    value projections are three matrices, each with its own fans: the thirds
+    ``(E, E)`` of a stacked ``in_proj_weight`` (fan_in = fan_out = E, not the
+    ``(3E, E)`` tensor's fan_out = 3E), or ``q/k/v_proj_weight`` when ``kdim``/``vdim``
+    differ.  An ``Embedding``'s weight (num_embeddings, embedding_dim) takes PyTorch's
+    fans of that tensor: fan_in = embedding_dim, fan_out = num_embeddings; its
+    ``padding_idx`` row is set back to 0, as PyTorch does.  Tied weights are drawn
+    once.  Normalization scales and shifts (PyTorch's 1 and 0), ``bias_k``/``bias_v``
+    and parameters of other modules are left alone; :func:`init_report` lists every
+    parameter with what was done to it and why.
+
+    Module k (in ``module.modules()`` order) draws from the k-th stream spawned from
+    ``rng``; a ``MultiheadAttention``'s q, k, v from three streams spawned from that;
+    each matrix's weight and bias from two streams spawned from its own, so the
+    result depends on the seed alone and the weights do not depend on the ``bias``
+    option.  The initializers are recorded on the module (attributes
+    ``_satsim_init``, ``_satsim_bias_init``) so that :func:`layer_statistics`
+    compares the realised variance with theirs.
 
     Parameters
     ----------
@@ -647,7 +661,8 @@ def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) 
         ``"keep"`` leaves biases as they are, None sets them to 0, an initializer
         (elementwise) samples them with the layer's fans
         (``sample((n,), fans=(fan_in, fan_out))``, so ``"torch_linear"`` draws
-        U(±1/√fan_in) as PyTorch does).
+        U(±1/√fan_in) as PyTorch does); an ``in_proj_bias`` third takes the fans of
+        its projection.
     %(rng)s
 
     Returns
@@ -670,36 +685,59 @@ def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) 
     if b_init is not None and not b_init.elementwise:
         raise ValueError(f"`bias` must be an elementwise initializer (a bias is 1-D); "
                          f"{b_init.name!r} couples the entries of a layer; got bias={bias!r}")
-    layers: list[Any] = [m for _, m in _named_layers(module)]
+    layers: list[Any] = _torch_init.targets(module)
+    if not layers:
+        raise ValueError(f"`module` has no Linear or Conv layer, MultiheadAttention or "
+                         f"Embedding to initialize; got a {type(module).__name__}")
     for m in layers:
-        for pname in ("weight", "bias"):
-            p = getattr(m, pname, None)
+        for p in m.parameters(recurse=False):
             if isinstance(p, nn.parameter.UninitializedParameter):
                 raise ValueError(f"`module` has a lazy layer ({type(m).__name__}) whose "
                                  "shape is not known yet; run one forward pass first")
         if torch.nn.utils.parametrize.is_parametrized(m):
             raise ValueError(f"`module` has a parametrized layer ({type(m).__name__}); "
                              "its weight is computed, not stored, so it cannot be set")
-    streams = check_rng(rng).spawn(len(layers))
-    draws = []  # draw everything first: a failing initializer leaves the module untouched
-    for m, stream in zip(layers, streams, strict=True):
-        w_rng, b_rng = stream.spawn(2)
-        shape = tuple(m.weight.shape)
-        fans = _init.fans(shape)
-        w = w_init.sample(shape, rng=w_rng)
-        b = None
-        if m.bias is not None and not keep:
-            b = (np.zeros(m.bias.shape) if b_init is None
-                 else b_init.sample(tuple(m.bias.shape), rng=b_rng, fans=fans))
-        draws.append((m, w, b))
-    with torch.no_grad():
-        for m, w, b in draws:
-            m.weight.copy_(torch.from_numpy(w))
-            setattr(m, _WEIGHT_TAG, w_init)
-            if b is not None:
-                m.bias.copy_(torch.from_numpy(b))
-                setattr(m, _BIAS_TAG, _init.get("zeros") if b_init is None else b_init)
+    # draw everything first: a failing initializer leaves the module untouched
+    draws, table = _torch_init.draw(module, w_init, b_init, keep, check_rng(rng))
+    _torch_init.write(draws, layers, w_init,
+                      None if keep else (_init.get("zeros") if b_init is None else b_init))
+    bias_name = "keep" if keep else ("zeros" if b_init is None else b_init.name)
+    setattr(module, _REPORT_TAG, InitResult(table=table, initializer=w_init.name,
+                                            bias=bias_name))
     return module
+
+
+def init_report(module: Any) -> InitResult:
+    """What the last :func:`init_` on ``module`` did to each of its parameters.
+
+    Returns
+    -------
+    InitResult
+        One row per weight matrix drawn (the query, key and value thirds of a stacked
+        ``in_proj_weight`` each on its own, with its fans), per bias, and per parameter
+        left alone with the reason (normalization scales and shifts, ``bias_k``/
+        ``bias_v``, parameters of modules init_ has no fan convention for);
+        ``.left_alone`` names the last.
+
+    Raises
+    ------
+    ValueError
+        :func:`init_` has not been run on ``module`` (or :func:`load_weights` has
+        replaced its weights since).
+
+    Examples
+    --------
+    >>> import torch, satsim.torch
+    >>> net = satsim.torch.init_(torch.nn.TransformerEncoderLayer(16, 2), "he_normal", rng=0)
+    >>> satsim.torch.init_report(net).left_alone
+    ('norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias')
+    """
+    _check_module(module)
+    report = vars(module).get(_REPORT_TAG)
+    if report is None:
+        raise ValueError("satsim.torch.init_ has not initialized `module` (or load_weights "
+                         f"has replaced its weights since); got a {type(module).__name__}")
+    return report
 
 
 def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
@@ -762,6 +800,7 @@ def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
         raise ValueError(f"`path` {path!r} must hold a state dict (a mapping of names to "
                          f"tensors); got a {type(state).__name__}")
     module.load_state_dict(state, strict=strict)
+    vars(module).pop(_REPORT_TAG, None)
     for name, m in module.named_modules():
         for pname, tag in (("weight", _WEIGHT_TAG), ("bias", _BIAS_TAG)):
             key = f"{name}.{pname}" if name else pname

@@ -77,7 +77,8 @@ def test_torch_inside_the_package_is_pytorch():
 def test_namespace_is_all():
     dunders = {n for n in vars(st) if n.startswith("__") and n.endswith("__")}
     assert dir(st) == sorted({*st.__all__, *dunders})
-    assert st.__all__ == ["LayerStatisticsResult", "init_", "layer_statistics", "load_weights"]
+    assert st.__all__ == ["InitResult", "LayerStatisticsResult", "init_", "init_report",
+                          "layer_statistics", "load_weights"]
 
 
 def test_docstring_examples_run():
@@ -143,6 +144,101 @@ def test_init_draws_exactly_satsims_samples(kind):
         w_rng, _ = stream.spawn(2)
         expected = init.get("he_uniform").sample(tuple(layer.weight.shape), rng=w_rng)
         assert torch.equal(layer.weight, torch.from_numpy(expected).float())
+
+
+def _var_tol(n):
+    # 5 sd of a sample variance's relative error, sd(s²)/σ² = √(2/n) for normal draws
+    # (and smaller for uniform ones, kurtosis < 3)
+    return 5 * math.sqrt(2 / n)
+
+
+@pytest.mark.parametrize("scheme", ["he_normal", "glorot_normal", "lecun_uniform"])
+def test_init_draws_every_attention_projection_with_its_own_fans(scheme):
+    layer = nn.TransformerEncoderLayer(64, 4)
+    attn = layer.self_attn
+    before = attn.in_proj_weight.detach().clone()
+    st.init_(layer, scheme, rng=11)
+    w = attn.in_proj_weight.detach().double()
+    ini = init.get(scheme)
+    rows = st.init_report(layer).table.set_index("parameter")
+    for j, p in enumerate("qkv"):
+        third = w[64 * j:64 * (j + 1)]
+        # the stated fans are PyTorch's of the (64, 64) projection itself, not of the
+        # stacked (192, 64) tensor (fan_out 192, which would shrink Glorot's variance)
+        fans = nn.init._calculate_fan_in_and_fan_out(third)
+        assert fans == (64, 64)
+        assert tuple(rows.loc[f"self_attn.in_proj_weight[{p}]", ["fan_in", "fan_out"]]) == fans
+        assert float(third.var(unbiased=False)) == pytest.approx(
+            ini.variance(*fans), rel=_var_tol(third.numel()))
+        assert not torch.equal(third.float(), before[64 * j:64 * (j + 1)])
+    for lin in (attn.out_proj, layer.linear1, layer.linear2):
+        fans = nn.init._calculate_fan_in_and_fan_out(lin.weight)
+        assert float(lin.weight.detach().double().var(unbiased=False)) == pytest.approx(
+            ini.variance(*fans), rel=_var_tol(lin.weight.numel()))
+    # LayerNorm scale/shift left at PyTorch's 1 and 0, and said so
+    assert st.init_report(layer).left_alone == ("norm1.weight", "norm1.bias", "norm2.weight",
+                                                "norm2.bias")
+    assert all(bool((n.weight == 1).all() and (n.bias == 0).all())
+               for n in (layer.norm1, layer.norm2))
+
+
+def test_init_attention_projections_are_satsims_draws():
+    # q, k, v: three streams spawned from the module's stream, weight from the first
+    # of two spawned from each — the documented stream layout, so the draw is pinned
+    attn = nn.MultiheadAttention(8, 2)
+    st.init_(attn, "glorot_uniform", bias=None, rng=5)
+    attn_stream, _ = np.random.default_rng(5).spawn(2)  # the MHA, then its out_proj
+    for j, stream in enumerate(attn_stream.spawn(3)):
+        w_rng, _ = stream.spawn(2)
+        expected = init.get("glorot_uniform").sample((8, 8), rng=w_rng)
+        assert torch.equal(attn.in_proj_weight[8 * j:8 * (j + 1)],
+                           torch.from_numpy(expected).float())
+    assert bool((attn.in_proj_bias == 0).all() and (attn.out_proj.bias == 0).all())
+
+
+def test_init_separate_key_and_value_dimensions():
+    attn = nn.MultiheadAttention(64, 4, kdim=32, vdim=16, add_bias_kv=True)
+    bias_k = attn.bias_k.detach().clone()
+    st.init_(attn, "he_normal", rng=2)
+    for p, fan_in in (("q", 64), ("k", 32), ("v", 16)):
+        w = getattr(attn, f"{p}_proj_weight").detach().double()
+        fans = nn.init._calculate_fan_in_and_fan_out(w)
+        assert fans == (fan_in, 64)
+        assert float(w.var(unbiased=False)) == pytest.approx(
+            2 / fan_in, rel=_var_tol(w.numel()))  # He: 2/fan_in
+    assert torch.equal(attn.bias_k, bias_k)
+    assert set(st.init_report(attn).left_alone) == {"bias_k", "bias_v"}
+
+
+def test_init_embedding_fans_padding_and_tied_weights():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 32, padding_idx=0)
+            self.head = nn.Linear(32, 1000, bias=False)
+            self.head.weight = self.emb.weight  # tied input and output embeddings
+
+    net = st.init_(Tied(), "he_normal", rng=3)
+    w = net.emb.weight.detach().double()
+    # fan_in = embedding_dim = 32, as torch's own fan function reads the (1000, 32) tensor
+    assert nn.init._calculate_fan_in_and_fan_out(w) == (32, 1000)
+    assert bool((w[0] == 0).all())  # padding row back to zero, as PyTorch does
+    assert float(w[1:].var(unbiased=False)) == pytest.approx(2 / 32, rel=_var_tol(999 * 32))
+    table = st.init_report(net).table.set_index("parameter")
+    assert table.loc["emb.weight", "action"] == "initialized"
+    assert table.loc["head.weight", "action"] == "tied"  # drawn once, as emb.weight
+
+
+def test_init_report_needs_init_and_is_cleared_by_load_weights(tmp_path):
+    net = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="init_ has not initialized `module`"):
+        st.init_report(net)
+    st.init_(net, "he_normal", rng=0)
+    assert st.init_report(net).table.action.tolist() == ["initialized", "kept"]
+    torch.save(nn.Linear(3, 2).state_dict(), tmp_path / "w.pt")
+    st.load_weights(net, tmp_path / "w.pt")
+    with pytest.raises(ValueError, match="init_ has not initialized"):
+        st.init_report(net)
 
 
 @pytest.mark.parametrize(("satsim_name", "torch_init"), [
@@ -793,6 +889,9 @@ BAD = [
     (lambda: st.layer_statistics(_mlp(), np.zeros((4, 5))), RuntimeError, "cannot be multiplied"),
     (lambda: st.init_(None, "he_normal"), TypeError, "`module` must be a torch.nn.Module"),
     (lambda: st.init_(nn.ReLU(), "he_normal"), ValueError, "no Linear or Conv layer"),
+    (lambda: st.init_(nn.LayerNorm(4), "he_normal"), ValueError, "MultiheadAttention or "
+     "Embedding to initialize; got a LayerNorm"),
+    (lambda: st.init_report("net"), TypeError, "`module` must be a torch.nn.Module"),
     (lambda: st.init_(_mlp(), "he"), ValueError, "`initializer` must be"),
     (lambda: st.init_(_mlp(), "he_normal", bias="orthogonal"), ValueError, "elementwise"),
     (lambda: st.init_(_mlp(), "he_normal", bias="kept"), ValueError, "`bias` must be"),
