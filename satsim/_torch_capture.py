@@ -156,11 +156,26 @@ def _mark_outputs(calls: list[tuple[str, _Call]], out: Any) -> None:
             and torch.equal(t.reshape(-1), call.z.reshape(-1)) for t in outs)
 
 
-def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
-    """Forward x once (eval mode, no grad) with hooks; hooks removed and every
-    submodule's training flag restored whatever happens."""
+#: normalization layers whose train and eval forwards differ (batch vs running statistics)
+_BATCH_NORMS = (nn.modules.batchnorm._NormBase,)
+
+
+def _norm_state(module: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of every normalization layer's buffers (running mean and variance,
+    ``num_batches_tracked``), to be written back after a train-mode forward."""
+    return [(b, b.detach().clone()) for m in module.modules() if isinstance(m, _BATCH_NORMS)
+            for b in m.buffers(recurse=False)]
+
+
+def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
+         ) -> list[tuple[str, _Call]]:
+    """Forward x once (no grad) with hooks: eval mode, except normalization layers in
+    train mode when ``batchnorm="train"`` (their running statistics written back
+    afterwards).  Hooks removed, buffers and every submodule's training flag restored
+    whatever happens."""
     rec = _Recorder(int(x.shape[0]))
     flags = [(m, m.training) for m in module.modules()]
+    saved = _norm_state(module) if batchnorm == "train" else []
     handles = []
     try:
         for name, m in module.named_modules():
@@ -169,12 +184,19 @@ def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
         module.eval()
+        if batchnorm == "train":
+            for m in module.modules():
+                if isinstance(m, _BATCH_NORMS):
+                    m.train()
         with torch.no_grad():
             out = module(x)
         _mark_outputs(rec.calls, out)
     finally:
         for h in handles:
             h.remove()
+        with torch.no_grad():
+            for buf, copy in saved:
+                buf.copy_(copy)
         for m, flag in flags:  # pre-order: a parent's train() first, then its children's
             m.train(flag)
     return rec.calls

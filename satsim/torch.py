@@ -421,13 +421,16 @@ class LayerStatisticsResult(Result, Plottable):
     delta: float
     n_inputs: int
     not_run: tuple[str, ...] = ()
+    #: "train": batch normalization by the batch's statistics; "eval": running ones
+    batchnorm: str = "train"
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
     def _summary_header(self) -> list[str]:
         lines = [f"{self.n_inputs} inputs; {100 * self.confidence_level:g}% intervals for "
-                 f"estimand={self.estimand!r}; epsilon={self.epsilon:g}, delta={self.delta:g}"]
+                 f"estimand={self.estimand!r}; epsilon={self.epsilon:g}, delta={self.delta:g}; "
+                 f"batch normalization in {self.batchnorm} mode"]
         if self.not_run:
             lines.append(f"not run by forward: {', '.join(self.not_run)}")
         return lines
@@ -482,15 +485,23 @@ def layer_statistics(
     delta: float = 0.01,
     convention: Any = "torch_linear",
     estimand: str = "model",
+    batchnorm: str = "train",
     confidence_level: float = 0.95,
 ) -> LayerStatisticsResult:
     r"""Per-layer weight, pre-activation and saturation statistics of ``module`` on ``x``.
 
-    Runs ``module(x)`` once in eval mode under ``torch.no_grad()`` with forward hooks
-    on every ``Linear``/``Conv*``/``ConvTranspose*`` layer and activation module; the
-    hooks are removed and every submodule's training flag restored afterwards, even
-    if the forward pass raises.  See the module docstring for how the following
-    activation is found, the predictions and the intervals.
+    Runs ``module(x)`` once under ``torch.no_grad()`` with forward hooks on every
+    ``Linear``/``Conv*``/``ConvTranspose*`` layer and activation module, in eval mode
+    (no dropout) except for batch normalization layers (``BatchNorm*``,
+    ``InstanceNorm*`` with running statistics): those run in train mode by default,
+    normalizing by the batch's own mean and variance as the first training step
+    does — at initialization their running statistics are 0 and 1, so an eval-mode
+    forward makes them near identities and misreports every layer after them.  Their
+    running statistics and ``num_batches_tracked`` are written back afterwards
+    (``state_dict`` is unchanged to the bit); the hooks are removed and every
+    submodule's training flag restored, even if the forward pass raises.  See the
+    module docstring for how the following activation is found, the predictions and
+    the intervals.
 
     Parameters
     ----------
@@ -533,6 +544,11 @@ def layer_statistics(
     estimand : {"model", "population"}, default "model"
         What the intervals are for: this model's units (inputs are the independent
         draws) or a new network from the same weight law (two-way clusters).
+    batchnorm : {"train", "eval"}, default "train"
+        How batch normalization layers normalize: by the batch's statistics
+        (``"train"``; a layer's z then depends on the whole batch, which the
+        intervals — treating inputs as independent — ignore, an O(1/n) coupling) or
+        by their running statistics (``"eval"``: a trained model at inference).
     %(confidence_level)s
 
     Returns
@@ -588,10 +604,11 @@ def layer_statistics(
     level = check_real("confidence_level", confidence_level, low=0.0, high=1.0,
                        low_inclusive=False, high_inclusive=False)
     estimand = check_choice("estimand", estimand, _ESTIMANDS)
+    batchnorm = check_choice("batchnorm", batchnorm, ("train", "eval"))
     conv_init = _init.as_initializer(convention, param="convention")
 
     by_layer: dict[str, list[_Call]] = {}
-    for name, call in _run(module, xt):
+    for name, call in _run(module, xt, batchnorm):
         by_layer.setdefault(name, []).append(call)  # a layer called twice: more positions
     if not by_layer:
         raise ValueError("no Linear or Conv layer of `module` ran in module(x); got layers "
@@ -617,7 +634,8 @@ def layer_statistics(
     return LayerStatisticsResult(
         table=pd.DataFrame(rows), per_input=pd.concat(per_input, ignore_index=True),
         estimand=estimand, confidence_level=level, epsilon=epsilon, delta=delta,
-        n_inputs=int(xt.shape[0]), not_run=tuple(n for n in names if n not in by_layer))
+        n_inputs=int(xt.shape[0]), not_run=tuple(n for n in names if n not in by_layer),
+        batchnorm=batchnorm)
 
 
 _KEEP = "keep"

@@ -487,10 +487,69 @@ def test_following_activation_is_the_module_fed_z():
     assert _names(t.activation_module) == ["LeakyReLU", None, "ELU", "Softsign", "SiLU",
                                          "Identity", "Hardtanh", "ReLU6", "GELU", "GELU",
                                          "Softplus", "Sigmoid"]
-    assert torch.equal(bn.running_mean, before)  # eval mode: no statistics updated
+    assert torch.equal(bn.running_mean, before)  # train-mode BN: statistics written back
     assert net.training and bn.training
     assert t.saturated[4:5].isna().all()
     assert t.loc[5, "saturated"] == 0.0  # linear never saturates
+
+
+class _BNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8, momentum=None)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)))
+        return self.fc(h.flatten(1))
+
+
+def _state_bytes(net):
+    return {k: v.detach().cpu().numpy().tobytes() for k, v in net.state_dict().items()}
+
+
+def test_batchnorm_runs_in_train_mode_and_state_is_restored():
+    net = st.init_(_BNNet().double(), "he_normal", rng=0)
+    with torch.no_grad():  # running statistics that differ from the init's 0 and 1
+        net.bn1.running_mean.fill_(0.3)
+        net.bn1.running_var.fill_(2.0)
+        net.bn1.num_batches_tracked.fill_(7)
+    net.eval()
+    before = _state_bytes(net)
+    X = np.random.default_rng(1).random((40, 3, 8, 8))
+    x = torch.from_numpy(X)
+
+    def bn(z, layer, train):  # batch normalization written out, not F.batch_norm
+        if train:  # the batch's mean and biased variance per channel
+            mean = z.mean(dim=(0, 2, 3), keepdim=True)
+            var = z.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+        else:
+            mean = layer.running_mean.view(1, -1, 1, 1)
+            var = layer.running_var.view(1, -1, 1, 1)
+        return ((z - mean) / torch.sqrt(var + layer.eps) * layer.weight.view(1, -1, 1, 1)
+                + layer.bias.view(1, -1, 1, 1))
+
+    for mode in ("train", "eval"):
+        with torch.no_grad():
+            z1 = net.conv1(x)
+            z2 = net.conv2(torch.relu(bn(z1, net.bn1, mode == "train")))
+            z3 = net.fc(torch.relu(bn(z2, net.bn2, mode == "train")).flatten(1))
+        kw = {} if mode == "train" else {"batchnorm": "eval"}
+        res = st.layer_statistics(net, X, **kw)
+        t = res.table.set_index("layer")
+        assert res.batchnorm == mode
+        for name, z in (("conv1", z1), ("conv2", z2), ("fc", z3)):
+            # float64 model and hand forward: equal to rounding
+            assert t.loc[name, "z_std"] == pytest.approx(float(z.std(unbiased=False)), rel=1e-9)
+            assert t.loc[name, "z_mean"] == pytest.approx(float(z.mean()), rel=1e-9, abs=1e-12)
+        assert _state_bytes(net) == before  # running stats, num_batches_tracked: to the bit
+        assert not any(m.training for m in net.modules())
+    # the two modes differ after the first BN (running var 2, mean 0.3 vs the batch's)
+    train = st.layer_statistics(net, X).table.z_std
+    evalm = st.layer_statistics(net, X, batchnorm="eval").table.z_std
+    assert train[0] == evalm[0] and abs(train[1] - evalm[1]) > 0.05 * train[1]
 
 
 def test_slope_and_alpha_set_the_thresholds():
@@ -883,6 +942,8 @@ BAD = [
     (lambda: st.layer_statistics(_mlp(), _X, delta=1.0), ValueError, "delta=1.0"),
     (lambda: st.layer_statistics(_mlp(), _X, confidence_level=1), ValueError,
      "confidence_level=1"),
+    (lambda: st.layer_statistics(_mlp(), _X, batchnorm="running"), ValueError,
+     "batchnorm='running'"),
     (lambda: st.layer_statistics(_mlp(), _X, estimand="probe_set"), ValueError,
      "'model', 'population'"),
     (lambda: st.layer_statistics(_mlp(), _X, convention="kaiming"), ValueError, "convention"),
