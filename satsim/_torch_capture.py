@@ -55,6 +55,45 @@ def _is_activation_module(mod: nn.Module) -> bool:
                 and not isinstance(mod, nn.MultiheadAttention)))
 
 
+# --------------------------------------------------------------------------- attention
+class _Projection:
+    """One of a ``MultiheadAttention``'s query, key and value projections, measured as a
+    dense layer: ``weight`` (E, in) and ``bias`` (E,) are views of the module's
+    parameters (the thirds of ``in_proj_weight``/``in_proj_bias``, or
+    ``q/k/v_proj_weight``); the initializer :func:`init_` recorded on the module."""
+
+    def __init__(self, mha: nn.MultiheadAttention, which: str) -> None:
+        e, j = mha.embed_dim, "qkv".index(which)
+        if mha._qkv_same_embed_dim:
+            self.weight = mha.in_proj_weight[j * e:(j + 1) * e]
+        else:
+            self.weight = getattr(mha, f"{which}_proj_weight")
+        bias = mha.in_proj_bias
+        self.bias = None if bias is None else bias[j * e:(j + 1) * e]
+        self._satsim_kind = f"MultiheadAttention.{which}"
+        for tag in ("_satsim_init", "_satsim_bias_init"):
+            if tag in vars(mha):
+                setattr(self, tag, getattr(mha, tag))
+
+
+def _attention_input(mha: nn.MultiheadAttention, args: tuple, kwargs: dict) -> torch.Tensor:
+    """The input of ``out_proj``: the heads' outputs concatenated, got by running the
+    module's own forward again with ``out_proj`` set to the identity (no bias) —
+    every mask and layout option handled by PyTorch itself.  Eval mode, no grad."""
+    w, b = mha.out_proj.weight, mha.out_proj.bias
+    saved = (w.detach().clone(), None if b is None else b.detach().clone())
+    try:
+        w.copy_(torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
+        if b is not None:
+            b.zero_()
+        out = mha.forward(*args, **{**kwargs, "need_weights": False})
+    finally:
+        w.copy_(saved[0])
+        if b is not None and saved[1] is not None:
+            b.copy_(saved[1])
+    return out[0]
+
+
 # --------------------------------------------------------------------------- capture
 @dataclass
 class _Call:
@@ -68,12 +107,14 @@ class _Call:
     act_module: nn.Module | None = None
     #: z (up to a reshape) is what the module returned: the logits layer
     is_output: bool = False
+    #: z feeds an attention (q, k, v, or is its output): no elementwise activation
+    attention: bool = False
 
 
 def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     xd = x.detach().to(torch.float64)
-    if isinstance(mod, nn.Linear):
+    if isinstance(mod, nn.Linear | _Projection):
         s1, s2 = xd.sum(-1), (xd * xd).sum(-1)
         return (s1.reshape(n, 1, -1).cpu().numpy(), s2.reshape(n, 1, -1).cpu().numpy())
     groups, kernel = mod.groups, tuple(mod.kernel_size)
@@ -117,6 +158,38 @@ class _Recorder:
                     f"to be the batch of x ({self.batch} inputs)")
             call = _Call(mod, out.detach().clone(), *_patch_sums(mod, args[0], out))
             self.calls.append((name, call))
+            self.pending = call
+
+        return hook
+
+    def _check_batch(self, name: str, *tensors: torch.Tensor) -> None:
+        if any(t.ndim < 1 or t.shape[0] != self.batch for t in tensors):
+            raise ValueError(
+                f"layer {name!r} saw shapes {[tuple(t.shape) for t in tensors]}; "
+                "layer_statistics needs every layer's first dimension to be the batch of x "
+                f"({self.batch} inputs)")
+
+    def attention_hook(self, name: str) -> Callable[..., None]:
+        """Forward hook (with kwargs) on a MultiheadAttention: q, k, v from its inputs
+        and in-projection, and out_proj's z (the attention output) and input."""
+        def hook(mod: nn.MultiheadAttention, args: tuple, kwargs: dict, out: Any) -> None:
+            self.pending = None
+            inputs = list(args[:3]) + [kwargs[k] for k in ("query", "key", "value")[len(args):]
+                                       if k in kwargs]
+            if len(inputs) != 3 or not all(isinstance(t, torch.Tensor) for t in inputs):
+                raise TypeError(f"attention {name!r} was called without query, key and "
+                                "value tensors")
+            self._check_batch(name, *inputs)
+            for which, inp in zip("qkv", inputs, strict=True):
+                proj = _Projection(mod, which)
+                z = F.linear(inp, proj.weight, proj.bias).detach().clone()
+                self.calls.append((f"{name}.{which}", _Call(proj, z, *_patch_sums(proj, inp, z),
+                                                            attention=True)))
+            a = _attention_input(mod, args, kwargs)
+            z = (out[0] if isinstance(out, tuple) else out).detach().clone()
+            self._check_batch(name, a, z)
+            call = _Call(mod.out_proj, z, *_patch_sums(mod.out_proj, a, z), attention=True)
+            self.calls.append((f"{name}.out_proj" if name else "out_proj", call))
             self.pending = call
 
         return hook
@@ -167,6 +240,19 @@ def _norm_state(module: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
             for b in m.buffers(recurse=False)]
 
 
+def _transformer_activations(module: nn.Module, calls: list[tuple[str, _Call]]) -> None:
+    """A ``TransformerEncoderLayer``/``DecoderLayer`` applies its ``activation`` to
+    ``linear1``'s z as a function (``F.relu``, ``F.gelu``: no module to hook); read it
+    from the layer's attribute."""
+    functions = {F.relu: nn.ReLU(), F.gelu: nn.GELU()}
+    owners = {id(m.linear1): functions.get(m.activation) for m in module.modules()
+              if isinstance(m, nn.TransformerEncoderLayer | nn.TransformerDecoderLayer)
+              and not isinstance(m.activation, nn.Module)}
+    for _, call in calls:
+        if call.act_module is None and owners.get(id(call.layer)) is not None:
+            call.act_module = owners[id(call.layer)]
+
+
 def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
          ) -> list[tuple[str, _Call]]:
     """Forward x once (no grad) with hooks: eval mode, except normalization layers in
@@ -177,9 +263,15 @@ def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
     flags = [(m, m.training) for m in module.modules()]
     saved = _norm_state(module) if batchnorm == "train" else []
     handles = []
+    # PyTorch's fused fast path (eval mode, no grad) bypasses the submodules' hooks
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
+        torch.backends.mha.set_fastpath_enabled(False)
         for name, m in module.named_modules():
-            if isinstance(m, _LAYERS):
+            if isinstance(m, nn.MultiheadAttention):
+                handles.append(m.register_forward_hook(
+                    rec.attention_hook(name), with_kwargs=True))
+            elif isinstance(m, _LAYERS):
                 handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
@@ -191,7 +283,9 @@ def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
         with torch.no_grad():
             out = module(x)
         _mark_outputs(rec.calls, out)
+        _transformer_activations(module, rec.calls)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
         with torch.no_grad():

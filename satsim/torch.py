@@ -37,6 +37,17 @@ layer by name).  Mapped modules: ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU``
 module (``SiLU``, ``Softmax`` …) is named in ``activation_module`` with no
 saturation columns.
 
+Attention.  A ``MultiheadAttention`` is measured as four dense layers: its query,
+key and value projections (rows ``name.q``, ``name.k``, ``name.v``; z computed by a
+forward hook from the module's inputs and its ``in_proj_weight`` thirds, or
+``q/k/v_proj_weight``) and ``name.out_proj``, whose z is the module's output and whose
+input — the heads' concatenated outputs — comes from running the module's own forward
+once more with ``out_proj`` set to the identity (restored afterwards).  PyTorch's fused
+"fast path" for attention and Transformer layers, which skips submodule hooks, is
+switched off for the forward pass.  No activation is assumed for these rows; a
+``TransformerEncoderLayer``'s ``linear1`` takes the layer's ``activation`` function
+(``F.relu`` → relu, ``F.gelu`` → gelu).
+
 Predictions.  Treat the layer's weights as i.i.d. with their realised mean
 :math:`m_w` and variance :math:`v_w` (ddof 0 over the tensor), and the bias likewise
 (:math:`m_b`, :math:`v_b`; 0 without a bias).  Then for an input patch
@@ -131,9 +142,14 @@ def _check_module(module: Any) -> None:
 
 
 def _named_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    layers: list[tuple[str, nn.Module]] = [
-        (name or type(m).__name__, m) for name, m in module.named_modules()
-        if isinstance(m, _LAYERS)]
+    """The layers measured, by name; a MultiheadAttention gives its q, k, v
+    projections (``name.q`` …) before its ``out_proj``."""
+    layers: list[tuple[str, nn.Module]] = []
+    for name, m in module.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            layers += [(f"{name}.{p}" if name else p, m) for p in "qkv"]
+        elif isinstance(m, _LAYERS):
+            layers.append((name or type(m).__name__, m))
     if not layers:
         raise ValueError(f"`module` has no Linear or Conv layer to work on; got a "
                          f"{type(module).__name__} (layers satsim handles: "
@@ -226,13 +242,14 @@ def _act_name(act: Activation | None) -> str:
 
 def _choose_activation(name: str, index: int, act_spec: _Spec,
                        override: dict[str, Activation | None], seen: nn.Module | None,
-                       is_output: bool) -> tuple[Activation | None, str | None]:
+                       no_scalar: bool) -> tuple[Activation | None, str | None]:
     """The activation assumed for layer ``name`` and where it came from.
 
     An override wins; otherwise a detected activation module is kept — a per-layer
     ``activation`` entry that disagrees with it is an error, and one value for every
-    layer applies only where no activation module was seen and the layer is not the
-    module's output (the logits, whose activation is the loss's business)."""
+    layer applies only where no activation module was seen and the layer is neither
+    the module's output (the logits, whose activation is the loss's business) nor an
+    attention projection (``no_scalar``)."""
     if name in override:
         return override[name], "override"
     kind, _ = act_spec
@@ -250,7 +267,7 @@ def _choose_activation(name: str, index: int, act_spec: _Spec,
         return detected, "detected"
     if given is not _UNSET:
         return given, (None if given is None else "given")
-    if kind == "all" and not is_output:
+    if kind == "all" and not no_scalar:
         return act_spec[1], "given"
     return None, None
 
@@ -258,6 +275,7 @@ def _choose_activation(name: str, index: int, act_spec: _Spec,
 from satsim._torch_capture import (  # noqa: E402  (after the torch import check)
     _activation_of,
     _Call,
+    _Projection,
     _run,
 )
 
@@ -311,7 +329,7 @@ def _proportion_interval(sat: np.ndarray, estimand: str, level: float
 
 def _units_layout(layer: Any, z: torch.Tensor) -> np.ndarray:
     """z as float64 (inputs, units, positions)."""
-    if isinstance(layer, nn.Linear):
+    if isinstance(layer, nn.Linear | _Projection):
         z = z.movedim(-1, 1)
     return z.to(torch.float64).reshape(z.shape[0], z.shape[1], -1).cpu().numpy()
 
@@ -359,7 +377,8 @@ def _layer_rows(name: str, calls: list[_Call], act: Activation | None, act_modul
     sd = np.sqrt(v_w * s2 + vb)
     mu_bar = float(mu.mean())
     row: dict[str, Any] = {
-        "layer": name, "kind": type(layer).__name__, "fan_in": fan_in, "fan_out": fan_out,
+        "layer": name, "kind": getattr(layer, "_satsim_kind", type(layer).__name__),
+        "fan_in": fan_in, "fan_out": fan_out,
         "weight_shape": shape, "convention": w_conv.name,
         "weight_mean": m_w, "weight_var": v_w,
         "weight_var_convention": _convention_variance(w_conv, fan_in, fan_out),
@@ -622,7 +641,8 @@ def layer_statistics(
     for i, (name, calls) in enumerate(by_layer.items()):
         module_seen = calls[0].act_module
         is_output = any(c.is_output for c in calls)
-        act, source = _choose_activation(name, i, act_spec, override, module_seen, is_output)
+        act, source = _choose_activation(name, i, act_spec, override, module_seen,
+                                         is_output or calls[0].attention)
         crit = None if act is None else (_pick(crit_spec, i, name, None)
                                          or act.default_criterion)
         row, frame = _layer_rows(name, calls, act,

@@ -552,6 +552,82 @@ def test_batchnorm_runs_in_train_mode_and_state_is_restored():
     assert train[0] == evalm[0] and abs(train[1] - evalm[1]) > 0.05 * train[1]
 
 
+def _attention_by_hand(x, attn):
+    """q, k, v, the heads' concatenated outputs A and out_proj's z, written out."""
+    e, h = attn.embed_dim, attn.num_heads
+    w, b = attn.in_proj_weight, attn.in_proj_bias
+    q, k, v = (x @ w[j * e:(j + 1) * e].T + b[j * e:(j + 1) * e] for j in range(3))
+    n, length, _ = x.shape
+
+    def heads(t):  # (n, L, E) → (n, h, L, E/h)
+        return t.reshape(n, length, h, e // h).transpose(1, 2)
+
+    scores = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(e // h)
+    a = (torch.softmax(scores, -1) @ heads(v)).transpose(1, 2).reshape(n, length, e)
+    return q, k, v, a, a @ attn.out_proj.weight.T + attn.out_proj.bias
+
+
+def test_attention_projections_are_measured():
+    layer = st.init_(nn.TransformerEncoderLayer(64, 4, batch_first=True).double(),
+                     "glorot_normal", bias="torch_linear", rng=2)
+    layer.eval()
+    before = _state_bytes(layer)
+    X = np.random.default_rng(3).standard_normal((16, 10, 64))
+    x = torch.from_numpy(X)
+    res = st.layer_statistics(layer, X, activation="tanh")
+    t = res.table.set_index("layer")
+    assert list(t.index) == ["self_attn.q", "self_attn.k", "self_attn.v",
+                             "self_attn.out_proj", "linear1", "linear2"]
+    assert res.not_run == ()
+    assert t.loc["self_attn.k", "kind"] == "MultiheadAttention.k"
+    # a scalar activation goes to no attention projection (their z feeds the attention);
+    # linear1's F.relu is read from the layer's `activation`, not replaced by tanh
+    assert t.loc[["self_attn.q", "self_attn.out_proj"], "activation"].isna().all()
+    assert t.loc["linear1", "activation"] == "relu"
+    with torch.no_grad():
+        q, k, v, a, out = _attention_by_hand(x, layer.self_attn)
+        z1 = layer.linear1(layer.norm1(x + out))
+    for name, z in (("self_attn.q", q), ("self_attn.k", k), ("self_attn.v", v),
+                    ("self_attn.out_proj", out), ("linear1", z1)):
+        # float64 throughout: the module's attention and the hand one agree to rounding
+        assert t.loc[name, "z_std"] == pytest.approx(float(z.std(unbiased=False)), rel=1e-9)
+        assert t.loc[name, "z_mean"] == pytest.approx(float(z.mean()), rel=1e-9, abs=1e-12)
+    assert (t.loc["self_attn.q", "n_units"], t.loc["self_attn.q", "n_positions"]) == (64, 10)
+    # out_proj's prediction uses its real input A: v_w‖a‖² + v_b and m_w Σa + m_b per token
+    wo, bo = layer.self_attn.out_proj.weight.detach(), layer.self_attn.out_proj.bias.detach()
+    m_w, v_w = float(wo.mean()), float(wo.var(unbiased=False))
+    m_b, v_b = float(bo.mean()), float(bo.var(unbiased=False))
+    an = a.numpy()
+    mu = m_w * an.sum(-1) + m_b
+    pred = math.sqrt(np.mean(v_w * (an**2).sum(-1) + v_b) + mu.var())
+    assert t.loc["self_attn.out_proj", "z_std_predicted"] == pytest.approx(pred, rel=1e-9)
+    assert _state_bytes(layer) == before  # out_proj written back to the bit
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_attention_with_key_and_value_dimensions_called_directly():
+    class Cross(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, kdim=5, vdim=3, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x[..., :5], value=x[..., :3])[0]
+
+    net = st.init_(Cross().double(), "he_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((6, 4, 8))
+    x = torch.from_numpy(X)
+    t = st.layer_statistics(net, X).table.set_index("layer")
+    attn = net.attn
+    with torch.no_grad():
+        k = x[..., :5] @ attn.k_proj_weight.T + attn.in_proj_bias[8:16]
+        v = x[..., :3] @ attn.v_proj_weight.T + attn.in_proj_bias[16:]
+    assert tuple(t.fan_in) == (8, 5, 3, 8)
+    assert t.loc["attn.k", "z_std"] == pytest.approx(float(k.std(unbiased=False)), rel=1e-9)
+    assert t.loc["attn.v", "z_std"] == pytest.approx(float(v.std(unbiased=False)), rel=1e-9)
+    assert bool(t.loc["attn.out_proj", "is_output"])
+
+
 def test_slope_and_alpha_set_the_thresholds():
     net = nn.Sequential(nn.Linear(30, 40), nn.ELU(alpha=0.5)).double()
     st.init_(net, "standard_normal", rng=0)
