@@ -4,7 +4,8 @@ removed and training flags restored in ``finally``; see :func:`_run`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,20 +254,41 @@ def _transformer_activations(module: nn.Module, calls: list[tuple[str, _Call]]) 
             call.act_module = owners[id(call.layer)]
 
 
-def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
-         ) -> list[tuple[str, _Call]]:
-    """Forward x once (no grad) with hooks: eval mode, except normalization layers in
-    train mode when ``batchnorm="train"`` (their running statistics written back
-    afterwards).  Hooks removed, buffers and every submodule's training flag restored
-    whatever happens."""
-    rec = _Recorder(int(x.shape[0]))
+@contextmanager
+def forward_modes(module: nn.Module, batchnorm: str,
+                  handles: list[Any] | None = None) -> Iterator[None]:
+    """Eval mode, except normalization layers in train mode when ``batchnorm="train"``,
+    and PyTorch's fused attention fast path (which bypasses submodule hooks) off.
+    On exit, whatever happens: ``handles`` removed, the fast path flag, the
+    normalization buffers and every submodule's training flag restored."""
     flags = [(m, m.training) for m in module.modules()]
     saved = _norm_state(module) if batchnorm == "train" else []
-    handles = []
-    # PyTorch's fused fast path (eval mode, no grad) bypasses the submodules' hooks
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         torch.backends.mha.set_fastpath_enabled(False)
+        module.eval()
+        if batchnorm == "train":
+            for m in module.modules():
+                if isinstance(m, _BATCH_NORMS):
+                    m.train()
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        for h in handles or ():
+            h.remove()
+        with torch.no_grad():
+            for buf, copy in saved:
+                buf.copy_(copy)
+        for m, flag in flags:  # pre-order: a parent's train() first, then its children's
+            m.train(flag)
+
+
+def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
+         ) -> list[tuple[str, _Call]]:
+    """Forward x once (no grad) with hooks, in :func:`forward_modes`."""
+    rec = _Recorder(int(x.shape[0]))
+    handles: list[Any] = []
+    with forward_modes(module, batchnorm, handles):
         for name, m in module.named_modules():
             if isinstance(m, nn.MultiheadAttention):
                 handles.append(m.register_forward_hook(
@@ -275,22 +297,8 @@ def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
                 handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
-        module.eval()
-        if batchnorm == "train":
-            for m in module.modules():
-                if isinstance(m, _BATCH_NORMS):
-                    m.train()
         with torch.no_grad():
             out = module(x)
         _mark_outputs(rec.calls, out)
         _transformer_activations(module, rec.calls)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-        for h in handles:
-            h.remove()
-        with torch.no_grad():
-            for buf, copy in saved:
-                buf.copy_(copy)
-        for m, flag in flags:  # pre-order: a parent's train() first, then its children's
-            m.train(flag)
     return rec.calls

@@ -77,8 +77,9 @@ def test_torch_inside_the_package_is_pytorch():
 def test_namespace_is_all():
     dunders = {n for n in vars(st) if n.startswith("__") and n.endswith("__")}
     assert dir(st) == sorted({*st.__all__, *dunders})
-    assert st.__all__ == ["InitResult", "LayerStatisticsResult", "init_", "init_report",
-                          "layer_statistics", "load_weights"]
+    assert st.__all__ == ["InitResult", "LayerGradientsResult", "LayerStatisticsResult",
+                          "init_", "init_report", "layer_gradients", "layer_statistics",
+                          "load_weights"]
 
 
 def test_docstring_examples_run():
@@ -628,6 +629,131 @@ def test_attention_with_key_and_value_dimensions_called_directly():
     assert bool(t.loc["attn.out_proj", "is_output"])
 
 
+# --------------------------------------------------------------------------- gradients
+def _per_example_by_autograd(pieces, weights, x, y, loss):
+    """‖∂L_i/∂z‖² per layer and ‖∂L_i/∂W‖² per weight, one example at a time.
+
+    ``pieces`` maps the hidden state to the next, each returning (z, h): the z whose
+    gradient is wanted and what the next piece gets."""
+    d_sq, g_sq = [], []
+    for i in range(x.shape[0]):
+        h, zs = x[i:i + 1], []
+        for piece in pieces:
+            z, h = piece(h)
+            zs.append(z)
+        li = loss(h, y[i:i + 1]).sum()
+        grads = torch.autograd.grad(li, zs + weights)
+        d_sq.append([float(g.pow(2).sum()) for g in grads[:len(zs)]])
+        g_sq.append([float(g.pow(2).sum()) for g in grads[len(zs):]])
+    return np.array(d_sq).T, np.array(g_sq).T
+
+
+def _ce(out, y):
+    return F.cross_entropy(out, y, reduction="none")
+
+
+def _check_gradients(res, d_sq, g_sq, n):
+    t, per = res.table, res.per_input
+    for k, name in enumerate(t.layer):
+        mine = per[per.layer == name]
+        # float64 model: the hooks, the vectorised vjp and the loop agree to rounding
+        np.testing.assert_allclose(mine.delta_sq, d_sq[k], rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(mine.grad_w_sq, g_sq[k], rtol=1e-9, atol=1e-300)
+        for col, v in (("delta_sq", d_sq[k]), ("grad_w_sq", g_sq[k])):
+            half = _t_half(v)  # t interval over inputs, from the loop's values
+            assert t.loc[k, col] == pytest.approx(v.mean(), rel=1e-9)
+            assert t.loc[k, f"{col}_ci_low"] == pytest.approx(v.mean() - half, rel=1e-9)
+            assert t.loc[k, f"{col}_ci_high"] == pytest.approx(v.mean() + half, rel=1e-9)
+        assert t.n_inputs[k] == n
+
+
+def test_mlp_gradients_equal_autograd_per_example():
+    net = nn.Sequential(nn.Linear(12, 30), nn.Tanh(), nn.Linear(30, 20), nn.ReLU(inplace=True),
+                        nn.Linear(20, 5)).double()
+    st.init_(net, "glorot_normal", bias="standard_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((40, 12))
+    y = np.random.default_rng(2).integers(0, 5, 40)
+    res = st.layer_gradients(net, X, y)
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.tanh(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.relu(z)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[4](h))]
+    weights = [net[0].weight, net[2].weight, net[4].weight]
+    d_sq, g_sq = _per_example_by_autograd(pieces, weights, x, yt, _ce)
+    _check_gradients(res, d_sq, g_sq, 40)
+    # for a Linear once per example, ‖∂L_i/∂W‖² = ‖δ_i‖² ‖a_i‖² (here layer 0: a = x)
+    np.testing.assert_allclose(g_sq[0], d_sq[0] * (X**2).sum(1), rtol=1e-9)
+    # the batch-mean loss's gradient, from one autograd call on the whole batch
+    gw = torch.autograd.grad(_ce(net(x), yt).mean(), net[2].weight)[0]
+    assert res.table.grad_w_sq_batch[1] == pytest.approx(float(gw.pow(2).sum()), rel=1e-9)
+    assert res.loss == pytest.approx(float(_ce(net(x), yt).mean().detach()), rel=1e-12)
+    assert all(p.grad is None for p in net.parameters())  # .grad untouched
+
+
+def test_default_labels_come_from_rng():
+    net = nn.Sequential(nn.Linear(4, 3)).double()
+    X = np.random.default_rng(0).standard_normal((10, 4))
+    drawn = st.layer_gradients(net, X, rng=5)
+    given = st.layer_gradients(net, X, np.random.default_rng(5).integers(0, 3, size=10))
+    assert drawn.table.delta_sq[0] == given.table.delta_sq[0]
+    assert "drawn uniformly from 3 classes" in drawn.labels
+
+
+def test_cnn_gradients_equal_autograd_per_example():
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, groups=2,
+                        stride=2), nn.Tanh(), nn.Flatten(), nn.Linear(8 * 3 * 3, 4)).double()
+    st.init_(net, "he_normal", bias="torch_linear", rng=3)
+    X = np.random.default_rng(4).standard_normal((12, 3, 8, 8))
+    y = np.arange(12) % 4
+    res = st.layer_gradients(net, X, y)
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.relu(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.tanh(z).flatten(1)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[5](h))]
+    d_sq, g_sq = _per_example_by_autograd(pieces, [net[0].weight, net[2].weight,
+                                                   net[5].weight], x, yt, _ce)
+    assert list(res.table.layer) == ["0", "2", "5"]
+    _check_gradients(res, d_sq, g_sq, 12)
+
+
+def test_gradients_of_a_linear_over_positions_with_a_given_loss():
+    # a Linear on (n, T, F): ∂L_i/∂W = Σ_t δ_it a_itᵀ is not ‖δ‖²‖a‖²; the loss is the
+    # user's, one value per example
+    net = nn.Sequential(nn.Linear(6, 10), nn.GELU(), nn.Linear(10, 3)).double()
+    X = np.random.default_rng(0).standard_normal((9, 4, 6))
+    x = torch.from_numpy(X)
+
+    def loss(out, _y):
+        return out.pow(2).sum((1, 2))
+
+    res = st.layer_gradients(net, X, loss=loss)
+    pieces = [lambda h: (lambda z: (z, F.gelu(z)))(net[0](h)),
+              lambda h: (lambda z: (z, z))(net[2](h))]
+    d_sq, g_sq = _per_example_by_autograd(pieces, [net[0].weight, net[2].weight], x,
+                                          torch.zeros(9), loss)
+    _check_gradients(res, d_sq, g_sq, 9)
+
+
+def test_gradients_with_batchnorm_in_train_mode():
+    net = _BNNet().double()
+    st.init_(net, "he_normal", rng=1)
+    before = _state_bytes(net)
+    X = np.random.default_rng(2).random((16, 3, 8, 8))
+    y = np.arange(16) % 5
+    res = st.layer_gradients(net, X, y)
+    assert _state_bytes(net) == before
+    # reference: a train-mode forward (batch statistics) of the batch-mean loss
+    ref = _BNNet().double()
+    ref.load_state_dict(net.state_dict())
+    ref.train()
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    grads = torch.autograd.grad(_ce(ref(x), yt).mean(), [ref.conv1.weight, ref.fc.weight])
+    assert res.table.grad_w_sq_batch[0] == pytest.approx(float(grads[0].pow(2).sum()), rel=1e-9)
+    assert res.table.grad_w_sq_batch[2] == pytest.approx(float(grads[1].pow(2).sum()), rel=1e-9)
+    ev = st.layer_gradients(net, X, y, batchnorm="eval")
+    assert abs(ev.table.grad_w_sq_batch[0] / res.table.grad_w_sq_batch[0] - 1) > 0.05
+
+
 def test_slope_and_alpha_set_the_thresholds():
     net = nn.Sequential(nn.Linear(30, 40), nn.ELU(alpha=0.5)).double()
     st.init_(net, "standard_normal", rng=0)
@@ -1024,6 +1150,15 @@ BAD = [
      "'model', 'population'"),
     (lambda: st.layer_statistics(_mlp(), _X, convention="kaiming"), ValueError, "convention"),
     (lambda: st.layer_statistics(_mlp(), np.zeros((4, 5))), RuntimeError, "cannot be multiplied"),
+    (lambda: st.layer_gradients(None, _X), TypeError, "`module` must be a torch.nn.Module"),
+    (lambda: st.layer_gradients(_mlp(), _X, loss="ce"), TypeError, "loss='ce'"),
+    (lambda: st.layer_gradients(_mlp(), _X, batchnorm="x"), ValueError, "batchnorm='x'"),
+    (lambda: st.layer_gradients(_mlp(), _X, confidence_level=2), ValueError,
+     "confidence_level=2"),
+    (lambda: st.layer_gradients(nn.Linear(3, 2), np.zeros((4, 5, 3))), ValueError,
+     r"\(n, classes\) = \(4, C\)"),
+    (lambda: st.layer_gradients(nn.Linear(3, 2), np.zeros((4, 3)), loss=lambda o, y: o.sum()),
+     ValueError, r"one loss per example, shape \(4,\)"),
     (lambda: st.init_(None, "he_normal"), TypeError, "`module` must be a torch.nn.Module"),
     (lambda: st.init_(nn.ReLU(), "he_normal"), ValueError, "no Linear or Conv layer"),
     (lambda: st.init_(nn.LayerNorm(4), "he_normal"), ValueError, "MultiheadAttention or "

@@ -1,0 +1,198 @@
+r"""Per-layer gradients of a PyTorch model on one probe batch
+(:func:`satsim.torch.layer_gradients`).
+
+What is computed.  One forward and one backward pass of the summed loss
+:math:`L = \sum_i L_i` over the batch (per-example losses :math:`L_i`).  For every
+``Linear``/``Conv*``/``ConvTranspose*`` layer that runs, a forward hook keeps the
+layer's input :math:`a_i` and a tensor hook on its output z keeps
+
+.. math::
+
+    \delta_i = \frac{\partial L}{\partial z_i}
+    \quad (\text{all units and positions of example } i),
+
+and the per-example weight gradient is the layer's vector–Jacobian product at that
+example's input,
+
+.. math::
+
+    g_i = \Big(\frac{\partial z_i}{\partial W}\Big)^{\!\top}\delta_i ,\qquad
+    \sum_i g_i = \frac{\partial L}{\partial W},
+
+(``torch.func.vjp`` of the layer's own functional form, vectorised over examples
+with ``torch.func.vmap``; a layer called several times adds its calls).  For a
+``Linear`` applied once per example this is :math:`g_i = \delta_i a_i^\top`, so
+:math:`\lVert g_i\rVert^2 = \lVert\delta_i\rVert^2\lVert a_i\rVert^2` exactly.
+When the examples do not interact — no batch normalization in train mode — z_i
+depends on example i alone, so :math:`\delta_i = \partial L_i/\partial z_i` and
+:math:`g_i = \partial L_i/\partial W`: the per-example gradients.  With batch
+normalization in train mode (the default at initialization, as in
+:func:`satsim.torch.layer_statistics`) δ_i also carries the other examples' losses
+through the batch statistics, and g_i is example i's share of the batch gradient.
+
+Reported per layer (estimand: the mean over the input distribution the batch was
+drawn from, the weights fixed): ``delta_sq`` = mean of :math:`\lVert\delta_i\rVert^2`
+and ``grad_w_sq`` = mean of :math:`\lVert g_i\rVert_F^2`, each with a t interval over
+inputs (:math:`\bar v \pm t_{n-1}\, s_v/\sqrt n`; a large-sample interval — squared
+norms are skewed), and ``grad_w_sq_batch`` = :math:`\lVert\partial\bar L/\partial W\rVert_F^2`
+for the batch-mean loss :math:`\bar L = L/n` (the gradient an SGD step on this batch
+takes; no interval: one number per batch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+
+from satsim._results import Result, result
+from satsim._torch_capture import _LAYERS, forward_modes
+
+#: examples per vectorised vjp (memory: this many copies of a layer's weight)
+_CHUNK = 64
+
+
+def default_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example cross-entropy of ``out`` as logits (n, classes) against labels y."""
+    return F.cross_entropy(out, y, reduction="none")
+
+
+class _Capture:
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.calls: dict[str, list[dict[str, Any]]] = {}
+        self.layers: dict[str, Any] = {}
+
+    def hook(self, name: str) -> Callable[..., Any]:
+        def fn(mod: nn.Module, args: tuple, out: Any) -> Any:
+            if not (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)):
+                raise TypeError(f"layer {name!r} was called with a non-tensor input or output")
+            if out.shape[0] != self.batch or args[0].shape[0] != self.batch:
+                raise ValueError(
+                    f"layer {name!r} saw input shape {tuple(args[0].shape)} and output shape "
+                    f"{tuple(out.shape)}; layer_gradients needs every layer's first dimension "
+                    f"to be the batch of x ({self.batch} inputs)")
+            rec: dict[str, Any] = {"a": args[0].detach(), "delta": None}
+            self.calls.setdefault(name, []).append(rec)
+            self.layers[name] = mod
+
+            def keep(g: torch.Tensor) -> None:
+                rec["delta"] = g.detach()
+
+            out.register_hook(keep)
+            # hand on a copy: an in-place activation then modifies the copy, and the
+            # hook above sees the gradient at z itself
+            return out.clone()
+
+        return fn
+
+
+def _per_example_weight_grad_sq(layer: Any, calls: list[dict[str, Any]]) -> np.ndarray:
+    """‖g_i‖_F² per example, g_i summed over the layer's calls."""
+    weight = layer.weight
+    bias = getattr(layer, "bias", None)
+
+    def z_of(w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(layer, {"weight": w, **(
+            {"bias": bias.detach()} if bias is not None else {})}, (a[None],))[0]
+
+    def g_of(a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        vjp = torch.func.vjp(lambda w: z_of(w, a), weight.detach())[1]
+        return vjp(d)[0]
+
+    per_call = torch.func.vmap(g_of, chunk_size=_CHUNK)
+    n = calls[0]["a"].shape[0]
+    out = np.empty(n)
+    for lo in range(0, n, _CHUNK):
+        g = torch.stack([per_call(c["a"][lo:lo + _CHUNK], c["delta"][lo:lo + _CHUNK])
+                         for c in calls]).sum(0)
+        out[lo:lo + _CHUNK] = g.to(torch.float64).pow(2).flatten(1).sum(1).cpu().numpy()
+    return out
+
+
+def _t_interval(v: np.ndarray, level: float) -> tuple[float, float, float]:
+    est = float(v.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1)) * float(v.std(ddof=1)) / math.sqrt(
+        len(v))
+    return est, est - half, est + half
+
+
+def compute(module: nn.Module, x: torch.Tensor, y: torch.Tensor,
+            loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], batchnorm: str,
+            level: float) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """(table, per_input, mean loss) for :func:`satsim.torch.layer_gradients`."""
+    n = int(x.shape[0])
+    cap = _Capture(n)
+    handles: list[Any] = []
+    with forward_modes(module, batchnorm, handles):
+        for name, m in module.named_modules():
+            if isinstance(m, _LAYERS):
+                handles.append(m.register_forward_hook(cap.hook(name or type(m).__name__)))
+        with torch.enable_grad():
+            out = module(x)
+            if not isinstance(out, torch.Tensor):
+                raise TypeError("layer_gradients needs module(x) to return a tensor; got "
+                                f"a {type(out).__name__}")
+            losses = loss(out, y)
+            if not (isinstance(losses, torch.Tensor) and losses.shape == (n,)):
+                raise ValueError("`loss` must return one loss per example, shape "
+                                 f"({n},); got {getattr(losses, 'shape', type(losses))}")
+            weights = [cap.layers[k].weight for k in cap.calls]
+            grads = torch.autograd.grad(losses.sum(), weights, allow_unused=True)
+    rows, frames = [], []
+    for (name, calls), gw in zip(cap.calls.items(), grads, strict=True):
+        layer = cap.layers[name]
+        for c in calls:  # a z that does not reach the loss has gradient 0
+            if c["delta"] is None:
+                c["delta"] = torch.zeros_like(layer(c["a"]))
+        d_sq_np = torch.stack([c["delta"].to(torch.float64).pow(2).flatten(1).sum(1)
+                               for c in calls]).sum(0).cpu().numpy()
+        g_sq = _per_example_weight_grad_sq(layer, calls)
+        d_est, d_lo, d_hi = _t_interval(d_sq_np, level)
+        g_est, g_lo, g_hi = _t_interval(g_sq, level)
+        batch = math.nan if gw is None else float((gw.to(torch.float64) / n).pow(2).sum())
+        rows.append({"layer": name, "kind": type(layer).__name__, "n_inputs": n,
+                     "delta_sq": d_est, "delta_sq_ci_low": d_lo, "delta_sq_ci_high": d_hi,
+                     "grad_w_sq": g_est, "grad_w_sq_ci_low": g_lo, "grad_w_sq_ci_high": g_hi,
+                     "grad_w_sq_batch": batch})
+        frames.append(pd.DataFrame({"layer": name, "input": np.arange(n),
+                                    "delta_sq": d_sq_np, "grad_w_sq": g_sq}))
+    return (pd.DataFrame(rows), pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(), float(losses.detach().to(torch.float64).mean()))
+
+
+@result
+class LayerGradientsResult(Result):
+    """Per-layer gradient norms of one probe batch (:func:`satsim.torch.layer_gradients`).
+
+    ``table`` (also :meth:`to_frame`): ``layer``, ``kind``, ``n_inputs``,
+    ``delta_sq`` (mean ‖δ_i‖²), ``grad_w_sq`` (mean ‖g_i‖_F²), each with
+    ``*_ci_low``/``*_ci_high``, and ``grad_w_sq_batch`` (‖∂L̄/∂W‖_F² of the batch-mean
+    loss); ``per_input`` the per-example values behind the intervals.  ``loss`` is the
+    batch's mean loss; ``labels`` says where the targets came from.
+    """
+
+    _title = "Layer gradients (satsim.torch)"
+
+    table: pd.DataFrame
+    per_input: pd.DataFrame
+    loss: float
+    labels: str
+    batchnorm: str
+    confidence_level: float
+    n_inputs: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def _summary_header(self) -> list[str]:
+        return [f"{self.n_inputs} inputs, mean loss {self.loss:.4g} ({self.labels}); "
+                f"{100 * self.confidence_level:g}% t intervals over inputs; batch "
+                f"normalization in {self.batchnorm} mode"]
