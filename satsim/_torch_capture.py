@@ -23,6 +23,47 @@ _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _LAYERS = (nn.Linear, *_CONV, *_CONV_T)
 
 
+# --------------------------------------------------------------------------- validation
+def _check_module(module: Any) -> None:
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"`module` must be a torch.nn.Module; got module={module!r:.80}")
+
+
+def _named_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers measured, by name; a MultiheadAttention gives its q, k, v
+    projections (``name.q`` …) before its ``out_proj``."""
+    layers: list[tuple[str, nn.Module]] = []
+    for name, m in module.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            layers += [(f"{name}.{p}" if name else p, m) for p in "qkv"]
+        elif isinstance(m, _LAYERS):
+            layers.append((name or type(m).__name__, m))
+    if not layers:
+        raise ValueError(f"`module` has no Linear or Conv layer to work on; got a "
+                         f"{type(module).__name__} (layers satsim handles: "
+                         f"{', '.join(t.__name__ for t in _LAYERS)})")
+    return layers
+
+
+def _as_batch(x: Any, module: nn.Module) -> torch.Tensor:
+    """``x`` as a tensor (arrays take the module's floating dtype and device)."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        arr = None if isinstance(x, str | bytes) else np.asarray(x)
+        if arr is None or arr.dtype.kind not in "biuf":
+            raise TypeError(f"`x` must be a torch.Tensor or a numeric array (a batch of "
+                            f"inputs); got x={x!r:.80}")
+        ref = next((p for p in module.parameters() if p.is_floating_point()), None)
+        dtype = ref.dtype if ref is not None and arr.dtype.kind == "f" else None
+        t = torch.as_tensor(arr, dtype=dtype, device=None if ref is None else ref.device)
+    if t.ndim < 1 or t.shape[0] < 2:
+        raise ValueError("`x` must be a batch of at least 2 inputs along its first "
+                         f"dimension (intervals need 2 inputs); got shape {tuple(t.shape)}")
+    return t
+
+
+
 # --------------------------------------------------------------------------- activations
 def _activation_of(mod: nn.Module) -> Activation | None:
     """The satsim activation a PyTorch activation module computes, if satsim has it."""

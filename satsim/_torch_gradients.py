@@ -52,8 +52,10 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
+from satsim._docstrings import fill
 from satsim._results import Result, result
-from satsim._torch_capture import _LAYERS, forward_modes
+from satsim._torch_capture import _LAYERS, _as_batch, _check_module, _named_layers, forward_modes
+from satsim._validation import check_choice, check_real, check_rng
 
 #: examples per vectorised vjp (memory: this many copies of a layer's weight)
 _CHUNK = 64
@@ -196,3 +198,98 @@ class LayerGradientsResult(Result):
         return [f"{self.n_inputs} inputs, mean loss {self.loss:.4g} ({self.labels}); "
                 f"{100 * self.confidence_level:g}% t intervals over inputs; batch "
                 f"normalization in {self.batchnorm} mode"]
+
+
+@fill
+def layer_gradients(
+    module: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    loss: Any = None,
+    batchnorm: str = "train",
+    confidence_level: float = 0.95,
+    rng: Any = None,
+) -> LayerGradientsResult:
+    r"""Per-layer backward statistics of ``module`` on one probe batch: the squared
+    norms of :math:`\delta = \partial L/\partial z` and of the weight gradient.
+
+    One forward and one backward pass of the summed loss, in eval mode except batch
+    normalization (train mode by default, buffers written back; see
+    :func:`layer_statistics`); hooks removed, flags restored, ``.grad`` of the
+    parameters untouched (``torch.autograd.grad``).  What is computed, the
+    per-example estimand and the intervals are in :mod:`satsim._torch_gradients`:
+    for examples that do not interact, ``delta_sq`` is the mean of
+    :math:`\lVert\partial L_i/\partial z_i\rVert^2` and ``grad_w_sq`` the mean of
+    :math:`\lVert\partial L_i/\partial W\rVert_F^2` (for a ``Linear``:
+    :math:`\lVert\delta_i\rVert^2\lVert a_i\rVert^2`), with t intervals over inputs.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    x : torch.Tensor or array_like
+        The probe batch (at least 2 inputs along the first dimension).
+    y : torch.Tensor or array_like, optional
+        Targets for the loss.  With the default loss and ``y=None``, labels are drawn
+        uniformly from the output's classes with ``rng`` (the loss at initialization
+        is then about :math:`\ln C` whatever the data).
+    loss : callable, optional
+        ``loss(output, y) -> Tensor`` of shape (n,): one loss per example (as
+        ``reduction="none"``).  Default: cross-entropy of ``module(x)`` as logits
+        (shape (n, C)) against ``y``.
+    batchnorm : {"train", "eval"}, default "train"
+    %(confidence_level)s
+    %(rng)s
+
+    Returns
+    -------
+    LayerGradientsResult
+
+    Raises
+    ------
+    TypeError
+        ``module``, ``x`` or ``loss`` of the wrong type.
+    ValueError
+        No layer; fewer than 2 inputs; the default loss on an output that is not
+        (n, C) logits; a loss that does not return one value per example.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, satsim.torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(20, 50), torch.nn.Tanh(),
+    ...                           torch.nn.Linear(50, 10))
+    >>> _ = satsim.torch.init_(net, "glorot_normal", rng=0)
+    >>> res = satsim.torch.layer_gradients(net, np.random.default_rng(1).random((64, 20)), rng=2)
+    >>> list(res.table.layer)
+    ['0', '2']
+    """
+    _check_module(module)
+    _named_layers(module)
+    xt = _as_batch(x, module)
+    n = int(xt.shape[0])
+    if loss is not None and not callable(loss):
+        raise TypeError(f"`loss` must be a callable loss(output, y) or None; got loss={loss!r:.80}")
+    batchnorm = check_choice("batchnorm", batchnorm, ("train", "eval"))
+    level = check_real("confidence_level", confidence_level, low=0.0, high=1.0,
+                       low_inclusive=False, high_inclusive=False)
+    gen = check_rng(rng)
+    labels = "y given"
+    if loss is None:
+        loss = default_loss
+        with torch.no_grad(), forward_modes(module, batchnorm):  # the number of classes
+            out = module(xt)
+        if not (isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] == n):
+            raise ValueError("the default loss (cross-entropy of the output as logits) needs "
+                             f"module(x) to return (n, classes) = ({n}, C); got "
+                             f"{getattr(out, 'shape', type(out).__name__)}; pass `loss=`")
+        if y is None:
+            y = gen.integers(0, out.shape[1], size=n)
+            labels = f"labels drawn uniformly from {out.shape[1]} classes"
+        y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y,
+                            dtype=torch.long, device=out.device)
+    elif y is not None and not isinstance(y, torch.Tensor):
+        y = torch.as_tensor(np.asarray(y))
+    table, per_input, mean_loss = compute(module, xt, y, loss, batchnorm, level)
+    return LayerGradientsResult(table=table, per_input=per_input, loss=mean_loss,
+                                labels=labels, batchnorm=batchnorm, confidence_level=level,
+                                n_inputs=n)

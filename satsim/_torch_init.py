@@ -35,8 +35,10 @@ import torch
 from torch import nn
 
 from satsim import init as _init
+from satsim._docstrings import fill
 from satsim._results import Result, result
-from satsim._torch_capture import _LAYERS
+from satsim._torch_capture import _LAYERS, _check_module
+from satsim._validation import check_rng
 
 #: attributes :func:`init_` records the satsim initializers under
 _WEIGHT_TAG, _BIAS_TAG = "_satsim_init", "_satsim_bias_init"
@@ -218,3 +220,123 @@ class InitResult(Result):
     def left_alone(self) -> tuple[str, ...]:
         """Names of the parameters init_ did not draw."""
         return tuple(self.table.parameter[self.table.action == "left alone"])
+
+
+_KEEP = "keep"
+
+
+@fill
+def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) -> Any:
+    r"""Initialize every ``Linear``/``Conv*``/``ConvTranspose*`` layer, every
+    ``MultiheadAttention`` projection and every ``Embedding`` of ``module`` in place
+    with a satsim initializer; returns ``module``.
+
+    Each weight matrix is drawn by ``initializer.sample(shape)`` — fans from
+    :func:`satsim.init.fans`, PyTorch's layout, exactly
+    ``torch.nn.init._calculate_fan_in_and_fan_out`` — in float64, then copied into
+    the tensor in its own dtype and device.  A ``MultiheadAttention``'s query, key and
+    value projections are three matrices, each with its own fans: the thirds
+    ``(E, E)`` of a stacked ``in_proj_weight`` (fan_in = fan_out = E, not the
+    ``(3E, E)`` tensor's fan_out = 3E), or ``q/k/v_proj_weight`` when ``kdim``/``vdim``
+    differ.  An ``Embedding``'s weight (num_embeddings, embedding_dim) takes PyTorch's
+    fans of that tensor: fan_in = embedding_dim, fan_out = num_embeddings; its
+    ``padding_idx`` row is set back to 0, as PyTorch does.  Tied weights are drawn
+    once.  Normalization scales and shifts (PyTorch's 1 and 0), ``bias_k``/``bias_v``
+    and parameters of other modules are left alone; :func:`init_report` lists every
+    parameter with what was done to it and why.
+
+    Module k (in ``module.modules()`` order) draws from the k-th stream spawned from
+    ``rng``; a ``MultiheadAttention``'s q, k, v from three streams spawned from that;
+    each matrix's weight and bias from two streams spawned from its own, so the
+    result depends on the seed alone and the weights do not depend on the ``bias``
+    option.  The initializers are recorded on the module (attributes
+    ``_satsim_init``, ``_satsim_bias_init``) so that :func:`layer_statistics`
+    compares the realised variance with theirs.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    initializer : Initializer or str
+        Any satsim initializer or registered name (``"he_normal"``, ``"orthogonal"``
+        …; see :func:`satsim.init.names`).
+    bias : "keep", None, Initializer or str, default "keep"
+        ``"keep"`` leaves biases as they are, None sets them to 0, an initializer
+        (elementwise) samples them with the layer's fans
+        (``sample((n,), fans=(fan_in, fan_out))``, so ``"torch_linear"`` draws
+        U(±1/√fan_in) as PyTorch does); an ``in_proj_bias`` third takes the fans of
+        its projection.
+    %(rng)s
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module``, initialized.
+
+    Examples
+    --------
+    >>> import torch, satsim.torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU())
+    >>> net = satsim.torch.init_(net, "he_normal", bias=None, rng=0)
+    >>> bool((net[0].bias == 0).all())
+    True
+    """
+    _check_module(module)
+    w_init = _init.as_initializer(initializer, param="initializer")
+    keep = isinstance(bias, str) and bias == _KEEP
+    b_init = None if keep or bias is None else _init.as_initializer(bias, param="bias")
+    if b_init is not None and not b_init.elementwise:
+        raise ValueError(f"`bias` must be an elementwise initializer (a bias is 1-D); "
+                         f"{b_init.name!r} couples the entries of a layer; got bias={bias!r}")
+    layers: list[Any] = targets(module)
+    if not layers:
+        raise ValueError(f"`module` has no Linear or Conv layer, MultiheadAttention or "
+                         f"Embedding to initialize; got a {type(module).__name__}")
+    for m in layers:
+        for p in m.parameters(recurse=False):
+            if isinstance(p, nn.parameter.UninitializedParameter):
+                raise ValueError(f"`module` has a lazy layer ({type(m).__name__}) whose "
+                                 "shape is not known yet; run one forward pass first")
+        if torch.nn.utils.parametrize.is_parametrized(m):
+            raise ValueError(f"`module` has a parametrized layer ({type(m).__name__}); "
+                             "its weight is computed, not stored, so it cannot be set")
+    # draw everything first: a failing initializer leaves the module untouched
+    draws, table = draw(module, w_init, b_init, keep, check_rng(rng))
+    write(draws, layers, w_init,
+                      None if keep else (_init.get("zeros") if b_init is None else b_init))
+    bias_name = "keep" if keep else ("zeros" if b_init is None else b_init.name)
+    setattr(module, _REPORT_TAG, InitResult(table=table, initializer=w_init.name,
+                                            bias=bias_name))
+    return module
+
+
+def init_report(module: Any) -> InitResult:
+    """What the last :func:`init_` on ``module`` did to each of its parameters.
+
+    Returns
+    -------
+    InitResult
+        One row per weight matrix drawn (the query, key and value thirds of a stacked
+        ``in_proj_weight`` each on its own, with its fans), per bias, and per parameter
+        left alone with the reason (normalization scales and shifts, ``bias_k``/
+        ``bias_v``, parameters of modules init_ has no fan convention for);
+        ``.left_alone`` names the last.
+
+    Raises
+    ------
+    ValueError
+        :func:`init_` has not been run on ``module`` (or :func:`load_weights` has
+        replaced its weights since).
+
+    Examples
+    --------
+    >>> import torch, satsim.torch
+    >>> net = satsim.torch.init_(torch.nn.TransformerEncoderLayer(16, 2), "he_normal", rng=0)
+    >>> satsim.torch.init_report(net).left_alone
+    ('norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias')
+    """
+    _check_module(module)
+    report = vars(module).get(_REPORT_TAG)
+    if report is None:
+        raise ValueError("satsim.torch.init_ has not initialized `module` (or load_weights "
+                         f"has replaced its weights since); got a {type(module).__name__}")
+    return report

@@ -113,7 +113,7 @@ from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
 from satsim._results import Plottable, Result, result
-from satsim._validation import check_choice, check_real, check_rng
+from satsim._validation import check_choice, check_real
 from satsim.activations import CRITERIA, Activation, as_activation
 from satsim.saturation import predicted_fraction
 
@@ -128,55 +128,14 @@ __all__ = ["InitResult", "LayerGradientsResult", "LayerStatisticsResult", "init_
 
 __dir__ = public_dir(globals())
 
-from satsim import _torch_gradients, _torch_init
-from satsim._torch_capture import _LAYERS
-from satsim._torch_capture import forward_modes as _forward_modes
-from satsim._torch_gradients import LayerGradientsResult
-from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult
+from satsim._torch_capture import _as_batch, _check_module, _named_layers
+from satsim._torch_gradients import LayerGradientsResult, layer_gradients
+from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult, init_, init_report
 
 _ESTIMANDS = ("model", "population")
 
 
 # --------------------------------------------------------------------------- validation
-def _check_module(module: Any) -> None:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"`module` must be a torch.nn.Module; got module={module!r:.80}")
-
-
-def _named_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers measured, by name; a MultiheadAttention gives its q, k, v
-    projections (``name.q`` …) before its ``out_proj``."""
-    layers: list[tuple[str, nn.Module]] = []
-    for name, m in module.named_modules():
-        if isinstance(m, nn.MultiheadAttention):
-            layers += [(f"{name}.{p}" if name else p, m) for p in "qkv"]
-        elif isinstance(m, _LAYERS):
-            layers.append((name or type(m).__name__, m))
-    if not layers:
-        raise ValueError(f"`module` has no Linear or Conv layer to work on; got a "
-                         f"{type(module).__name__} (layers satsim handles: "
-                         f"{', '.join(t.__name__ for t in _LAYERS)})")
-    return layers
-
-
-def _as_batch(x: Any, module: nn.Module) -> torch.Tensor:
-    """``x`` as a tensor (arrays take the module's floating dtype and device)."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        arr = None if isinstance(x, str | bytes) else np.asarray(x)
-        if arr is None or arr.dtype.kind not in "biuf":
-            raise TypeError(f"`x` must be a torch.Tensor or a numeric array (a batch of "
-                            f"inputs); got x={x!r:.80}")
-        ref = next((p for p in module.parameters() if p.is_floating_point()), None)
-        dtype = ref.dtype if ref is not None and arr.dtype.kind == "f" else None
-        t = torch.as_tensor(arr, dtype=dtype, device=None if ref is None else ref.device)
-    if t.ndim < 1 or t.shape[0] < 2:
-        raise ValueError("`x` must be a batch of at least 2 inputs along its first "
-                         f"dimension (intervals need 2 inputs); got shape {tuple(t.shape)}")
-    return t
-
-
 _Spec = tuple[str, Any]  # ("none" | "all" | "map" | "list", value)
 
 
@@ -658,221 +617,6 @@ def layer_statistics(
         estimand=estimand, confidence_level=level, epsilon=epsilon, delta=delta,
         n_inputs=int(xt.shape[0]), not_run=tuple(n for n in names if n not in by_layer),
         batchnorm=batchnorm)
-
-
-@fill
-def layer_gradients(
-    module: Any,
-    x: Any,
-    y: Any = None,
-    *,
-    loss: Any = None,
-    batchnorm: str = "train",
-    confidence_level: float = 0.95,
-    rng: Any = None,
-) -> LayerGradientsResult:
-    r"""Per-layer backward statistics of ``module`` on one probe batch: the squared
-    norms of :math:`\delta = \partial L/\partial z` and of the weight gradient.
-
-    One forward and one backward pass of the summed loss, in eval mode except batch
-    normalization (train mode by default, buffers written back; see
-    :func:`layer_statistics`); hooks removed, flags restored, ``.grad`` of the
-    parameters untouched (``torch.autograd.grad``).  What is computed, the
-    per-example estimand and the intervals are in :mod:`satsim._torch_gradients`:
-    for examples that do not interact, ``delta_sq`` is the mean of
-    :math:`\lVert\partial L_i/\partial z_i\rVert^2` and ``grad_w_sq`` the mean of
-    :math:`\lVert\partial L_i/\partial W\rVert_F^2` (for a ``Linear``:
-    :math:`\lVert\delta_i\rVert^2\lVert a_i\rVert^2`), with t intervals over inputs.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-    x : torch.Tensor or array_like
-        The probe batch (at least 2 inputs along the first dimension).
-    y : torch.Tensor or array_like, optional
-        Targets for the loss.  With the default loss and ``y=None``, labels are drawn
-        uniformly from the output's classes with ``rng`` (the loss at initialization
-        is then about :math:`\ln C` whatever the data).
-    loss : callable, optional
-        ``loss(output, y) -> Tensor`` of shape (n,): one loss per example (as
-        ``reduction="none"``).  Default: cross-entropy of ``module(x)`` as logits
-        (shape (n, C)) against ``y``.
-    batchnorm : {"train", "eval"}, default "train"
-    %(confidence_level)s
-    %(rng)s
-
-    Returns
-    -------
-    LayerGradientsResult
-
-    Raises
-    ------
-    TypeError
-        ``module``, ``x`` or ``loss`` of the wrong type.
-    ValueError
-        No layer; fewer than 2 inputs; the default loss on an output that is not
-        (n, C) logits; a loss that does not return one value per example.
-
-    Examples
-    --------
-    >>> import numpy as np, torch, satsim.torch
-    >>> net = torch.nn.Sequential(torch.nn.Linear(20, 50), torch.nn.Tanh(),
-    ...                           torch.nn.Linear(50, 10))
-    >>> _ = satsim.torch.init_(net, "glorot_normal", rng=0)
-    >>> res = satsim.torch.layer_gradients(net, np.random.default_rng(1).random((64, 20)), rng=2)
-    >>> list(res.table.layer)
-    ['0', '2']
-    """
-    _check_module(module)
-    _named_layers(module)
-    xt = _as_batch(x, module)
-    n = int(xt.shape[0])
-    if loss is not None and not callable(loss):
-        raise TypeError(f"`loss` must be a callable loss(output, y) or None; got loss={loss!r:.80}")
-    batchnorm = check_choice("batchnorm", batchnorm, ("train", "eval"))
-    level = check_real("confidence_level", confidence_level, low=0.0, high=1.0,
-                       low_inclusive=False, high_inclusive=False)
-    gen = check_rng(rng)
-    labels = "y given"
-    if loss is None:
-        loss = _torch_gradients.default_loss
-        with torch.no_grad(), _forward_modes(module, batchnorm):  # the number of classes
-            out = module(xt)
-        if not (isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] == n):
-            raise ValueError("the default loss (cross-entropy of the output as logits) needs "
-                             f"module(x) to return (n, classes) = ({n}, C); got "
-                             f"{getattr(out, 'shape', type(out).__name__)}; pass `loss=`")
-        if y is None:
-            y = gen.integers(0, out.shape[1], size=n)
-            labels = f"labels drawn uniformly from {out.shape[1]} classes"
-        y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y,
-                            dtype=torch.long, device=out.device)
-    elif y is not None and not isinstance(y, torch.Tensor):
-        y = torch.as_tensor(np.asarray(y))
-    table, per_input, mean_loss = _torch_gradients.compute(module, xt, y, loss, batchnorm, level)
-    return LayerGradientsResult(table=table, per_input=per_input, loss=mean_loss,
-                                labels=labels, batchnorm=batchnorm, confidence_level=level,
-                                n_inputs=n)
-
-
-_KEEP = "keep"
-
-
-@fill
-def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) -> Any:
-    r"""Initialize every ``Linear``/``Conv*``/``ConvTranspose*`` layer, every
-    ``MultiheadAttention`` projection and every ``Embedding`` of ``module`` in place
-    with a satsim initializer; returns ``module``.
-
-    Each weight matrix is drawn by ``initializer.sample(shape)`` — fans from
-    :func:`satsim.init.fans`, PyTorch's layout, exactly
-    ``torch.nn.init._calculate_fan_in_and_fan_out`` — in float64, then copied into
-    the tensor in its own dtype and device.  A ``MultiheadAttention``'s query, key and
-    value projections are three matrices, each with its own fans: the thirds
-    ``(E, E)`` of a stacked ``in_proj_weight`` (fan_in = fan_out = E, not the
-    ``(3E, E)`` tensor's fan_out = 3E), or ``q/k/v_proj_weight`` when ``kdim``/``vdim``
-    differ.  An ``Embedding``'s weight (num_embeddings, embedding_dim) takes PyTorch's
-    fans of that tensor: fan_in = embedding_dim, fan_out = num_embeddings; its
-    ``padding_idx`` row is set back to 0, as PyTorch does.  Tied weights are drawn
-    once.  Normalization scales and shifts (PyTorch's 1 and 0), ``bias_k``/``bias_v``
-    and parameters of other modules are left alone; :func:`init_report` lists every
-    parameter with what was done to it and why.
-
-    Module k (in ``module.modules()`` order) draws from the k-th stream spawned from
-    ``rng``; a ``MultiheadAttention``'s q, k, v from three streams spawned from that;
-    each matrix's weight and bias from two streams spawned from its own, so the
-    result depends on the seed alone and the weights do not depend on the ``bias``
-    option.  The initializers are recorded on the module (attributes
-    ``_satsim_init``, ``_satsim_bias_init``) so that :func:`layer_statistics`
-    compares the realised variance with theirs.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-    initializer : Initializer or str
-        Any satsim initializer or registered name (``"he_normal"``, ``"orthogonal"``
-        …; see :func:`satsim.init.names`).
-    bias : "keep", None, Initializer or str, default "keep"
-        ``"keep"`` leaves biases as they are, None sets them to 0, an initializer
-        (elementwise) samples them with the layer's fans
-        (``sample((n,), fans=(fan_in, fan_out))``, so ``"torch_linear"`` draws
-        U(±1/√fan_in) as PyTorch does); an ``in_proj_bias`` third takes the fans of
-        its projection.
-    %(rng)s
-
-    Returns
-    -------
-    torch.nn.Module
-        ``module``, initialized.
-
-    Examples
-    --------
-    >>> import torch, satsim.torch
-    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU())
-    >>> net = satsim.torch.init_(net, "he_normal", bias=None, rng=0)
-    >>> bool((net[0].bias == 0).all())
-    True
-    """
-    _check_module(module)
-    w_init = _init.as_initializer(initializer, param="initializer")
-    keep = isinstance(bias, str) and bias == _KEEP
-    b_init = None if keep or bias is None else _init.as_initializer(bias, param="bias")
-    if b_init is not None and not b_init.elementwise:
-        raise ValueError(f"`bias` must be an elementwise initializer (a bias is 1-D); "
-                         f"{b_init.name!r} couples the entries of a layer; got bias={bias!r}")
-    layers: list[Any] = _torch_init.targets(module)
-    if not layers:
-        raise ValueError(f"`module` has no Linear or Conv layer, MultiheadAttention or "
-                         f"Embedding to initialize; got a {type(module).__name__}")
-    for m in layers:
-        for p in m.parameters(recurse=False):
-            if isinstance(p, nn.parameter.UninitializedParameter):
-                raise ValueError(f"`module` has a lazy layer ({type(m).__name__}) whose "
-                                 "shape is not known yet; run one forward pass first")
-        if torch.nn.utils.parametrize.is_parametrized(m):
-            raise ValueError(f"`module` has a parametrized layer ({type(m).__name__}); "
-                             "its weight is computed, not stored, so it cannot be set")
-    # draw everything first: a failing initializer leaves the module untouched
-    draws, table = _torch_init.draw(module, w_init, b_init, keep, check_rng(rng))
-    _torch_init.write(draws, layers, w_init,
-                      None if keep else (_init.get("zeros") if b_init is None else b_init))
-    bias_name = "keep" if keep else ("zeros" if b_init is None else b_init.name)
-    setattr(module, _REPORT_TAG, InitResult(table=table, initializer=w_init.name,
-                                            bias=bias_name))
-    return module
-
-
-def init_report(module: Any) -> InitResult:
-    """What the last :func:`init_` on ``module`` did to each of its parameters.
-
-    Returns
-    -------
-    InitResult
-        One row per weight matrix drawn (the query, key and value thirds of a stacked
-        ``in_proj_weight`` each on its own, with its fans), per bias, and per parameter
-        left alone with the reason (normalization scales and shifts, ``bias_k``/
-        ``bias_v``, parameters of modules init_ has no fan convention for);
-        ``.left_alone`` names the last.
-
-    Raises
-    ------
-    ValueError
-        :func:`init_` has not been run on ``module`` (or :func:`load_weights` has
-        replaced its weights since).
-
-    Examples
-    --------
-    >>> import torch, satsim.torch
-    >>> net = satsim.torch.init_(torch.nn.TransformerEncoderLayer(16, 2), "he_normal", rng=0)
-    >>> satsim.torch.init_report(net).left_alone
-    ('norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias')
-    """
-    _check_module(module)
-    report = vars(module).get(_REPORT_TAG)
-    if report is None:
-        raise ValueError("satsim.torch.init_ has not initialized `module` (or load_weights "
-                         f"has replaced its weights since); got a {type(module).__name__}")
-    return report
 
 
 def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:

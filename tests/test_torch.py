@@ -24,7 +24,7 @@ from scipy import integrate, stats
 from torch import nn
 
 import satsim.torch as st
-from satsim import init
+from satsim import _torch_gradients, _torch_init, init
 from satsim.saturation import fraction, predicted_fraction_mixture
 
 T_TANH = math.atanh(1 - 2 * 0.01)  # tanh 'output' criterion at ε = 0.01: |tanh z| > 0.98
@@ -82,8 +82,10 @@ def test_namespace_is_all():
                           "load_weights"]
 
 
-def test_docstring_examples_run():
-    res = doctest.testmod(st, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [st, _torch_init, _torch_gradients])
+def test_docstring_examples_run(module):
+    # init_, init_report and layer_gradients live in private modules (re-exported)
+    res = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0
     assert res.failed == 0
 
