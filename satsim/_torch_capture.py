@@ -151,6 +151,10 @@ class _Call:
     is_output: bool = False
     #: z feeds an attention (q, k, v, or is its output): no elementwise activation
     attention: bool = False
+    #: the layer's input (detached copy, original layout), for the mean-field chain
+    inp: torch.Tensor | None = None
+    #: types of the other modules called since the previous layer (norms, dropout …)
+    between: tuple[str, ...] = ()
 
 
 def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +191,17 @@ class _Recorder:
     batch: int
     calls: list[tuple[str, _Call]] = field(default_factory=list)
     pending: _Call | None = None
+    seen: list[str] = field(default_factory=list)
+
+    def other_hook(self, mod: nn.Module, args: tuple) -> None:
+        """Forward pre-hook on every other leaf module: what ran between two layers."""
+        self.seen.append(type(mod).__name__)
+
+    def _record(self, name: str, call: _Call, inp: torch.Tensor) -> None:
+        call.inp = inp.detach().clone()
+        call.between = tuple(self.seen)
+        self.seen = []
+        self.calls.append((name, call))
 
     def layer_hook(self, name: str) -> Callable[..., None]:
         def hook(mod: nn.Module, args: tuple, out: Any) -> None:
@@ -199,7 +214,7 @@ class _Recorder:
                     f"{tuple(out.shape)}; layer_statistics needs every layer's first dimension "
                     f"to be the batch of x ({self.batch} inputs)")
             call = _Call(mod, out.detach().clone(), *_patch_sums(mod, args[0], out))
-            self.calls.append((name, call))
+            self._record(name, call, args[0])
             self.pending = call
 
         return hook
@@ -225,13 +240,15 @@ class _Recorder:
             for which, inp in zip("qkv", inputs, strict=True):
                 proj = _Projection(mod, which)
                 z = F.linear(inp, proj.weight, proj.bias).detach().clone()
-                self.calls.append((f"{name}.{which}", _Call(proj, z, *_patch_sums(proj, inp, z),
-                                                            attention=True)))
+                self._record(f"{name}.{which}", _Call(proj, z, *_patch_sums(proj, inp, z),
+                                                      attention=True), inp)
+                self.seen = list(self.calls[-1][1].between)  # q, k, v share what came before
+            self.seen = []
             a = _attention_input(mod, args, kwargs)
             z = (out[0] if isinstance(out, tuple) else out).detach().clone()
             self._check_batch(name, a, z)
             call = _Call(mod.out_proj, z, *_patch_sums(mod.out_proj, a, z), attention=True)
-            self.calls.append((f"{name}.out_proj" if name else "out_proj", call))
+            self._record(f"{name}.out_proj" if name else "out_proj", call, a)
             self.pending = call
 
         return hook
@@ -338,6 +355,8 @@ def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
                 handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
+            if not isinstance(m, _LAYERS) and not any(True for _ in m.children()):
+                handles.append(m.register_forward_pre_hook(rec.other_hook))
         with torch.no_grad():
             out = module(x)
         _mark_outputs(rec.calls, out)

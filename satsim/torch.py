@@ -67,6 +67,14 @@ mean, ``z_std_predicted`` the square root of its second central moment
 (:func:`satsim.saturation.predicted_fraction`, as
 :func:`~satsim.saturation.predicted_fraction_mixture` does for a dense layer).
 
+These one-layer-back predictions cannot disagree much with the measurement: they
+condition on the layer's actual input.  The mean-field columns
+(:mod:`satsim._torch_meanfield`) carry q through depth from the module's input
+instead, label each layer "from the input", "carried" or "not predicted: <reason>"
+(normalization, attention output, residual sum, shared layer, unmodelled
+activation), and give the realised σ_w², σ_b², χ1, phase and the σ_w² on the
+critical line.
+
 Intervals (``estimand=``).  The weights of a given model are fixed; what varies is
 the input, and the units and positions of one input share it, so the inputs — not
 the values — are the independent draws.
@@ -128,6 +136,7 @@ __all__ = ["InitResult", "LayerGradientsResult", "LayerStatisticsResult", "init_
 
 __dir__ = public_dir(globals())
 
+from satsim import _torch_meanfield
 from satsim._torch_capture import _as_batch, _check_module, _named_layers
 from satsim._torch_gradients import LayerGradientsResult, layer_gradients
 from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult, init_, init_report
@@ -545,7 +554,14 @@ def layer_statistics(
         ``n_positions``, ``z_mean``, ``z_std`` (ddof 0, pooled over inputs, units and
         positions) and ``saturated``, each with ``*_ci_low``, ``*_ci_high`` and
         ``*_predicted``, and ``saturated_method``.  Saturation columns are NaN for a
-        layer without an activation.
+        layer without an activation.  The mean-field view
+        (:mod:`satsim._torch_meanfield`): ``prediction`` ("from the input",
+        "carried", or "not predicted: <reason>" after a normalization layer, an
+        attention output, a residual sum …), ``sigma_w2``, ``sigma_b2``,
+        ``q_meanfield``, ``z_std_meanfield`` and ``saturated_meanfield`` (carried
+        through depth by the length map, not from the layer's measured input),
+        ``chi1_at_q``, ``chi1``, ``phase``, ``critical_sigma_w2`` and
+        ``distance_to_critical``.
 
     Raises
     ------
@@ -598,7 +614,7 @@ def layer_statistics(
             raise ValueError(f"`{param}` as a list needs one entry per layer that runs "
                              f"({len(by_layer)}: {', '.join(map(repr, by_layer))}); got "
                              f"{len(spec[1])} entries")
-    rows, per_input = [], []
+    rows, per_input, acts = [], [], []
     for i, (name, calls) in enumerate(by_layer.items()):
         module_seen = calls[0].act_module
         is_output = any(c.is_output for c in calls)
@@ -610,8 +626,11 @@ def layer_statistics(
                                  None if module_seen is None else type(module_seen).__name__,
                                  crit, conv_init, estimand, level, epsilon, delta)
         row.update(activation_source=source, is_output=is_output)
+        acts.append(act)
         rows.append(row)
         per_input.append(frame)
+    _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
+                          delta=delta)
     return LayerStatisticsResult(
         table=pd.DataFrame(rows), per_input=pd.concat(per_input, ignore_index=True),
         estimand=estimand, confidence_level=level, epsilon=epsilon, delta=delta,

@@ -756,6 +756,125 @@ def test_gradients_with_batchnorm_in_train_mode():
     assert abs(ev.table.grad_w_sq_batch[0] / res.table.grad_w_sq_batch[0] - 1) > 0.05
 
 
+# --------------------------------------------------------------------------- mean field
+def _gauss_mean(f, q):
+    """∫ f(√q z) φ(z) dz by scipy's adaptive quadrature (independent of satsim)."""
+    return integrate.quad(lambda z: f(math.sqrt(q) * z) * stats.norm.pdf(z), -np.inf, np.inf,
+                          epsabs=1e-13, epsrel=1e-12)[0]
+
+
+def _tanh2(u):
+    return math.tanh(u) ** 2
+
+
+def _dtanh2(u):
+    return (1 - math.tanh(u) ** 2) ** 2
+
+
+def _q_star(sw, sb):
+    # the root of V(q) − q, V(q) = σ_w² E tanh² + σ_b² (one root for σ_b² > 0)
+    from scipy.optimize import brentq
+    return brentq(lambda q: sw * _gauss_mean(_tanh2, q) + sb - q, 1e-12, sw + sb + 1,
+                  xtol=1e-14, rtol=1e-13)
+
+
+def _chi1(sw, sb):
+    return sw * _gauss_mean(_dtanh2, _q_star(sw, sb))
+
+
+def test_mean_field_view_is_carried_through_depth():
+    net = nn.Sequential(nn.Linear(50, 40), nn.Tanh(), nn.Linear(40, 30), nn.Tanh(),
+                        nn.Linear(30, 5)).double()
+    st.init_(net, "glorot_normal", bias=init.Normal(0.0, 0.4), rng=6)
+    X = np.random.default_rng(7).standard_normal((20, 50))
+    t = st.layer_statistics(net, X).table
+    assert list(t.prediction) == ["from the input", "carried", "carried"]
+    v = [(float(net[k].weight.detach().var(unbiased=False)),
+          float(net[k].bias.detach().var(unbiased=False))) for k in (0, 2, 4)]
+    sw = [v[0][0] * 50, v[1][0] * 40, v[2][0] * 30]
+    np.testing.assert_allclose(t.sigma_w2, sw, rtol=1e-12)
+    # q¹ per input from the data, then the length map by quadrature — never the
+    # layer's measured input
+    q1 = v[0][0] * (X**2).sum(1) + v[0][1]
+    q2 = np.array([sw[1] * _gauss_mean(_tanh2, q) + v[1][1] for q in q1])
+    q3 = np.array([sw[2] * _gauss_mean(_tanh2, q) + v[2][1] for q in q2])
+    # satsim's tanh rule and scipy's quad agree to ~1e-10 (meanfield's docstring: the
+    # 600-node rule is ≲ 1e-13 relative); 1e-8 leaves room for quad's own error
+    for k, q in enumerate((q1, q2, q3)):
+        assert t.q_meanfield[k] == pytest.approx(q.mean(), rel=1e-8)
+    # tanh saturates when |z| > atanh(0.98): the mixture of normal tails
+    sat2 = np.mean(2 * stats.norm.sf(T_TANH / np.sqrt(q2)))
+    assert t.saturated_meanfield[1] == pytest.approx(sat2, rel=1e-7)
+    # χ1 at the layer's fixed point, the phase and the critical σ_w², all by quad
+    for k in (0, 1):
+        chi = _chi1(sw[k], v[k][1])
+        assert t.chi1[k] == pytest.approx(chi, rel=1e-7)
+        assert t.phase[k] == ("ordered" if chi < 1 else "chaotic")
+        from scipy.optimize import brentq
+        crit = brentq(lambda s, b=v[k][1]: _chi1(s, b) - 1, 1.0, 20.0, xtol=1e-12)
+        assert t.critical_sigma_w2[k] == pytest.approx(crit, rel=1e-6)
+        assert t.distance_to_critical[k] == pytest.approx(sw[k] - crit, rel=1e-6, abs=1e-6)
+        # local slope at the carried q: σ_w² mean_i E tanh'(√q_i z)²
+        qk = (q1, q2)[k]
+        local = sw[k] * np.mean([_gauss_mean(_dtanh2, q) for q in qk])
+        assert t.chi1_at_q[k] == pytest.approx(local, rel=1e-7)
+    assert t.chi1.isna()[2] and _names(t.phase)[2] is None  # the logits: no activation
+
+
+class _ResidualLN(nn.Module):
+    """A residual MLP block with LayerNorm and GELU."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.ln = nn.Linear(16, 32), nn.LayerNorm(32)
+        self.fc1, self.act, self.fc2 = nn.Linear(32, 32), nn.GELU(), nn.Linear(32, 32)
+        self.out = nn.Linear(32, 4)
+
+    def forward(self, x):
+        h = self.inp(x)
+        h = h + self.fc2(self.act(self.fc1(self.ln(h))))
+        return self.out(h)
+
+
+class _SharedTied(nn.Module):
+    """A nested model: one layer used twice, an output layer tied to the input layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(8, 8)
+        self.body = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.dec = nn.Linear(8, 8)
+        self.dec.weight = self.enc.weight
+
+    def forward(self, x):
+        h = torch.tanh(self.enc(x))
+        h = self.body(self.body(h))
+        return self.dec(h)
+
+
+@pytest.mark.parametrize(("build", "shape", "expected"), [
+    (_ResidualLN, (30, 16), {
+        "inp": "from the input", "fc1": "not predicted: after LayerNorm", "fc2": "carried",
+        "out": "not predicted: its input is not the previous layer's activation"}),
+    (_BNNet, (30, 3, 8, 8), {
+        "conv1": "from the input", "conv2": "not predicted: after BatchNorm2d",
+        "fc": "not predicted: after BatchNorm2d"}),
+    (lambda: nn.TransformerEncoderLayer(32, 4, batch_first=True), (6, 5, 32), {
+        "self_attn.q": "from the input", "self_attn.v": "from the input",
+        "self_attn.out_proj": "not predicted: attention output",
+        "linear1": "not predicted: after LayerNorm", "linear2": "carried"}),
+    (_SharedTied, (30, 8), {
+        "enc": "from the input", "body.0": "not predicted: the layer is called 2 times",
+        "dec": "not predicted: the layer before it is called 2 times"}),
+])
+def test_modern_blocks_are_labelled(build, shape, expected):
+    net = build().double()
+    t = st.layer_statistics(net, np.random.default_rng(0).standard_normal(shape)).table
+    labels = dict(zip(t.layer, t.prediction, strict=True))
+    for layer, start in expected.items():
+        assert labels[layer].startswith(start), (layer, labels[layer])
+
+
 def test_slope_and_alpha_set_the_thresholds():
     net = nn.Sequential(nn.Linear(30, 40), nn.ELU(alpha=0.5)).double()
     st.init_(net, "standard_normal", rng=0)
