@@ -37,6 +37,26 @@ inputs (:math:`\bar v \pm t_{n-1}\, s_v/\sqrt n`; a large-sample interval — sq
 norms are skewed), and ``grad_w_sq_batch`` = :math:`\lVert\partial\bar L/\partial W\rVert_F^2`
 for the batch-mean loss :math:`\bar L = L/n` (the gradient an SGD step on this batch
 takes; no interval: one number per batch).
+
+Mean-field backward prediction (``delta_sq_meanfield``, ``grad_w_sq_meanfield``,
+label ``backward_prediction``).  From the forward mean-field view
+(:mod:`satsim._torch_meanfield`, detected activations) each layer has per input a
+carried :math:`q^l(i)`.  Under the gradient-independence assumption (Schoenholz et
+al. 2017, §3; :mod:`satsim.gradients`)
+
+.. math::
+
+    E\lVert\delta^l(i)\rVert^2 = \sigma_w^2(l+1)\,
+    \int\!Dz\,\varphi_l'\big(\sqrt{q^l(i)}\,z\big)^2\;
+    \lVert\delta^{l+1}(i)\rVert^2 ,
+
+anchored on the measured :math:`\lVert\delta(i)\rVert^2` of the last layer and
+carried down (predicted, not re-measured, so it can disagree), then
+:math:`\lVert g_i\rVert^2 \approx \lVert\delta^l(i)\rVert^2\lVert a_i\rVert^2`
+with the measured input norm.  It is claimed ("carried") only where the layer above
+is a dense layer whose input is this layer's activation (the forward label
+"carried"), both applied once per example; elsewhere the row says "not predicted"
+with the reason, and the recursion restarts from the measured δ ("anchor").
 """
 
 from __future__ import annotations
@@ -52,9 +72,19 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
+from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._results import Result, result
-from satsim._torch_capture import _LAYERS, _as_batch, _check_module, _named_layers, forward_modes
+from satsim._torch_capture import (
+    _LAYERS,
+    _activation_of,
+    _as_batch,
+    _check_module,
+    _named_layers,
+    _run,
+    forward_modes,
+)
+from satsim._torch_meanfield import view
 from satsim._validation import check_choice, check_real, check_rng
 
 #: examples per vectorised vjp (memory: this many copies of a layer's weight)
@@ -164,10 +194,87 @@ def compute(module: nn.Module, x: torch.Tensor, y: torch.Tensor,
                      "delta_sq": d_est, "delta_sq_ci_low": d_lo, "delta_sq_ci_high": d_hi,
                      "grad_w_sq": g_est, "grad_w_sq_ci_low": g_lo, "grad_w_sq_ci_high": g_hi,
                      "grad_w_sq_batch": batch})
+        a_sq = torch.stack([c["a"].to(torch.float64).pow(2).flatten(1).sum(1)
+                            for c in calls]).sum(0).cpu().numpy()
         frames.append(pd.DataFrame({"layer": name, "input": np.arange(n),
-                                    "delta_sq": d_sq_np, "grad_w_sq": g_sq}))
+                                    "delta_sq": d_sq_np, "grad_w_sq": g_sq, "a_sq": a_sq}))
     return (pd.DataFrame(rows), pd.concat(frames, ignore_index=True) if frames
             else pd.DataFrame(), float(losses.detach().to(torch.float64).mean()))
+
+
+# --------------------------------------------------------------------------- backward view
+def _forward_view(module: nn.Module, x: torch.Tensor, batchnorm: str
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
+    """The forward mean-field view (:mod:`satsim._torch_meanfield`) with the detected
+    activations: its rows (forward order) and per-input q and E φ'²."""
+    by_layer: dict[str, list[Any]] = {}
+    for name, call in _run(module, x, batchnorm):
+        by_layer.setdefault(name, []).append(call)
+    rows, acts = [], []
+    for name, calls in by_layer.items():
+        layer = calls[0].layer
+        w = layer.weight.detach().to(torch.float64)
+        b = layer.bias
+        act = None if calls[0].act_module is None else _activation_of(calls[0].act_module)
+        rows.append({"layer": name, "fan_in": _init.fans(tuple(w.shape))[0],
+                     "weight_var": float(w.var(unbiased=False)),
+                     "bias_var": (math.nan if b is None
+                                  else float(b.detach().to(torch.float64).var(unbiased=False))),
+                     "criterion": None if act is None else act.default_criterion,
+                     "dense": isinstance(layer, nn.Linear) and calls[0].z.ndim == 2
+                     and len(calls) == 1})
+        acts.append(act)
+    per_input = view(rows, list(by_layer.values()), acts, x, epsilon=0.01, delta=0.01)
+    return rows, per_input
+
+
+def backward_view(table: pd.DataFrame, per: pd.DataFrame, module: nn.Module, x: torch.Tensor,
+                  batchnorm: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""Add the mean-field backward prediction (see the module docstring) to the
+    gradient table, walking down from the last layer."""
+    rows, fwd = _forward_view(module, x, batchnorm)
+    order = [r["layer"] for r in rows]
+    table = table.copy()
+    per = per.copy()
+    labels = dict.fromkeys(table.layer, "not predicted: not in the forward view")
+    d_pred: dict[str, float] = {}
+    g_pred: dict[str, float] = {}
+    per["delta_sq_meanfield"] = math.nan
+    running: np.ndarray | None = None  # predicted ‖δ^{l+1}(i)‖² of the layer above
+    for k in range(len(order) - 1, -1, -1):
+        name = order[k]
+        if name not in labels:  # an attention projection: no gradient row
+            running = None
+            continue
+        mine = (per.layer == name).to_numpy()
+        measured = per.loc[mine, "delta_sq"].to_numpy()
+        above = rows[k + 1] if k + 1 < len(rows) else None
+        reason = None
+        if running is None or above is None:
+            reason = "anchor: the measured δ (the recursion starts here)"
+        elif above["prediction"] != "carried":
+            reason = ("not predicted: the layer above does not take this layer's activation "
+                      f"as its input ({above['prediction']})")
+        elif not (rows[k]["dense"] and above["dense"]):
+            reason = ("not predicted: the recursion is for dense layers applied once per "
+                      "example")
+        elif not np.all(np.isfinite(fwd[k]["dphi2_meanfield"])):
+            reason = "not predicted: no activation satsim models on this layer's z"
+        if reason is None and running is not None and above is not None:
+            sw_above = above["fan_in"] * above["weight_var"]
+            pred = sw_above * fwd[k]["dphi2_meanfield"] * running
+            labels[name] = "carried"
+            d_pred[name] = float(pred.mean())
+            g_pred[name] = float(np.mean(pred * per.loc[mine, "a_sq"].to_numpy()))
+            per.loc[mine, "delta_sq_meanfield"] = pred
+            running = pred
+        else:
+            labels[name] = str(reason)
+            running = measured  # anchor the layers below on the measurement
+    table["backward_prediction"] = [labels[n] for n in table.layer]
+    table["delta_sq_meanfield"] = [d_pred.get(n, math.nan) for n in table.layer]
+    table["grad_w_sq_meanfield"] = [g_pred.get(n, math.nan) for n in table.layer]
+    return table, per
 
 
 @result
@@ -177,7 +284,9 @@ class LayerGradientsResult(Result):
     ``table`` (also :meth:`to_frame`): ``layer``, ``kind``, ``n_inputs``,
     ``delta_sq`` (mean ‖δ_i‖²), ``grad_w_sq`` (mean ‖g_i‖_F²), each with
     ``*_ci_low``/``*_ci_high``, and ``grad_w_sq_batch`` (‖∂L̄/∂W‖_F² of the batch-mean
-    loss); ``per_input`` the per-example values behind the intervals.  ``loss`` is the
+    loss), and the mean-field backward view: ``backward_prediction``,
+    ``delta_sq_meanfield``, ``grad_w_sq_meanfield``; ``per_input`` the per-example
+    values behind the intervals (and ``a_sq``, ``delta_sq_meanfield``).  ``loss`` is the
     batch's mean loss; ``labels`` says where the targets came from.
     """
 
@@ -290,6 +399,8 @@ def layer_gradients(
     elif y is not None and not isinstance(y, torch.Tensor):
         y = torch.as_tensor(np.asarray(y))
     table, per_input, mean_loss = compute(module, xt, y, loss, batchnorm, level)
+    if len(table):
+        table, per_input = backward_view(table, per_input, module, xt, batchnorm)
     return LayerGradientsResult(table=table, per_input=per_input, loss=mean_loss,
                                 labels=labels, batchnorm=batchnorm, confidence_level=level,
                                 n_inputs=n)

@@ -87,8 +87,12 @@ def _start_q(calls: list[Any], v_w: float, v_b: float) -> np.ndarray:
 
 def view(rows: list[dict[str, Any]], calls_by_layer: list[list[Any]],
          acts: list[Activation | None], x: torch.Tensor, *, epsilon: float,
-         delta: float) -> None:
-    """Add the mean-field columns to ``rows`` (one per layer, forward order)."""
+         delta: float) -> list[dict[str, np.ndarray]]:
+    """Add the mean-field columns to ``rows`` (one per layer, forward order); return
+    per layer the per-input ``q_meanfield`` (mean over positions) and
+    ``dphi2_meanfield`` (the mean over positions of E φ'(z)², z ~ N(0, q(i, p)); NaN
+    without an activation), for the per-input table and the backward view."""
+    per_input: list[dict[str, np.ndarray]] = []
     # the previous layer: its activation, q(i, p), first call and number of calls
     prev: tuple[Activation | None, np.ndarray, Any, int] | None = None
     for row, calls, act in zip(rows, calls_by_layer, acts, strict=True):
@@ -127,7 +131,18 @@ def view(rows: list[dict[str, Any]], calls_by_layer: list[list[Any]],
         else:
             q = _start_q(calls, v_w, v_b)
         row.update(_columns(label, sw, sb, q, act, row.get("criterion"), epsilon, delta))
+        per_input.append({"q_meanfield": q.mean(axis=1), "dphi2_meanfield": _dphi2(act, q)})
         prev = (act, q, call, len(calls))
+    return per_input
+
+
+def _dphi2(act: Activation | None, q: np.ndarray) -> np.ndarray:
+    if act is None:
+        return np.full(q.shape[0], math.nan)
+    try:
+        return np.asarray(kernel(act).grad_moment2(q)).mean(axis=1)
+    except (ValueError, NotImplementedError, ArithmeticError):
+        return np.full(q.shape[0], math.nan)
 
 
 def _columns(label: str, sw: float, sb: float, q: np.ndarray, act: Activation | None,

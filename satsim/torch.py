@@ -629,8 +629,11 @@ def layer_statistics(
         acts.append(act)
         rows.append(row)
         per_input.append(frame)
-    _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
-                          delta=delta)
+    extra = _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
+                                  delta=delta)
+    for frame, more in zip(per_input, extra, strict=True):
+        for col, values in more.items():
+            frame[col] = values
     return LayerStatisticsResult(
         table=pd.DataFrame(rows), per_input=pd.concat(per_input, ignore_index=True),
         estimand=estimand, confidence_level=level, epsilon=epsilon, delta=delta,

@@ -821,6 +821,45 @@ def test_mean_field_view_is_carried_through_depth():
     assert t.chi1.isna()[2] and _names(t.phase)[2] is None  # the logits: no activation
 
 
+def test_backward_mean_field_next_to_the_gradients():
+    net = nn.Sequential(nn.Linear(50, 40), nn.Tanh(), nn.Linear(40, 30), nn.Tanh(),
+                        nn.Linear(30, 5)).double()
+    st.init_(net, "glorot_normal", bias=init.Normal(0.0, 0.4), rng=6)
+    X = np.random.default_rng(7).standard_normal((20, 50))
+    y = np.arange(20) % 5
+    t = st.layer_gradients(net, X, y).table
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.tanh(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.tanh(z)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[4](h))]
+    d_sq, _ = _per_example_by_autograd(pieces, [net[4].weight], x, yt, _ce)
+    v = [(float(net[k].weight.detach().var(unbiased=False)),
+          float(net[k].bias.detach().var(unbiased=False))) for k in (0, 2, 4)]
+    # forward q per input by quadrature, then δ down from the measured top layer:
+    # E‖δ^l‖² = σ_w²(l+1) E tanh'(z^l)² ‖δ^{l+1}‖² (Schoenholz et al. 2017, eq. 9)
+    q1 = v[0][0] * (X**2).sum(1) + v[0][1]
+    q2 = np.array([40 * v[1][0] * _gauss_mean(_tanh2, q) + v[1][1] for q in q1])
+    pred2 = 30 * v[2][0] * np.array([_gauss_mean(_dtanh2, q) for q in q2]) * d_sq[2]
+    pred1 = 40 * v[1][0] * np.array([_gauss_mean(_dtanh2, q) for q in q1]) * pred2
+    assert list(t.backward_prediction) == ["carried", "carried",
+                                           "anchor: the measured δ (the recursion starts here)"]
+    # satsim's quadrature against scipy's quad: ~1e-10 (as in the forward test)
+    assert t.delta_sq_meanfield[1] == pytest.approx(pred2.mean(), rel=1e-8)
+    assert t.delta_sq_meanfield[0] == pytest.approx(pred1.mean(), rel=1e-8)
+    # ‖∂L/∂W‖² ≈ ‖δ‖²‖a‖² with the predicted δ and the measured input (here x)
+    assert t.grad_w_sq_meanfield[0] == pytest.approx(np.mean(pred1 * (X**2).sum(1)), rel=1e-8)
+    assert math.isnan(t.delta_sq_meanfield[2])
+
+
+def test_backward_view_is_not_claimed_across_a_norm_or_a_convolution():
+    t = st.layer_gradients(_BNNet().double(), np.random.default_rng(0).random((8, 3, 8, 8)),
+                           np.arange(8) % 5).table
+    assert t.backward_prediction[2].startswith("anchor")
+    assert t.backward_prediction[1].startswith("not predicted: the layer above does not "
+                                               "take this layer's activation")
+    assert t.delta_sq_meanfield.isna().all()
+
+
 class _ResidualLN(nn.Module):
     """A residual MLP block with LayerNorm and GELU."""
 
