@@ -20,7 +20,11 @@ example's input,
     \sum_i g_i = \frac{\partial L}{\partial W},
 
 (``torch.func.vjp`` of the layer's own functional form, vectorised over examples
-with ``torch.func.vmap``; a layer called several times adds its calls).  For a
+with ``torch.func.vmap``; a layer called several times adds its calls; a weight
+tied between two modules gets one row per module, each that module's share of the
+tensor's gradient).  A ``MultiheadAttention``'s projections are not modules that
+run (PyTorch applies their weights inside the attention function), so they have no
+row here.  For a
 ``Linear`` applied once per example this is :math:`g_i = \delta_i a_i^\top`, so
 :math:`\lVert g_i\rVert^2 = \lVert\delta_i\rVert^2\lVert a_i\rVert^2` exactly.
 When the examples do not interact — no batch normalization in train mode — z_i

@@ -914,6 +914,59 @@ def test_modern_blocks_are_labelled(build, shape, expected):
         assert labels[layer].startswith(start), (layer, labels[layer])
 
 
+def _sq_loss(out, _y):
+    return out.pow(2).flatten(1).sum(1)
+
+
+@pytest.mark.parametrize(("build", "shape", "loss"), [
+    (_ResidualLN, (10, 16), _ce),
+    (lambda: nn.TransformerEncoderLayer(16, 2, dim_feedforward=24, batch_first=True,
+                                        dropout=0.0), (6, 5, 16), _sq_loss),
+    (_SharedTied, (10, 8), _ce),
+])
+def test_gradients_of_modern_blocks_equal_autograd_per_example(build, shape, loss):
+    # every Linear module's calls hooked by hand; per example, δ by autograd and the
+    # module's own weight-gradient contribution Σ_calls Σ_positions δ aᵀ (for the tied
+    # weight: this module's share, not the shared tensor's total gradient)
+    net = build().double()
+    X = np.random.default_rng(0).standard_normal(shape)
+    y = np.arange(shape[0]) % 4
+    res = st.layer_gradients(net, X, y, loss=loss)
+    lins = {n: m for n, m in net.named_modules() if type(m) is nn.Linear}
+    seen = {}
+
+    def hook(name):
+        def fn(mod, args, out):
+            seen.setdefault(name, []).append((args[0], out))
+        return fn
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in lins.items()]
+    d_sq, g_sq = {n: [] for n in lins}, {n: [] for n in lins}
+    net.eval()
+    try:
+        for i in range(shape[0]):
+            seen.clear()
+            out = net(torch.from_numpy(X[i:i + 1]))
+            li = loss(out, torch.from_numpy(y[i:i + 1])).sum()
+            names = [n for n in lins if n in seen]
+            zs = [z for n in names for _, z in seen[n]]
+            grads = iter(torch.autograd.grad(li, zs))
+            for n in names:
+                d = [(a, next(grads)) for a, _ in seen[n]]
+                d_sq[n].append(sum(float(g.pow(2).sum()) for _, g in d))
+                gw = sum(torch.einsum("...o,...i->oi", g, a.detach()) for a, g in d)
+                g_sq[n].append(float(gw.pow(2).sum()))
+    finally:
+        for h in handles:
+            h.remove()
+    per = res.per_input
+    assert set(res.table.layer) == {n for n in lins if d_sq[n]}
+    for n in res.table.layer:
+        mine = per[per.layer == n]
+        np.testing.assert_allclose(mine.delta_sq, d_sq[n], rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(mine.grad_w_sq, g_sq[n], rtol=1e-9, atol=1e-300)
+
+
 def test_slope_and_alpha_set_the_thresholds():
     net = nn.Sequential(nn.Linear(30, 40), nn.ELU(alpha=0.5)).double()
     st.init_(net, "standard_normal", rng=0)
