@@ -122,8 +122,11 @@ def view(rows: list[dict[str, Any]], calls_by_layer: list[list[Any]],
                 label = "carried"
             else:
                 label = _break_reason(call, p_act, p_module)
-        else:
-            label = "not predicted: no earlier layer to carry from"
+        else:  # the first layer, fed something other than x
+            label = (_break_reason(call, None, None) if call.between and any(
+                k in m for m in call.between for k in _NORM_NAMES)
+                else "not predicted: its input is not the module's input (a functional "
+                     "operation in forward)")
         if label == "carried" and prev is not None:
             p_act, p_q, _, _ = prev
             m2 = (p_q if p_act is None else kernel(p_act).moment2(p_q)).mean(axis=1)

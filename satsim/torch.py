@@ -426,8 +426,8 @@ class LayerStatisticsResult(Result, Plottable):
 
     #: the columns :meth:`summary` and ``repr`` show (every column is in :meth:`to_frame`)
     _MAIN = ("layer", "kind", "fan_in", "weight_var", "weight_var_convention", "activation",
-             "z_std", "z_std_predicted", "saturated", "saturated_ci_low", "saturated_ci_high",
-             "saturated_predicted")
+             "z_std", "z_std_predicted", "z_std_meanfield", "saturated", "saturated_ci_low",
+             "saturated_ci_high", "saturated_predicted", "saturated_meanfield", "prediction")
 
     def _main_table(self, digits: int, rows: int | None = None) -> str:
         frame = self.table[list(self._MAIN)]

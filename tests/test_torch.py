@@ -891,6 +891,13 @@ class _SharedTied(nn.Module):
         return self.dec(h)
 
 
+def test_first_layer_after_a_norm_is_labelled():
+    net = nn.Sequential(nn.LayerNorm(6), nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    t = st.layer_statistics(net, np.random.default_rng(0).standard_normal((10, 6))).table
+    assert list(t.prediction) == ["not predicted: after LayerNorm", "carried"]
+    assert "z_std_meanfield" in st.layer_statistics(net, np.ones((2, 6))).summary()
+
+
 @pytest.mark.parametrize(("build", "shape", "expected"), [
     (_ResidualLN, (30, 16), {
         "inp": "from the input", "fc1": "not predicted: after LayerNorm", "fc2": "carried",
