@@ -4,7 +4,8 @@ removed and training flags restored in ``finally``; see :func:`_run`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,47 @@ _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 #: the layers satsim initializes and measures
 _LAYERS = (nn.Linear, *_CONV, *_CONV_T)
+
+
+# --------------------------------------------------------------------------- validation
+def _check_module(module: Any) -> None:
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"`module` must be a torch.nn.Module; got module={module!r:.80}")
+
+
+def _named_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers measured, by name; a MultiheadAttention gives its q, k, v
+    projections (``name.q`` …) before its ``out_proj``."""
+    layers: list[tuple[str, nn.Module]] = []
+    for name, m in module.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            layers += [(f"{name}.{p}" if name else p, m) for p in "qkv"]
+        elif isinstance(m, _LAYERS):
+            layers.append((name or type(m).__name__, m))
+    if not layers:
+        raise ValueError(f"`module` has no Linear or Conv layer to work on; got a "
+                         f"{type(module).__name__} (layers satsim handles: "
+                         f"{', '.join(t.__name__ for t in _LAYERS)})")
+    return layers
+
+
+def _as_batch(x: Any, module: nn.Module) -> torch.Tensor:
+    """``x`` as a tensor (arrays take the module's floating dtype and device)."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        arr = None if isinstance(x, str | bytes) else np.asarray(x)
+        if arr is None or arr.dtype.kind not in "biuf":
+            raise TypeError(f"`x` must be a torch.Tensor or a numeric array (a batch of "
+                            f"inputs); got x={x!r:.80}")
+        ref = next((p for p in module.parameters() if p.is_floating_point()), None)
+        dtype = ref.dtype if ref is not None and arr.dtype.kind == "f" else None
+        t = torch.as_tensor(arr, dtype=dtype, device=None if ref is None else ref.device)
+    if t.ndim < 1 or t.shape[0] < 2:
+        raise ValueError("`x` must be a batch of at least 2 inputs along its first "
+                         f"dimension (intervals need 2 inputs); got shape {tuple(t.shape)}")
+    return t
+
 
 
 # --------------------------------------------------------------------------- activations
@@ -55,6 +97,45 @@ def _is_activation_module(mod: nn.Module) -> bool:
                 and not isinstance(mod, nn.MultiheadAttention)))
 
 
+# --------------------------------------------------------------------------- attention
+class _Projection:
+    """One of a ``MultiheadAttention``'s query, key and value projections, measured as a
+    dense layer: ``weight`` (E, in) and ``bias`` (E,) are views of the module's
+    parameters (the thirds of ``in_proj_weight``/``in_proj_bias``, or
+    ``q/k/v_proj_weight``); the initializer :func:`init_` recorded on the module."""
+
+    def __init__(self, mha: nn.MultiheadAttention, which: str) -> None:
+        e, j = mha.embed_dim, "qkv".index(which)
+        if mha._qkv_same_embed_dim:
+            self.weight = mha.in_proj_weight[j * e:(j + 1) * e]
+        else:
+            self.weight = getattr(mha, f"{which}_proj_weight")
+        bias = mha.in_proj_bias
+        self.bias = None if bias is None else bias[j * e:(j + 1) * e]
+        self._satsim_kind = f"MultiheadAttention.{which}"
+        for tag in ("_satsim_init", "_satsim_bias_init"):
+            if tag in vars(mha):
+                setattr(self, tag, getattr(mha, tag))
+
+
+def _attention_input(mha: nn.MultiheadAttention, args: tuple, kwargs: dict) -> torch.Tensor:
+    """The input of ``out_proj``: the heads' outputs concatenated, got by running the
+    module's own forward again with ``out_proj`` set to the identity (no bias) —
+    every mask and layout option handled by PyTorch itself.  Eval mode, no grad."""
+    w, b = mha.out_proj.weight, mha.out_proj.bias
+    saved = (w.detach().clone(), None if b is None else b.detach().clone())
+    try:
+        w.copy_(torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
+        if b is not None:
+            b.zero_()
+        out = mha.forward(*args, **{**kwargs, "need_weights": False})
+    finally:
+        w.copy_(saved[0])
+        if b is not None and saved[1] is not None:
+            b.copy_(saved[1])
+    return out[0]
+
+
 # --------------------------------------------------------------------------- capture
 @dataclass
 class _Call:
@@ -66,12 +147,20 @@ class _Call:
     s1: np.ndarray
     s2: np.ndarray
     act_module: nn.Module | None = None
+    #: z (up to a reshape) is what the module returned: the logits layer
+    is_output: bool = False
+    #: z feeds an attention (q, k, v, or is its output): no elementwise activation
+    attention: bool = False
+    #: the layer's input (detached copy, original layout), for the mean-field chain
+    inp: torch.Tensor | None = None
+    #: types of the other modules called since the previous layer (norms, dropout …)
+    between: tuple[str, ...] = ()
 
 
 def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     xd = x.detach().to(torch.float64)
-    if isinstance(mod, nn.Linear):
+    if isinstance(mod, nn.Linear | _Projection):
         s1, s2 = xd.sum(-1), (xd * xd).sum(-1)
         return (s1.reshape(n, 1, -1).cpu().numpy(), s2.reshape(n, 1, -1).cpu().numpy())
     groups, kernel = mod.groups, tuple(mod.kernel_size)
@@ -102,6 +191,17 @@ class _Recorder:
     batch: int
     calls: list[tuple[str, _Call]] = field(default_factory=list)
     pending: _Call | None = None
+    seen: list[str] = field(default_factory=list)
+
+    def other_hook(self, mod: nn.Module, args: tuple) -> None:
+        """Forward pre-hook on every other leaf module: what ran between two layers."""
+        self.seen.append(type(mod).__name__)
+
+    def _record(self, name: str, call: _Call, inp: torch.Tensor) -> None:
+        call.inp = inp.detach().clone()
+        call.between = tuple(self.seen)
+        self.seen = []
+        self.calls.append((name, call))
 
     def layer_hook(self, name: str) -> Callable[..., None]:
         def hook(mod: nn.Module, args: tuple, out: Any) -> None:
@@ -114,7 +214,41 @@ class _Recorder:
                     f"{tuple(out.shape)}; layer_statistics needs every layer's first dimension "
                     f"to be the batch of x ({self.batch} inputs)")
             call = _Call(mod, out.detach().clone(), *_patch_sums(mod, args[0], out))
-            self.calls.append((name, call))
+            self._record(name, call, args[0])
+            self.pending = call
+
+        return hook
+
+    def _check_batch(self, name: str, *tensors: torch.Tensor) -> None:
+        if any(t.ndim < 1 or t.shape[0] != self.batch for t in tensors):
+            raise ValueError(
+                f"layer {name!r} saw shapes {[tuple(t.shape) for t in tensors]}; "
+                "layer_statistics needs every layer's first dimension to be the batch of x "
+                f"({self.batch} inputs)")
+
+    def attention_hook(self, name: str) -> Callable[..., None]:
+        """Forward hook (with kwargs) on a MultiheadAttention: q, k, v from its inputs
+        and in-projection, and out_proj's z (the attention output) and input."""
+        def hook(mod: nn.MultiheadAttention, args: tuple, kwargs: dict, out: Any) -> None:
+            self.pending = None
+            inputs = list(args[:3]) + [kwargs[k] for k in ("query", "key", "value")[len(args):]
+                                       if k in kwargs]
+            if len(inputs) != 3 or not all(isinstance(t, torch.Tensor) for t in inputs):
+                raise TypeError(f"attention {name!r} was called without query, key and "
+                                "value tensors")
+            self._check_batch(name, *inputs)
+            for which, inp in zip("qkv", inputs, strict=True):
+                proj = _Projection(mod, which)
+                z = F.linear(inp, proj.weight, proj.bias).detach().clone()
+                self._record(f"{name}.{which}", _Call(proj, z, *_patch_sums(proj, inp, z),
+                                                      attention=True), inp)
+                self.seen = list(self.calls[-1][1].between)  # q, k, v share what came before
+            self.seen = []
+            a = _attention_input(mod, args, kwargs)
+            z = (out[0] if isinstance(out, tuple) else out).detach().clone()
+            self._check_batch(name, a, z)
+            call = _Call(mod.out_proj, z, *_patch_sums(mod.out_proj, a, z), attention=True)
+            self._record(f"{name}.out_proj" if name else "out_proj", call, a)
             self.pending = call
 
         return hook
@@ -133,24 +267,98 @@ class _Recorder:
             call.act_module = mod
 
 
-def _run(module: nn.Module, x: torch.Tensor) -> list[tuple[str, _Call]]:
-    """Forward x once (eval mode, no grad) with hooks; hooks removed and every
-    submodule's training flag restored whatever happens."""
-    rec = _Recorder(int(x.shape[0]))
+def _tensors(out: Any) -> list[torch.Tensor]:
+    """The tensors in a module's output (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, tuple | list):
+        return [t for o in out for t in _tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _tensors(o)]
+    return []
+
+
+def _mark_outputs(calls: list[tuple[str, _Call]], out: Any) -> None:
+    """Mark the calls whose z the module returned as it is (up to a reshape: a
+    ``Flatten`` or eval-mode ``Dropout`` after the last layer changes nothing)."""
+    outs = [t.detach() for t in _tensors(out)]
+    for _, call in calls:
+        call.is_output = any(
+            t.numel() == call.z.numel() and t.dtype == call.z.dtype
+            and torch.equal(t.reshape(-1), call.z.reshape(-1)) for t in outs)
+
+
+#: normalization layers whose train and eval forwards differ (batch vs running statistics)
+_BATCH_NORMS = (nn.modules.batchnorm._NormBase,)
+
+
+def _norm_state(module: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of every normalization layer's buffers (running mean and variance,
+    ``num_batches_tracked``), to be written back after a train-mode forward."""
+    return [(b, b.detach().clone()) for m in module.modules() if isinstance(m, _BATCH_NORMS)
+            for b in m.buffers(recurse=False)]
+
+
+def _transformer_activations(module: nn.Module, calls: list[tuple[str, _Call]]) -> None:
+    """A ``TransformerEncoderLayer``/``DecoderLayer`` applies its ``activation`` to
+    ``linear1``'s z as a function (``F.relu``, ``F.gelu``: no module to hook); read it
+    from the layer's attribute."""
+    functions = {F.relu: nn.ReLU(), F.gelu: nn.GELU()}
+    owners = {id(m.linear1): functions.get(m.activation) for m in module.modules()
+              if isinstance(m, nn.TransformerEncoderLayer | nn.TransformerDecoderLayer)
+              and not isinstance(m.activation, nn.Module)}
+    for _, call in calls:
+        if call.act_module is None and owners.get(id(call.layer)) is not None:
+            call.act_module = owners[id(call.layer)]
+
+
+@contextmanager
+def forward_modes(module: nn.Module, batchnorm: str,
+                  handles: list[Any] | None = None) -> Iterator[None]:
+    """Eval mode, except normalization layers in train mode when ``batchnorm="train"``,
+    and PyTorch's fused attention fast path (which bypasses submodule hooks) off.
+    On exit, whatever happens: ``handles`` removed, the fast path flag, the
+    normalization buffers and every submodule's training flag restored."""
     flags = [(m, m.training) for m in module.modules()]
-    handles = []
+    saved = _norm_state(module) if batchnorm == "train" else []
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
+        torch.backends.mha.set_fastpath_enabled(False)
+        module.eval()
+        if batchnorm == "train":
+            for m in module.modules():
+                if isinstance(m, _BATCH_NORMS):
+                    m.train()
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        for h in handles or ():
+            h.remove()
+        with torch.no_grad():
+            for buf, copy in saved:
+                buf.copy_(copy)
+        for m, flag in flags:  # pre-order: a parent's train() first, then its children's
+            m.train(flag)
+
+
+def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
+         ) -> list[tuple[str, _Call]]:
+    """Forward x once (no grad) with hooks, in :func:`forward_modes`."""
+    rec = _Recorder(int(x.shape[0]))
+    handles: list[Any] = []
+    with forward_modes(module, batchnorm, handles):
         for name, m in module.named_modules():
-            if isinstance(m, _LAYERS):
+            if isinstance(m, nn.MultiheadAttention):
+                handles.append(m.register_forward_hook(
+                    rec.attention_hook(name), with_kwargs=True))
+            elif isinstance(m, _LAYERS):
                 handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
-        module.eval()
+            if not isinstance(m, _LAYERS) and not any(True for _ in m.children()):
+                handles.append(m.register_forward_pre_hook(rec.other_hook))
         with torch.no_grad():
-            module(x)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, flag in flags:  # pre-order: a parent's train() first, then its children's
-            m.train(flag)
+            out = module(x)
+        _mark_outputs(rec.calls, out)
+        _transformer_activations(module, rec.calls)
     return rec.calls

@@ -30,11 +30,23 @@ are collected by a forward hook.  The activation "that follows" a layer is the
 activation module whose input *is* that z (a ``Flatten`` or eval-mode ``Dropout``
 in between changes nothing; a ``BatchNorm``, a residual sum or a functional
 ``torch.tanh`` does — then no activation is seen, and ``activation=`` says which one
-to assume).  Mapped modules: ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU``
+to assume; it never replaces a detected one: only ``activation_override=`` does, per
+layer by name).  Mapped modules: ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU``
 (slope in [0, 1)), ``ELU``, ``Softplus`` (β = 1), ``GELU`` (exact form),
 ``Hardtanh`` (±1), ``Softsign`` and ``Identity`` (linear); any other activation
 module (``SiLU``, ``Softmax`` …) is named in ``activation_module`` with no
 saturation columns.
+
+Attention.  A ``MultiheadAttention`` is measured as four dense layers: its query,
+key and value projections (rows ``name.q``, ``name.k``, ``name.v``; z computed by a
+forward hook from the module's inputs and its ``in_proj_weight`` thirds, or
+``q/k/v_proj_weight``) and ``name.out_proj``, whose z is the module's output and whose
+input — the heads' concatenated outputs — comes from running the module's own forward
+once more with ``out_proj`` set to the identity (restored afterwards).  PyTorch's fused
+"fast path" for attention and Transformer layers, which skips submodule hooks, is
+switched off for the forward pass.  No activation is assumed for these rows; a
+``TransformerEncoderLayer``'s ``linear1`` takes the layer's ``activation`` function
+(``F.relu`` → relu, ``F.gelu`` → gelu).
 
 Predictions.  Treat the layer's weights as i.i.d. with their realised mean
 :math:`m_w` and variance :math:`v_w` (ddof 0 over the tensor), and the bias likewise
@@ -54,6 +66,14 @@ mean, ``z_std_predicted`` the square root of its second central moment
 ``saturated_predicted`` the mixture of normal tail probabilities
 (:func:`satsim.saturation.predicted_fraction`, as
 :func:`~satsim.saturation.predicted_fraction_mixture` does for a dense layer).
+
+These one-layer-back predictions cannot disagree much with the measurement: they
+condition on the layer's actual input.  The mean-field columns
+(:mod:`satsim._torch_meanfield`) carry q through depth from the module's input
+instead, label each layer "from the input", "carried" or "not predicted: <reason>"
+(normalization, attention output, residual sum, shared layer, unmodelled
+activation), and give the realised σ_w², σ_b², χ1, phase and the σ_w² on the
+critical line.
 
 Intervals (``estimand=``).  The weights of a given model are fixed; what varies is
 the input, and the units and positions of one input share it, so the inputs — not
@@ -101,7 +121,7 @@ from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._namespace import public_dir
 from satsim._results import Plottable, Result, result
-from satsim._validation import check_choice, check_real, check_rng
+from satsim._validation import check_choice, check_real
 from satsim.activations import CRITERIA, Activation, as_activation
 from satsim.saturation import predicted_fraction
 
@@ -111,52 +131,20 @@ try:  # the bridge's one third-party requirement beyond satsim's own
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("satsim.torch needs PyTorch: pip install 'satsim[torch]'") from exc
 
-__all__ = ["LayerStatisticsResult", "init_", "layer_statistics", "load_weights"]
+__all__ = ["InitResult", "LayerGradientsResult", "LayerStatisticsResult", "init_",
+           "init_report", "layer_gradients", "layer_statistics", "load_weights"]
 
 __dir__ = public_dir(globals())
 
-from satsim._torch_capture import _LAYERS
+from satsim import _torch_meanfield
+from satsim._torch_capture import _as_batch, _check_module, _named_layers
+from satsim._torch_gradients import LayerGradientsResult, layer_gradients
+from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult, init_, init_report
 
 _ESTIMANDS = ("model", "population")
-#: attributes :func:`init_` records the satsim initializers under
-_WEIGHT_TAG, _BIAS_TAG = "_satsim_init", "_satsim_bias_init"
 
 
 # --------------------------------------------------------------------------- validation
-def _check_module(module: Any) -> None:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"`module` must be a torch.nn.Module; got module={module!r:.80}")
-
-
-def _named_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    layers: list[tuple[str, nn.Module]] = [
-        (name or type(m).__name__, m) for name, m in module.named_modules()
-        if isinstance(m, _LAYERS)]
-    if not layers:
-        raise ValueError(f"`module` has no Linear or Conv layer to work on; got a "
-                         f"{type(module).__name__} (layers satsim handles: "
-                         f"{', '.join(t.__name__ for t in _LAYERS)})")
-    return layers
-
-
-def _as_batch(x: Any, module: nn.Module) -> torch.Tensor:
-    """``x`` as a tensor (arrays take the module's floating dtype and device)."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        arr = None if isinstance(x, str | bytes) else np.asarray(x)
-        if arr is None or arr.dtype.kind not in "biuf":
-            raise TypeError(f"`x` must be a torch.Tensor or a numeric array (a batch of "
-                            f"inputs); got x={x!r:.80}")
-        ref = next((p for p in module.parameters() if p.is_floating_point()), None)
-        dtype = ref.dtype if ref is not None and arr.dtype.kind == "f" else None
-        t = torch.as_tensor(arr, dtype=dtype, device=None if ref is None else ref.device)
-    if t.ndim < 1 or t.shape[0] < 2:
-        raise ValueError("`x` must be a batch of at least 2 inputs along its first "
-                         f"dimension (intervals need 2 inputs); got shape {tuple(t.shape)}")
-    return t
-
-
 _Spec = tuple[str, Any]  # ("none" | "all" | "map" | "list", value)
 
 
@@ -196,9 +184,68 @@ def _pick(spec: _Spec, index: int, name: str, default: Any) -> Any:
     return default
 
 
+_UNSET: Any = object()
+
+
+def _overrides(value: Any, names: list[str], act_spec: _Spec) -> dict[str, Activation | None]:
+    """``activation_override`` as {layer: activation}; a layer that ``activation`` (a
+    dict) also names with a different activation is an error naming both."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError("`activation_override` must be a dict mapping layer names to "
+                        f"activations (or None); got activation_override={value!r:.80}")
+    out = _per_layer("activation_override", value, names, _resolve_activation)[1]
+    kind, given = act_spec
+    for name, act in out.items():
+        if kind == "map" and name in given and given[name] != act:
+            raise ValueError(
+                f"layer {name!r} is given two activations: activation[{name!r}]="
+                f"{_act_name(given[name])} and activation_override[{name!r}]="
+                f"{_act_name(act)}; name it in one of the two")
+    return out
+
+
+def _act_name(act: Activation | None) -> str:
+    return "None" if act is None else repr(act.name)
+
+
+def _choose_activation(name: str, index: int, act_spec: _Spec,
+                       override: dict[str, Activation | None], seen: nn.Module | None,
+                       no_scalar: bool) -> tuple[Activation | None, str | None]:
+    """The activation assumed for layer ``name`` and where it came from.
+
+    An override wins; otherwise a detected activation module is kept — a per-layer
+    ``activation`` entry that disagrees with it is an error, and one value for every
+    layer applies only where no activation module was seen and the layer is neither
+    the module's output (the logits, whose activation is the loss's business) nor an
+    attention projection (``no_scalar``)."""
+    if name in override:
+        return override[name], "override"
+    kind, _ = act_spec
+    given = _pick(act_spec, index, name, _UNSET) if kind in ("map", "list") else _UNSET
+    if seen is not None:
+        detected = _activation_of(seen)
+        if given is not _UNSET and given != detected:
+            what = (f"{type(seen).__name__} ({_act_name(detected)})" if detected is not None
+                    else f"{type(seen).__name__} (which satsim does not model)")
+            entry = (f"activation[{name!r}]" if kind == "map" else f"activation[{index}]")
+            raise ValueError(
+                f"layer {name!r}: {entry}={_act_name(given)} conflicts with the activation "
+                f"module the forward pass applies to its z, {what}; to replace the detected "
+                f"activation pass activation_override={{{name!r}: {_act_name(given)}}}")
+        return detected, "detected"
+    if given is not _UNSET:
+        return given, (None if given is None else "given")
+    if kind == "all" and not no_scalar:
+        return act_spec[1], "given"
+    return None, None
+
+
 from satsim._torch_capture import (  # noqa: E402  (after the torch import check)
     _activation_of,
     _Call,
+    _Projection,
     _run,
 )
 
@@ -252,7 +299,7 @@ def _proportion_interval(sat: np.ndarray, estimand: str, level: float
 
 def _units_layout(layer: Any, z: torch.Tensor) -> np.ndarray:
     """z as float64 (inputs, units, positions)."""
-    if isinstance(layer, nn.Linear):
+    if isinstance(layer, nn.Linear | _Projection):
         z = z.movedim(-1, 1)
     return z.to(torch.float64).reshape(z.shape[0], z.shape[1], -1).cpu().numpy()
 
@@ -300,7 +347,8 @@ def _layer_rows(name: str, calls: list[_Call], act: Activation | None, act_modul
     sd = np.sqrt(v_w * s2 + vb)
     mu_bar = float(mu.mean())
     row: dict[str, Any] = {
-        "layer": name, "kind": type(layer).__name__, "fan_in": fan_in, "fan_out": fan_out,
+        "layer": name, "kind": getattr(layer, "_satsim_kind", type(layer).__name__),
+        "fan_in": fan_in, "fan_out": fan_out,
         "weight_shape": shape, "convention": w_conv.name,
         "weight_mean": m_w, "weight_var": v_w,
         "weight_var_convention": _convention_variance(w_conv, fan_in, fan_out),
@@ -362,21 +410,24 @@ class LayerStatisticsResult(Result, Plottable):
     delta: float
     n_inputs: int
     not_run: tuple[str, ...] = ()
+    #: "train": batch normalization by the batch's statistics; "eval": running ones
+    batchnorm: str = "train"
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
     def _summary_header(self) -> list[str]:
         lines = [f"{self.n_inputs} inputs; {100 * self.confidence_level:g}% intervals for "
-                 f"estimand={self.estimand!r}; epsilon={self.epsilon:g}, delta={self.delta:g}"]
+                 f"estimand={self.estimand!r}; epsilon={self.epsilon:g}, delta={self.delta:g}; "
+                 f"batch normalization in {self.batchnorm} mode"]
         if self.not_run:
             lines.append(f"not run by forward: {', '.join(self.not_run)}")
         return lines
 
     #: the columns :meth:`summary` and ``repr`` show (every column is in :meth:`to_frame`)
     _MAIN = ("layer", "kind", "fan_in", "weight_var", "weight_var_convention", "activation",
-             "z_std", "z_std_predicted", "saturated", "saturated_ci_low", "saturated_ci_high",
-             "saturated_predicted")
+             "z_std", "z_std_predicted", "z_std_meanfield", "saturated", "saturated_ci_low",
+             "saturated_ci_high", "saturated_predicted", "saturated_meanfield", "prediction")
 
     def _main_table(self, digits: int, rows: int | None = None) -> str:
         frame = self.table[list(self._MAIN)]
@@ -417,20 +468,29 @@ def layer_statistics(
     x: Any,
     *,
     activation: Any = None,
+    activation_override: Any = None,
     criterion: Any = None,
     epsilon: float = 0.01,
     delta: float = 0.01,
     convention: Any = "torch_linear",
     estimand: str = "model",
+    batchnorm: str = "train",
     confidence_level: float = 0.95,
 ) -> LayerStatisticsResult:
     r"""Per-layer weight, pre-activation and saturation statistics of ``module`` on ``x``.
 
-    Runs ``module(x)`` once in eval mode under ``torch.no_grad()`` with forward hooks
-    on every ``Linear``/``Conv*``/``ConvTranspose*`` layer and activation module; the
-    hooks are removed and every submodule's training flag restored afterwards, even
-    if the forward pass raises.  See the module docstring for how the following
-    activation is found, the predictions and the intervals.
+    Runs ``module(x)`` once under ``torch.no_grad()`` with forward hooks on every
+    ``Linear``/``Conv*``/``ConvTranspose*`` layer and activation module, in eval mode
+    (no dropout) except for batch normalization layers (``BatchNorm*``,
+    ``InstanceNorm*`` with running statistics): those run in train mode by default,
+    normalizing by the batch's own mean and variance as the first training step
+    does — at initialization their running statistics are 0 and 1, so an eval-mode
+    forward makes them near identities and misreports every layer after them.  Their
+    running statistics and ``num_batches_tracked`` are written back afterwards
+    (``state_dict`` is unchanged to the bit); the hooks are removed and every
+    submodule's training flag restored, even if the forward pass raises.  See the
+    module docstring for how the following activation is found, the predictions and
+    the intervals.
 
     Parameters
     ----------
@@ -441,10 +501,23 @@ def layer_statistics(
         layer's input and output must keep the batch as their first dimension.
     activation : str, Activation, dict or list, optional
         The activation applied to each layer's z when the module does not show it
-        (a functional ``torch.tanh`` in ``forward``).  One value applies to every
-        layer; a dict maps layer names (as in ``named_modules``) to an activation or
-        None (none); a list gives one per layer that runs, in forward order.  Layers
-        a dict leaves out keep the detected activation.
+        (a functional ``torch.tanh`` in ``forward``).  It never replaces an activation
+        the forward pass applies (a detected module):
+
+        * one value applies to every layer where no activation module was seen,
+          except the module's output layer (its z is what ``module(x)`` returns: the
+          logits, whose "activation" belongs to the loss);
+        * a dict maps layer names (as in ``named_modules``) to an activation or None;
+          a list gives one per layer that runs, in forward order.  An entry for a layer
+          whose detected activation differs (None included) raises ``ValueError``;
+          an entry equal to it is accepted.
+
+        The ``activation_source`` column says which rule set each layer's activation.
+    activation_override : dict, optional
+        Layer name → activation (or None) that *replaces* whatever the layer's z is
+        seen to go through — the one way to model, say, a ``SiLU`` with a registered
+        activation, or to measure the logits as tanh.  A layer named here and, with a
+        different activation, in a dict ``activation`` is an error naming both.
     criterion : str, dict or list, optional
         Saturation criterion (see :mod:`satsim.activations`), given like
         ``activation``; default each activation's own.
@@ -460,6 +533,11 @@ def layer_statistics(
     estimand : {"model", "population"}, default "model"
         What the intervals are for: this model's units (inputs are the independent
         draws) or a new network from the same weight law (two-way clusters).
+    batchnorm : {"train", "eval"}, default "train"
+        How batch normalization layers normalize: by the batch's statistics
+        (``"train"``; a layer's z then depends on the whole batch, which the
+        intervals — treating inputs as independent — ignore, an O(1/n) coupling) or
+        by their running statistics (``"eval"``: a trained model at inference).
     %(confidence_level)s
 
     Returns
@@ -470,11 +548,20 @@ def layer_statistics(
         ddof 0), ``weight_var_convention``, ``bias_mean``, ``bias_var``,
         ``bias_var_convention``, ``activation`` (satsim name or None),
         ``activation_module`` (the PyTorch module applied to z, if any),
+        ``activation_source`` ("detected", "given", "override" or None),
+        ``is_output`` (the layer's z is the module's output),
         ``criterion``, ``n_inputs``, ``n_units`` (features or channels),
         ``n_positions``, ``z_mean``, ``z_std`` (ddof 0, pooled over inputs, units and
         positions) and ``saturated``, each with ``*_ci_low``, ``*_ci_high`` and
         ``*_predicted``, and ``saturated_method``.  Saturation columns are NaN for a
-        layer without an activation.
+        layer without an activation.  The mean-field view
+        (:mod:`satsim._torch_meanfield`): ``prediction`` ("from the input",
+        "carried", or "not predicted: <reason>" after a normalization layer, an
+        attention output, a residual sum …), ``sigma_w2``, ``sigma_b2``,
+        ``q_meanfield``, ``z_std_meanfield`` and ``saturated_meanfield`` (carried
+        through depth by the length map, not from the layer's measured input),
+        ``chi1_at_q``, ``chi1``, ``phase``, ``critical_sigma_w2`` and
+        ``distance_to_critical``.
 
     Raises
     ------
@@ -505,6 +592,7 @@ def layer_statistics(
     xt = _as_batch(x, module)
     act_spec = _per_layer("activation", activation, names, _resolve_activation)
     crit_spec = _per_layer("criterion", criterion, names, _resolve_criterion)
+    override = _overrides(activation_override, names, act_spec)
     epsilon = check_real("epsilon", epsilon, low=0.0, high=0.5, low_inclusive=False,
                          high_inclusive=False)
     delta = check_real("delta", delta, low=0.0, high=1.0, low_inclusive=False,
@@ -512,10 +600,11 @@ def layer_statistics(
     level = check_real("confidence_level", confidence_level, low=0.0, high=1.0,
                        low_inclusive=False, high_inclusive=False)
     estimand = check_choice("estimand", estimand, _ESTIMANDS)
+    batchnorm = check_choice("batchnorm", batchnorm, ("train", "eval"))
     conv_init = _init.as_initializer(convention, param="convention")
 
     by_layer: dict[str, list[_Call]] = {}
-    for name, call in _run(module, xt):
+    for name, call in _run(module, xt, batchnorm):
         by_layer.setdefault(name, []).append(call)  # a layer called twice: more positions
     if not by_layer:
         raise ValueError("no Linear or Conv layer of `module` ran in module(x); got layers "
@@ -525,105 +614,31 @@ def layer_statistics(
             raise ValueError(f"`{param}` as a list needs one entry per layer that runs "
                              f"({len(by_layer)}: {', '.join(map(repr, by_layer))}); got "
                              f"{len(spec[1])} entries")
-    rows, per_input = [], []
+    rows, per_input, acts = [], [], []
     for i, (name, calls) in enumerate(by_layer.items()):
         module_seen = calls[0].act_module
-        detected = None if module_seen is None else _activation_of(module_seen)
-        act = _pick(act_spec, i, name, detected)
+        is_output = any(c.is_output for c in calls)
+        act, source = _choose_activation(name, i, act_spec, override, module_seen,
+                                         is_output or calls[0].attention)
         crit = None if act is None else (_pick(crit_spec, i, name, None)
                                          or act.default_criterion)
         row, frame = _layer_rows(name, calls, act,
                                  None if module_seen is None else type(module_seen).__name__,
                                  crit, conv_init, estimand, level, epsilon, delta)
+        row.update(activation_source=source, is_output=is_output)
+        acts.append(act)
         rows.append(row)
         per_input.append(frame)
+    extra = _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
+                                  delta=delta)
+    for frame, more in zip(per_input, extra, strict=True):
+        for col, values in more.items():
+            frame[col] = values
     return LayerStatisticsResult(
         table=pd.DataFrame(rows), per_input=pd.concat(per_input, ignore_index=True),
         estimand=estimand, confidence_level=level, epsilon=epsilon, delta=delta,
-        n_inputs=int(xt.shape[0]), not_run=tuple(n for n in names if n not in by_layer))
-
-
-_KEEP = "keep"
-
-
-@fill
-def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) -> Any:
-    r"""Initialize every ``Linear``/``Conv*``/``ConvTranspose*`` layer of ``module``
-    in place with a satsim initializer; returns ``module``.
-
-    Each layer's weight is drawn by ``initializer.sample(weight.shape)`` — fans from
-    :func:`satsim.init.fans`, PyTorch's layout, exactly
-    ``torch.nn.init._calculate_fan_in_and_fan_out`` — in float64, then copied into
-    the tensor in its own dtype and device.  Layer k (in ``module.modules()`` order)
-    draws from the k-th stream spawned from ``rng``, its weight and bias from two
-    streams spawned from that, so the result depends on the seed alone and the
-    weights do not depend on the ``bias`` option.  The initializers are recorded on
-    the layer (attributes ``_satsim_init``, ``_satsim_bias_init``) so that
-    :func:`layer_statistics` compares the realised variance with theirs.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-    initializer : Initializer or str
-        Any satsim initializer or registered name (``"he_normal"``, ``"orthogonal"``
-        …; see :func:`satsim.init.names`).
-    bias : "keep", None, Initializer or str, default "keep"
-        ``"keep"`` leaves biases as they are, None sets them to 0, an initializer
-        (elementwise) samples them with the layer's fans
-        (``sample((n,), fans=(fan_in, fan_out))``, so ``"torch_linear"`` draws
-        U(±1/√fan_in) as PyTorch does).
-    %(rng)s
-
-    Returns
-    -------
-    torch.nn.Module
-        ``module``, initialized.
-
-    Examples
-    --------
-    >>> import torch, satsim.torch
-    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU())
-    >>> net = satsim.torch.init_(net, "he_normal", bias=None, rng=0)
-    >>> bool((net[0].bias == 0).all())
-    True
-    """
-    _check_module(module)
-    w_init = _init.as_initializer(initializer, param="initializer")
-    keep = isinstance(bias, str) and bias == _KEEP
-    b_init = None if keep or bias is None else _init.as_initializer(bias, param="bias")
-    if b_init is not None and not b_init.elementwise:
-        raise ValueError(f"`bias` must be an elementwise initializer (a bias is 1-D); "
-                         f"{b_init.name!r} couples the entries of a layer; got bias={bias!r}")
-    layers: list[Any] = [m for _, m in _named_layers(module)]
-    for m in layers:
-        for pname in ("weight", "bias"):
-            p = getattr(m, pname, None)
-            if isinstance(p, nn.parameter.UninitializedParameter):
-                raise ValueError(f"`module` has a lazy layer ({type(m).__name__}) whose "
-                                 "shape is not known yet; run one forward pass first")
-        if torch.nn.utils.parametrize.is_parametrized(m):
-            raise ValueError(f"`module` has a parametrized layer ({type(m).__name__}); "
-                             "its weight is computed, not stored, so it cannot be set")
-    streams = check_rng(rng).spawn(len(layers))
-    draws = []  # draw everything first: a failing initializer leaves the module untouched
-    for m, stream in zip(layers, streams, strict=True):
-        w_rng, b_rng = stream.spawn(2)
-        shape = tuple(m.weight.shape)
-        fans = _init.fans(shape)
-        w = w_init.sample(shape, rng=w_rng)
-        b = None
-        if m.bias is not None and not keep:
-            b = (np.zeros(m.bias.shape) if b_init is None
-                 else b_init.sample(tuple(m.bias.shape), rng=b_rng, fans=fans))
-        draws.append((m, w, b))
-    with torch.no_grad():
-        for m, w, b in draws:
-            m.weight.copy_(torch.from_numpy(w))
-            setattr(m, _WEIGHT_TAG, w_init)
-            if b is not None:
-                m.bias.copy_(torch.from_numpy(b))
-                setattr(m, _BIAS_TAG, _init.get("zeros") if b_init is None else b_init)
-    return module
+        n_inputs=int(xt.shape[0]), not_run=tuple(n for n in names if n not in by_layer),
+        batchnorm=batchnorm)
 
 
 #: the most a weights file may expand to in memory, unless the module itself is larger
@@ -722,6 +737,7 @@ def load_weights(module: Any, path: Any, *, strict: bool = True) -> Any:
         raise ValueError(f"`path` {path!r} must hold a state dict (a mapping of names to "
                          f"tensors); got a {type(state).__name__}")
     module.load_state_dict(state, strict=strict)
+    vars(module).pop(_REPORT_TAG, None)
     for name, m in module.named_modules():
         for pname, tag in (("weight", _WEIGHT_TAG), ("bias", _BIAS_TAG)):
             key = f"{name}.{pname}" if name else pname

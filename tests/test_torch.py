@@ -24,7 +24,7 @@ from scipy import integrate, stats
 from torch import nn
 
 import satsim.torch as st
-from satsim import init
+from satsim import _torch_gradients, _torch_init, init
 from satsim.saturation import fraction, predicted_fraction_mixture
 
 T_TANH = math.atanh(1 - 2 * 0.01)  # tanh 'output' criterion at ε = 0.01: |tanh z| > 0.98
@@ -77,11 +77,15 @@ def test_torch_inside_the_package_is_pytorch():
 def test_namespace_is_all():
     dunders = {n for n in vars(st) if n.startswith("__") and n.endswith("__")}
     assert dir(st) == sorted({*st.__all__, *dunders})
-    assert st.__all__ == ["LayerStatisticsResult", "init_", "layer_statistics", "load_weights"]
+    assert st.__all__ == ["InitResult", "LayerGradientsResult", "LayerStatisticsResult",
+                          "init_", "init_report", "layer_gradients", "layer_statistics",
+                          "load_weights"]
 
 
-def test_docstring_examples_run():
-    res = doctest.testmod(st, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [st, _torch_init, _torch_gradients])
+def test_docstring_examples_run(module):
+    # init_, init_report and layer_gradients live in private modules (re-exported)
+    res = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0
     assert res.failed == 0
 
@@ -143,6 +147,101 @@ def test_init_draws_exactly_satsims_samples(kind):
         w_rng, _ = stream.spawn(2)
         expected = init.get("he_uniform").sample(tuple(layer.weight.shape), rng=w_rng)
         assert torch.equal(layer.weight, torch.from_numpy(expected).float())
+
+
+def _var_tol(n):
+    # 5 sd of a sample variance's relative error, sd(s²)/σ² = √(2/n) for normal draws
+    # (and smaller for uniform ones, kurtosis < 3)
+    return 5 * math.sqrt(2 / n)
+
+
+@pytest.mark.parametrize("scheme", ["he_normal", "glorot_normal", "lecun_uniform"])
+def test_init_draws_every_attention_projection_with_its_own_fans(scheme):
+    layer = nn.TransformerEncoderLayer(64, 4)
+    attn = layer.self_attn
+    before = attn.in_proj_weight.detach().clone()
+    st.init_(layer, scheme, rng=11)
+    w = attn.in_proj_weight.detach().double()
+    ini = init.get(scheme)
+    rows = st.init_report(layer).table.set_index("parameter")
+    for j, p in enumerate("qkv"):
+        third = w[64 * j:64 * (j + 1)]
+        # the stated fans are PyTorch's of the (64, 64) projection itself, not of the
+        # stacked (192, 64) tensor (fan_out 192, which would shrink Glorot's variance)
+        fans = nn.init._calculate_fan_in_and_fan_out(third)
+        assert fans == (64, 64)
+        assert tuple(rows.loc[f"self_attn.in_proj_weight[{p}]", ["fan_in", "fan_out"]]) == fans
+        assert float(third.var(unbiased=False)) == pytest.approx(
+            ini.variance(*fans), rel=_var_tol(third.numel()))
+        assert not torch.equal(third.float(), before[64 * j:64 * (j + 1)])
+    for lin in (attn.out_proj, layer.linear1, layer.linear2):
+        fans = nn.init._calculate_fan_in_and_fan_out(lin.weight)
+        assert float(lin.weight.detach().double().var(unbiased=False)) == pytest.approx(
+            ini.variance(*fans), rel=_var_tol(lin.weight.numel()))
+    # LayerNorm scale/shift left at PyTorch's 1 and 0, and said so
+    assert st.init_report(layer).left_alone == ("norm1.weight", "norm1.bias", "norm2.weight",
+                                                "norm2.bias")
+    assert all(bool((n.weight == 1).all() and (n.bias == 0).all())
+               for n in (layer.norm1, layer.norm2))
+
+
+def test_init_attention_projections_are_satsims_draws():
+    # q, k, v: three streams spawned from the module's stream, weight from the first
+    # of two spawned from each — the documented stream layout, so the draw is pinned
+    attn = nn.MultiheadAttention(8, 2)
+    st.init_(attn, "glorot_uniform", bias=None, rng=5)
+    attn_stream, _ = np.random.default_rng(5).spawn(2)  # the MHA, then its out_proj
+    for j, stream in enumerate(attn_stream.spawn(3)):
+        w_rng, _ = stream.spawn(2)
+        expected = init.get("glorot_uniform").sample((8, 8), rng=w_rng)
+        assert torch.equal(attn.in_proj_weight[8 * j:8 * (j + 1)],
+                           torch.from_numpy(expected).float())
+    assert bool((attn.in_proj_bias == 0).all() and (attn.out_proj.bias == 0).all())
+
+
+def test_init_separate_key_and_value_dimensions():
+    attn = nn.MultiheadAttention(64, 4, kdim=32, vdim=16, add_bias_kv=True)
+    bias_k = attn.bias_k.detach().clone()
+    st.init_(attn, "he_normal", rng=2)
+    for p, fan_in in (("q", 64), ("k", 32), ("v", 16)):
+        w = getattr(attn, f"{p}_proj_weight").detach().double()
+        fans = nn.init._calculate_fan_in_and_fan_out(w)
+        assert fans == (fan_in, 64)
+        assert float(w.var(unbiased=False)) == pytest.approx(
+            2 / fan_in, rel=_var_tol(w.numel()))  # He: 2/fan_in
+    assert torch.equal(attn.bias_k, bias_k)
+    assert set(st.init_report(attn).left_alone) == {"bias_k", "bias_v"}
+
+
+def test_init_embedding_fans_padding_and_tied_weights():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 32, padding_idx=0)
+            self.head = nn.Linear(32, 1000, bias=False)
+            self.head.weight = self.emb.weight  # tied input and output embeddings
+
+    net = st.init_(Tied(), "he_normal", rng=3)
+    w = net.emb.weight.detach().double()
+    # fan_in = embedding_dim = 32, as torch's own fan function reads the (1000, 32) tensor
+    assert nn.init._calculate_fan_in_and_fan_out(w) == (32, 1000)
+    assert bool((w[0] == 0).all())  # padding row back to zero, as PyTorch does
+    assert float(w[1:].var(unbiased=False)) == pytest.approx(2 / 32, rel=_var_tol(999 * 32))
+    table = st.init_report(net).table.set_index("parameter")
+    assert table.loc["emb.weight", "action"] == "initialized"
+    assert table.loc["head.weight", "action"] == "tied"  # drawn once, as emb.weight
+
+
+def test_init_report_needs_init_and_is_cleared_by_load_weights(tmp_path):
+    net = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="init_ has not initialized `module`"):
+        st.init_report(net)
+    st.init_(net, "he_normal", rng=0)
+    assert st.init_report(net).table.action.tolist() == ["initialized", "kept"]
+    torch.save(nn.Linear(3, 2).state_dict(), tmp_path / "w.pt")
+    st.load_weights(net, tmp_path / "w.pt")
+    with pytest.raises(ValueError, match="init_ has not initialized"):
+        st.init_report(net)
 
 
 @pytest.mark.parametrize(("satsim_name", "torch_init"), [
@@ -391,10 +490,488 @@ def test_following_activation_is_the_module_fed_z():
     assert _names(t.activation_module) == ["LeakyReLU", None, "ELU", "Softsign", "SiLU",
                                          "Identity", "Hardtanh", "ReLU6", "GELU", "GELU",
                                          "Softplus", "Sigmoid"]
-    assert torch.equal(bn.running_mean, before)  # eval mode: no statistics updated
+    assert torch.equal(bn.running_mean, before)  # train-mode BN: statistics written back
     assert net.training and bn.training
     assert t.saturated[4:5].isna().all()
     assert t.loc[5, "saturated"] == 0.0  # linear never saturates
+
+
+class _BNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8, momentum=None)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)))
+        return self.fc(h.flatten(1))
+
+
+def _state_bytes(net):
+    return {k: v.detach().cpu().numpy().tobytes() for k, v in net.state_dict().items()}
+
+
+def test_batchnorm_runs_in_train_mode_and_state_is_restored():
+    net = st.init_(_BNNet().double(), "he_normal", rng=0)
+    with torch.no_grad():  # running statistics that differ from the init's 0 and 1
+        net.bn1.running_mean.fill_(0.3)
+        net.bn1.running_var.fill_(2.0)
+        net.bn1.num_batches_tracked.fill_(7)
+    net.eval()
+    before = _state_bytes(net)
+    X = np.random.default_rng(1).random((40, 3, 8, 8))
+    x = torch.from_numpy(X)
+
+    def bn(z, layer, train):  # batch normalization written out, not F.batch_norm
+        if train:  # the batch's mean and biased variance per channel
+            mean = z.mean(dim=(0, 2, 3), keepdim=True)
+            var = z.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+        else:
+            mean = layer.running_mean.view(1, -1, 1, 1)
+            var = layer.running_var.view(1, -1, 1, 1)
+        return ((z - mean) / torch.sqrt(var + layer.eps) * layer.weight.view(1, -1, 1, 1)
+                + layer.bias.view(1, -1, 1, 1))
+
+    for mode in ("train", "eval"):
+        with torch.no_grad():
+            z1 = net.conv1(x)
+            z2 = net.conv2(torch.relu(bn(z1, net.bn1, mode == "train")))
+            z3 = net.fc(torch.relu(bn(z2, net.bn2, mode == "train")).flatten(1))
+        kw = {} if mode == "train" else {"batchnorm": "eval"}
+        res = st.layer_statistics(net, X, **kw)
+        t = res.table.set_index("layer")
+        assert res.batchnorm == mode
+        for name, z in (("conv1", z1), ("conv2", z2), ("fc", z3)):
+            # float64 model and hand forward: equal to rounding
+            assert t.loc[name, "z_std"] == pytest.approx(float(z.std(unbiased=False)), rel=1e-9)
+            assert t.loc[name, "z_mean"] == pytest.approx(float(z.mean()), rel=1e-9, abs=1e-12)
+        assert _state_bytes(net) == before  # running stats, num_batches_tracked: to the bit
+        assert not any(m.training for m in net.modules())
+    # the two modes differ after the first BN (running var 2, mean 0.3 vs the batch's)
+    train = st.layer_statistics(net, X).table.z_std
+    evalm = st.layer_statistics(net, X, batchnorm="eval").table.z_std
+    assert train[0] == evalm[0] and abs(train[1] - evalm[1]) > 0.05 * train[1]
+
+
+def _attention_by_hand(x, attn):
+    """q, k, v, the heads' concatenated outputs A and out_proj's z, written out."""
+    e, h = attn.embed_dim, attn.num_heads
+    w, b = attn.in_proj_weight, attn.in_proj_bias
+    q, k, v = (x @ w[j * e:(j + 1) * e].T + b[j * e:(j + 1) * e] for j in range(3))
+    n, length, _ = x.shape
+
+    def heads(t):  # (n, L, E) → (n, h, L, E/h)
+        return t.reshape(n, length, h, e // h).transpose(1, 2)
+
+    scores = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(e // h)
+    a = (torch.softmax(scores, -1) @ heads(v)).transpose(1, 2).reshape(n, length, e)
+    return q, k, v, a, a @ attn.out_proj.weight.T + attn.out_proj.bias
+
+
+def test_attention_projections_are_measured():
+    layer = st.init_(nn.TransformerEncoderLayer(64, 4, batch_first=True).double(),
+                     "glorot_normal", bias="torch_linear", rng=2)
+    layer.eval()
+    before = _state_bytes(layer)
+    X = np.random.default_rng(3).standard_normal((16, 10, 64))
+    x = torch.from_numpy(X)
+    res = st.layer_statistics(layer, X, activation="tanh")
+    t = res.table.set_index("layer")
+    assert list(t.index) == ["self_attn.q", "self_attn.k", "self_attn.v",
+                             "self_attn.out_proj", "linear1", "linear2"]
+    assert res.not_run == ()
+    assert t.loc["self_attn.k", "kind"] == "MultiheadAttention.k"
+    # a scalar activation goes to no attention projection (their z feeds the attention);
+    # linear1's F.relu is read from the layer's `activation`, not replaced by tanh
+    assert t.loc[["self_attn.q", "self_attn.out_proj"], "activation"].isna().all()
+    assert t.loc["linear1", "activation"] == "relu"
+    with torch.no_grad():
+        q, k, v, a, out = _attention_by_hand(x, layer.self_attn)
+        z1 = layer.linear1(layer.norm1(x + out))
+    for name, z in (("self_attn.q", q), ("self_attn.k", k), ("self_attn.v", v),
+                    ("self_attn.out_proj", out), ("linear1", z1)):
+        # float64 throughout: the module's attention and the hand one agree to rounding
+        assert t.loc[name, "z_std"] == pytest.approx(float(z.std(unbiased=False)), rel=1e-9)
+        assert t.loc[name, "z_mean"] == pytest.approx(float(z.mean()), rel=1e-9, abs=1e-12)
+    assert (t.loc["self_attn.q", "n_units"], t.loc["self_attn.q", "n_positions"]) == (64, 10)
+    # out_proj's prediction uses its real input A: v_w‖a‖² + v_b and m_w Σa + m_b per token
+    wo, bo = layer.self_attn.out_proj.weight.detach(), layer.self_attn.out_proj.bias.detach()
+    m_w, v_w = float(wo.mean()), float(wo.var(unbiased=False))
+    m_b, v_b = float(bo.mean()), float(bo.var(unbiased=False))
+    an = a.numpy()
+    mu = m_w * an.sum(-1) + m_b
+    pred = math.sqrt(np.mean(v_w * (an**2).sum(-1) + v_b) + mu.var())
+    assert t.loc["self_attn.out_proj", "z_std_predicted"] == pytest.approx(pred, rel=1e-9)
+    assert _state_bytes(layer) == before  # out_proj written back to the bit
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_attention_with_key_and_value_dimensions_called_directly():
+    class Cross(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, kdim=5, vdim=3, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x[..., :5], value=x[..., :3])[0]
+
+    net = st.init_(Cross().double(), "he_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((6, 4, 8))
+    x = torch.from_numpy(X)
+    t = st.layer_statistics(net, X).table.set_index("layer")
+    attn = net.attn
+    with torch.no_grad():
+        k = x[..., :5] @ attn.k_proj_weight.T + attn.in_proj_bias[8:16]
+        v = x[..., :3] @ attn.v_proj_weight.T + attn.in_proj_bias[16:]
+    assert tuple(t.fan_in) == (8, 5, 3, 8)
+    assert t.loc["attn.k", "z_std"] == pytest.approx(float(k.std(unbiased=False)), rel=1e-9)
+    assert t.loc["attn.v", "z_std"] == pytest.approx(float(v.std(unbiased=False)), rel=1e-9)
+    assert bool(t.loc["attn.out_proj", "is_output"])
+
+
+# --------------------------------------------------------------------------- gradients
+def _per_example_by_autograd(pieces, weights, x, y, loss):
+    """‖∂L_i/∂z‖² per layer and ‖∂L_i/∂W‖² per weight, one example at a time.
+
+    ``pieces`` maps the hidden state to the next, each returning (z, h): the z whose
+    gradient is wanted and what the next piece gets."""
+    d_sq, g_sq = [], []
+    for i in range(x.shape[0]):
+        h, zs = x[i:i + 1], []
+        for piece in pieces:
+            z, h = piece(h)
+            zs.append(z)
+        li = loss(h, y[i:i + 1]).sum()
+        grads = torch.autograd.grad(li, zs + weights)
+        d_sq.append([float(g.pow(2).sum()) for g in grads[:len(zs)]])
+        g_sq.append([float(g.pow(2).sum()) for g in grads[len(zs):]])
+    return np.array(d_sq).T, np.array(g_sq).T
+
+
+def _ce(out, y):
+    return F.cross_entropy(out, y, reduction="none")
+
+
+def _check_gradients(res, d_sq, g_sq, n):
+    t, per = res.table, res.per_input
+    for k, name in enumerate(t.layer):
+        mine = per[per.layer == name]
+        # float64 model: the hooks, the vectorised vjp and the loop agree to rounding
+        np.testing.assert_allclose(mine.delta_sq, d_sq[k], rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(mine.grad_w_sq, g_sq[k], rtol=1e-9, atol=1e-300)
+        for col, v in (("delta_sq", d_sq[k]), ("grad_w_sq", g_sq[k])):
+            half = _t_half(v)  # t interval over inputs, from the loop's values
+            assert t.loc[k, col] == pytest.approx(v.mean(), rel=1e-9)
+            assert t.loc[k, f"{col}_ci_low"] == pytest.approx(v.mean() - half, rel=1e-9)
+            assert t.loc[k, f"{col}_ci_high"] == pytest.approx(v.mean() + half, rel=1e-9)
+        assert t.n_inputs[k] == n
+
+
+def test_mlp_gradients_equal_autograd_per_example():
+    net = nn.Sequential(nn.Linear(12, 30), nn.Tanh(), nn.Linear(30, 20), nn.ReLU(inplace=True),
+                        nn.Linear(20, 5)).double()
+    st.init_(net, "glorot_normal", bias="standard_normal", rng=0)
+    X = np.random.default_rng(1).standard_normal((40, 12))
+    y = np.random.default_rng(2).integers(0, 5, 40)
+    res = st.layer_gradients(net, X, y)
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.tanh(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.relu(z)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[4](h))]
+    weights = [net[0].weight, net[2].weight, net[4].weight]
+    d_sq, g_sq = _per_example_by_autograd(pieces, weights, x, yt, _ce)
+    _check_gradients(res, d_sq, g_sq, 40)
+    # for a Linear once per example, ‖∂L_i/∂W‖² = ‖δ_i‖² ‖a_i‖² (here layer 0: a = x)
+    np.testing.assert_allclose(g_sq[0], d_sq[0] * (X**2).sum(1), rtol=1e-9)
+    # the batch-mean loss's gradient, from one autograd call on the whole batch
+    gw = torch.autograd.grad(_ce(net(x), yt).mean(), net[2].weight)[0]
+    assert res.table.grad_w_sq_batch[1] == pytest.approx(float(gw.pow(2).sum()), rel=1e-9)
+    assert res.loss == pytest.approx(float(_ce(net(x), yt).mean().detach()), rel=1e-12)
+    assert all(p.grad is None for p in net.parameters())  # .grad untouched
+
+
+def test_default_labels_come_from_rng():
+    net = nn.Sequential(nn.Linear(4, 3)).double()
+    X = np.random.default_rng(0).standard_normal((10, 4))
+    drawn = st.layer_gradients(net, X, rng=5)
+    given = st.layer_gradients(net, X, np.random.default_rng(5).integers(0, 3, size=10))
+    assert drawn.table.delta_sq[0] == given.table.delta_sq[0]
+    assert "drawn uniformly from 3 classes" in drawn.labels
+
+
+def test_cnn_gradients_equal_autograd_per_example():
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, groups=2,
+                        stride=2), nn.Tanh(), nn.Flatten(), nn.Linear(8 * 3 * 3, 4)).double()
+    st.init_(net, "he_normal", bias="torch_linear", rng=3)
+    X = np.random.default_rng(4).standard_normal((12, 3, 8, 8))
+    y = np.arange(12) % 4
+    res = st.layer_gradients(net, X, y)
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.relu(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.tanh(z).flatten(1)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[5](h))]
+    d_sq, g_sq = _per_example_by_autograd(pieces, [net[0].weight, net[2].weight,
+                                                   net[5].weight], x, yt, _ce)
+    assert list(res.table.layer) == ["0", "2", "5"]
+    _check_gradients(res, d_sq, g_sq, 12)
+
+
+def test_gradients_of_a_linear_over_positions_with_a_given_loss():
+    # a Linear on (n, T, F): ∂L_i/∂W = Σ_t δ_it a_itᵀ is not ‖δ‖²‖a‖²; the loss is the
+    # user's, one value per example
+    net = nn.Sequential(nn.Linear(6, 10), nn.GELU(), nn.Linear(10, 3)).double()
+    X = np.random.default_rng(0).standard_normal((9, 4, 6))
+    x = torch.from_numpy(X)
+
+    def loss(out, _y):
+        return out.pow(2).sum((1, 2))
+
+    res = st.layer_gradients(net, X, loss=loss)
+    pieces = [lambda h: (lambda z: (z, F.gelu(z)))(net[0](h)),
+              lambda h: (lambda z: (z, z))(net[2](h))]
+    d_sq, g_sq = _per_example_by_autograd(pieces, [net[0].weight, net[2].weight], x,
+                                          torch.zeros(9), loss)
+    _check_gradients(res, d_sq, g_sq, 9)
+
+
+def test_gradients_with_batchnorm_in_train_mode():
+    net = _BNNet().double()
+    st.init_(net, "he_normal", rng=1)
+    before = _state_bytes(net)
+    X = np.random.default_rng(2).random((16, 3, 8, 8))
+    y = np.arange(16) % 5
+    res = st.layer_gradients(net, X, y)
+    assert _state_bytes(net) == before
+    # reference: a train-mode forward (batch statistics) of the batch-mean loss
+    ref = _BNNet().double()
+    ref.load_state_dict(net.state_dict())
+    ref.train()
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    grads = torch.autograd.grad(_ce(ref(x), yt).mean(), [ref.conv1.weight, ref.fc.weight])
+    assert res.table.grad_w_sq_batch[0] == pytest.approx(float(grads[0].pow(2).sum()), rel=1e-9)
+    assert res.table.grad_w_sq_batch[2] == pytest.approx(float(grads[1].pow(2).sum()), rel=1e-9)
+    ev = st.layer_gradients(net, X, y, batchnorm="eval")
+    assert abs(ev.table.grad_w_sq_batch[0] / res.table.grad_w_sq_batch[0] - 1) > 0.05
+
+
+# --------------------------------------------------------------------------- mean field
+def _gauss_mean(f, q):
+    """∫ f(√q z) φ(z) dz by scipy's adaptive quadrature (independent of satsim)."""
+    return integrate.quad(lambda z: f(math.sqrt(q) * z) * stats.norm.pdf(z), -np.inf, np.inf,
+                          epsabs=1e-13, epsrel=1e-12)[0]
+
+
+def _tanh2(u):
+    return math.tanh(u) ** 2
+
+
+def _dtanh2(u):
+    return (1 - math.tanh(u) ** 2) ** 2
+
+
+def _q_star(sw, sb):
+    # the root of V(q) − q, V(q) = σ_w² E tanh² + σ_b² (one root for σ_b² > 0)
+    from scipy.optimize import brentq
+    return brentq(lambda q: sw * _gauss_mean(_tanh2, q) + sb - q, 1e-12, sw + sb + 1,
+                  xtol=1e-14, rtol=1e-13)
+
+
+def _chi1(sw, sb):
+    return sw * _gauss_mean(_dtanh2, _q_star(sw, sb))
+
+
+def test_mean_field_view_is_carried_through_depth():
+    net = nn.Sequential(nn.Linear(50, 40), nn.Tanh(), nn.Linear(40, 30), nn.Tanh(),
+                        nn.Linear(30, 5)).double()
+    st.init_(net, "glorot_normal", bias=init.Normal(0.0, 0.4), rng=6)
+    X = np.random.default_rng(7).standard_normal((20, 50))
+    t = st.layer_statistics(net, X).table
+    assert list(t.prediction) == ["from the input", "carried", "carried"]
+    v = [(float(net[k].weight.detach().var(unbiased=False)),
+          float(net[k].bias.detach().var(unbiased=False))) for k in (0, 2, 4)]
+    sw = [v[0][0] * 50, v[1][0] * 40, v[2][0] * 30]
+    np.testing.assert_allclose(t.sigma_w2, sw, rtol=1e-12)
+    # q¹ per input from the data, then the length map by quadrature — never the
+    # layer's measured input
+    q1 = v[0][0] * (X**2).sum(1) + v[0][1]
+    q2 = np.array([sw[1] * _gauss_mean(_tanh2, q) + v[1][1] for q in q1])
+    q3 = np.array([sw[2] * _gauss_mean(_tanh2, q) + v[2][1] for q in q2])
+    # satsim's tanh rule and scipy's quad agree to ~1e-10 (meanfield's docstring: the
+    # 600-node rule is ≲ 1e-13 relative); 1e-8 leaves room for quad's own error
+    for k, q in enumerate((q1, q2, q3)):
+        assert t.q_meanfield[k] == pytest.approx(q.mean(), rel=1e-8)
+    # tanh saturates when |z| > atanh(0.98): the mixture of normal tails
+    sat2 = np.mean(2 * stats.norm.sf(T_TANH / np.sqrt(q2)))
+    assert t.saturated_meanfield[1] == pytest.approx(sat2, rel=1e-7)
+    # χ1 at the layer's fixed point, the phase and the critical σ_w², all by quad
+    for k in (0, 1):
+        chi = _chi1(sw[k], v[k][1])
+        assert t.chi1[k] == pytest.approx(chi, rel=1e-7)
+        assert t.phase[k] == ("ordered" if chi < 1 else "chaotic")
+        from scipy.optimize import brentq
+        crit = brentq(lambda s, b=v[k][1]: _chi1(s, b) - 1, 1.0, 20.0, xtol=1e-12)
+        assert t.critical_sigma_w2[k] == pytest.approx(crit, rel=1e-6)
+        assert t.distance_to_critical[k] == pytest.approx(sw[k] - crit, rel=1e-6, abs=1e-6)
+        # local slope at the carried q: σ_w² mean_i E tanh'(√q_i z)²
+        qk = (q1, q2)[k]
+        local = sw[k] * np.mean([_gauss_mean(_dtanh2, q) for q in qk])
+        assert t.chi1_at_q[k] == pytest.approx(local, rel=1e-7)
+    assert t.chi1.isna()[2] and _names(t.phase)[2] is None  # the logits: no activation
+
+
+def test_backward_mean_field_next_to_the_gradients():
+    net = nn.Sequential(nn.Linear(50, 40), nn.Tanh(), nn.Linear(40, 30), nn.Tanh(),
+                        nn.Linear(30, 5)).double()
+    st.init_(net, "glorot_normal", bias=init.Normal(0.0, 0.4), rng=6)
+    X = np.random.default_rng(7).standard_normal((20, 50))
+    y = np.arange(20) % 5
+    t = st.layer_gradients(net, X, y).table
+    x, yt = torch.from_numpy(X), torch.from_numpy(y)
+    pieces = [lambda h: (lambda z: (z, torch.tanh(z)))(net[0](h)),
+              lambda h: (lambda z: (z, torch.tanh(z)))(net[2](h)),
+              lambda h: (lambda z: (z, z))(net[4](h))]
+    d_sq, _ = _per_example_by_autograd(pieces, [net[4].weight], x, yt, _ce)
+    v = [(float(net[k].weight.detach().var(unbiased=False)),
+          float(net[k].bias.detach().var(unbiased=False))) for k in (0, 2, 4)]
+    # forward q per input by quadrature, then δ down from the measured top layer:
+    # E‖δ^l‖² = σ_w²(l+1) E tanh'(z^l)² ‖δ^{l+1}‖² (Schoenholz et al. 2017, eq. 9)
+    q1 = v[0][0] * (X**2).sum(1) + v[0][1]
+    q2 = np.array([40 * v[1][0] * _gauss_mean(_tanh2, q) + v[1][1] for q in q1])
+    pred2 = 30 * v[2][0] * np.array([_gauss_mean(_dtanh2, q) for q in q2]) * d_sq[2]
+    pred1 = 40 * v[1][0] * np.array([_gauss_mean(_dtanh2, q) for q in q1]) * pred2
+    assert list(t.backward_prediction) == ["carried", "carried",
+                                           "anchor: the measured δ (the recursion starts here)"]
+    # satsim's quadrature against scipy's quad: ~1e-10 (as in the forward test)
+    assert t.delta_sq_meanfield[1] == pytest.approx(pred2.mean(), rel=1e-8)
+    assert t.delta_sq_meanfield[0] == pytest.approx(pred1.mean(), rel=1e-8)
+    # ‖∂L/∂W‖² ≈ ‖δ‖²‖a‖² with the predicted δ and the measured input (here x)
+    assert t.grad_w_sq_meanfield[0] == pytest.approx(np.mean(pred1 * (X**2).sum(1)), rel=1e-8)
+    assert math.isnan(t.delta_sq_meanfield[2])
+
+
+def test_backward_view_is_not_claimed_across_a_norm_or_a_convolution():
+    t = st.layer_gradients(_BNNet().double(), np.random.default_rng(0).random((8, 3, 8, 8)),
+                           np.arange(8) % 5).table
+    assert t.backward_prediction[2].startswith("anchor")
+    assert t.backward_prediction[1].startswith("not predicted: the layer above does not "
+                                               "take this layer's activation")
+    assert t.delta_sq_meanfield.isna().all()
+
+
+class _ResidualLN(nn.Module):
+    """A residual MLP block with LayerNorm and GELU."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.ln = nn.Linear(16, 32), nn.LayerNorm(32)
+        self.fc1, self.act, self.fc2 = nn.Linear(32, 32), nn.GELU(), nn.Linear(32, 32)
+        self.out = nn.Linear(32, 4)
+
+    def forward(self, x):
+        h = self.inp(x)
+        h = h + self.fc2(self.act(self.fc1(self.ln(h))))
+        return self.out(h)
+
+
+class _SharedTied(nn.Module):
+    """A nested model: one layer used twice, an output layer tied to the input layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(8, 8)
+        self.body = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.dec = nn.Linear(8, 8)
+        self.dec.weight = self.enc.weight
+
+    def forward(self, x):
+        h = torch.tanh(self.enc(x))
+        h = self.body(self.body(h))
+        return self.dec(h)
+
+
+def test_first_layer_after_a_norm_is_labelled():
+    net = nn.Sequential(nn.LayerNorm(6), nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    t = st.layer_statistics(net, np.random.default_rng(0).standard_normal((10, 6))).table
+    assert list(t.prediction) == ["not predicted: after LayerNorm", "carried"]
+    assert "z_std_meanfield" in st.layer_statistics(net, np.ones((2, 6))).summary()
+
+
+@pytest.mark.parametrize(("build", "shape", "expected"), [
+    (_ResidualLN, (30, 16), {
+        "inp": "from the input", "fc1": "not predicted: after LayerNorm", "fc2": "carried",
+        "out": "not predicted: its input is not the previous layer's activation"}),
+    (_BNNet, (30, 3, 8, 8), {
+        "conv1": "from the input", "conv2": "not predicted: after BatchNorm2d",
+        "fc": "not predicted: after BatchNorm2d"}),
+    (lambda: nn.TransformerEncoderLayer(32, 4, batch_first=True), (6, 5, 32), {
+        "self_attn.q": "from the input", "self_attn.v": "from the input",
+        "self_attn.out_proj": "not predicted: attention output",
+        "linear1": "not predicted: after LayerNorm", "linear2": "carried"}),
+    (_SharedTied, (30, 8), {
+        "enc": "from the input", "body.0": "not predicted: the layer is called 2 times",
+        "dec": "not predicted: the layer before it is called 2 times"}),
+])
+def test_modern_blocks_are_labelled(build, shape, expected):
+    net = build().double()
+    t = st.layer_statistics(net, np.random.default_rng(0).standard_normal(shape)).table
+    labels = dict(zip(t.layer, t.prediction, strict=True))
+    for layer, start in expected.items():
+        assert labels[layer].startswith(start), (layer, labels[layer])
+
+
+def _sq_loss(out, _y):
+    return out.pow(2).flatten(1).sum(1)
+
+
+@pytest.mark.parametrize(("build", "shape", "loss"), [
+    (_ResidualLN, (10, 16), _ce),
+    (lambda: nn.TransformerEncoderLayer(16, 2, dim_feedforward=24, batch_first=True,
+                                        dropout=0.0), (6, 5, 16), _sq_loss),
+    (_SharedTied, (10, 8), _ce),
+])
+def test_gradients_of_modern_blocks_equal_autograd_per_example(build, shape, loss):
+    # every Linear module's calls hooked by hand; per example, δ by autograd and the
+    # module's own weight-gradient contribution Σ_calls Σ_positions δ aᵀ (for the tied
+    # weight: this module's share, not the shared tensor's total gradient)
+    net = build().double()
+    X = np.random.default_rng(0).standard_normal(shape)
+    y = np.arange(shape[0]) % 4
+    res = st.layer_gradients(net, X, y, loss=loss)
+    lins = {n: m for n, m in net.named_modules() if type(m) is nn.Linear}
+    seen = {}
+
+    def hook(name):
+        def fn(mod, args, out):
+            seen.setdefault(name, []).append((args[0], out))
+        return fn
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in lins.items()]
+    d_sq, g_sq = {n: [] for n in lins}, {n: [] for n in lins}
+    net.eval()
+    try:
+        for i in range(shape[0]):
+            seen.clear()
+            out = net(torch.from_numpy(X[i:i + 1]))
+            li = loss(out, torch.from_numpy(y[i:i + 1])).sum()
+            names = [n for n in lins if n in seen]
+            zs = [z for n in names for _, z in seen[n]]
+            grads = iter(torch.autograd.grad(li, zs))
+            for n in names:
+                d = [(a, next(grads)) for a, _ in seen[n]]
+                d_sq[n].append(sum(float(g.pow(2).sum()) for _, g in d))
+                gw = sum(torch.einsum("...o,...i->oi", g, a.detach()) for a, g in d)
+                g_sq[n].append(float(gw.pow(2).sum()))
+    finally:
+        for h in handles:
+            h.remove()
+    per = res.per_input
+    assert set(res.table.layer) == {n for n in lins if d_sq[n]}
+    for n in res.table.layer:
+        mine = per[per.layer == n]
+        np.testing.assert_allclose(mine.delta_sq, d_sq[n], rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(mine.grad_w_sq, g_sq[n], rtol=1e-9, atol=1e-300)
 
 
 def test_slope_and_alpha_set_the_thresholds():
@@ -448,15 +1025,69 @@ def test_functional_model_order_repeats_and_given_activations():
     z3 = net.late(torch.tanh(z2))
     both = torch.stack([z2, z3], -1).detach().numpy()
     assert late.z_std == pytest.approx(both.std())
-    for spec in ("tanh", {"early": "tanh", "late": "tanh"}, ["tanh", "tanh"]):
+    for spec in ({"early": "tanh", "late": "tanh"}, ["tanh", "tanh"]):
         t = st.layer_statistics(net, X, activation=spec).table
         assert _names(t.activation) == ["tanh", "tanh"]
+        assert _names(t.activation_source) == ["given", "given"]
         assert t.saturated[0] == pytest.approx(np.mean(np.abs(z1.detach().numpy()) > T_TANH))
+    # one value for all layers skips the output layer: `late`'s second call is the logits
+    t = st.layer_statistics(net, X, activation="tanh").table
+    assert _names(t.activation) == ["tanh", None]
+    assert list(t.is_output) == [False, True]
     t = st.layer_statistics(net, X, activation={"early": "relu"}, criterion=["derivative",
                                                                             None]).table
     assert _names(t.activation) == ["relu", None]
     assert t.criterion[0] == "derivative"
     assert t.saturated[0] == pytest.approx(np.mean(z1.detach().numpy() <= 0))
+
+
+def _relu_mlp():
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 5)).double()
+
+
+def test_a_given_activation_never_replaces_a_detected_one():
+    net = st.init_(_relu_mlp(), "he_normal", bias="standard_normal", rng=3)
+    X = np.random.default_rng(4).standard_normal((200, 20))
+    x = torch.from_numpy(X)
+    z0 = net[0](x).detach().numpy()
+    z2 = net[2](net[1](net[0](x))).detach().numpy()
+    t = st.layer_statistics(net, X, activation="tanh").table
+    # the ReLU layers stay ReLU (dead units: z <= 0), the logits get no activation
+    assert _names(t.activation) == ["relu", "relu", None]
+    assert _names(t.activation_source) == ["detected", "detected", None]
+    assert list(t.is_output) == [False, False, True]
+    assert t.saturated[0] == pytest.approx(np.mean(z0 <= 0))
+    assert t.saturated[1] == pytest.approx(np.mean(z2 <= 0))
+    assert t.saturated[2] != t.saturated[2]  # NaN: nothing to saturate
+    # a per-layer entry that disagrees with the module is an error saying how to force
+    with pytest.raises(ValueError, match=r"layer '2': activation\['2'\]='tanh' conflicts "
+                       r"with .* ReLU \('relu'\); .* activation_override=\{'2': 'tanh'\}"):
+        st.layer_statistics(net, X, activation={"2": "tanh"})
+    with pytest.raises(ValueError, match=r"activation\[1\]=None conflicts"):
+        st.layer_statistics(net, X, activation=["relu", None, None])
+    # equal to the detected one: accepted; the logits take a per-layer entry
+    t = st.layer_statistics(net, X, activation={"2": "relu", "4": "tanh"}).table
+    assert _names(t.activation) == ["relu", "relu", "tanh"]
+    # forcing, and the forced value measured on z
+    t = st.layer_statistics(net, X, activation_override={"2": "tanh"}).table
+    assert _names(t.activation) == ["relu", "tanh", None]
+    assert t.activation_source[1] == "override"
+    assert t.saturated[1] == pytest.approx(np.mean(np.abs(z2) > T_TANH))
+    # the same layer in both options, differently: an error naming both
+    with pytest.raises(ValueError, match=r"activation\['4'\]='tanh' and "
+                       r"activation_override\['4'\]='sigmoid'"):
+        st.layer_statistics(net, X, activation={"4": "tanh"},
+                            activation_override={"4": "sigmoid"})
+
+
+def test_an_unmodelled_activation_module_is_not_replaced_silently():
+    net = nn.Sequential(nn.Linear(6, 8), nn.SiLU(), nn.Linear(8, 2)).double()
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    t = st.layer_statistics(net, X, activation="tanh").table
+    assert _names(t.activation) == [None, None]  # SiLU seen, not modelled; logits
+    with pytest.raises(ValueError, match=r"SiLU \(which satsim does not model\)"):
+        st.layer_statistics(net, X, activation={"0": "tanh"})
 
 
 def test_plot_and_rendering():
@@ -723,18 +1354,36 @@ BAD = [
      "one entry per layer that runs"),
     (lambda: st.layer_statistics(_mlp(), _X, criterion="edge"), ValueError,
      "`criterion` must be one of"),
-    (lambda: st.layer_statistics(_mlp(), _X, activation="relu", criterion="output"),
-     ValueError, "layer '0' .relu."),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override={"0": "relu"},
+                                 criterion="output"), ValueError, "layer '0' .relu."),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override="relu"), TypeError,
+     "activation_override='relu'"),
+    (lambda: st.layer_statistics(_mlp(), _X, activation_override={"7": "relu"}), ValueError,
+     "names layers the module does not have: '7'"),
     (lambda: st.layer_statistics(_mlp(), _X, epsilon=0), ValueError, "epsilon=0"),
     (lambda: st.layer_statistics(_mlp(), _X, delta=1.0), ValueError, "delta=1.0"),
     (lambda: st.layer_statistics(_mlp(), _X, confidence_level=1), ValueError,
      "confidence_level=1"),
+    (lambda: st.layer_statistics(_mlp(), _X, batchnorm="running"), ValueError,
+     "batchnorm='running'"),
     (lambda: st.layer_statistics(_mlp(), _X, estimand="probe_set"), ValueError,
      "'model', 'population'"),
     (lambda: st.layer_statistics(_mlp(), _X, convention="kaiming"), ValueError, "convention"),
     (lambda: st.layer_statistics(_mlp(), np.zeros((4, 5))), RuntimeError, "cannot be multiplied"),
+    (lambda: st.layer_gradients(None, _X), TypeError, "`module` must be a torch.nn.Module"),
+    (lambda: st.layer_gradients(_mlp(), _X, loss="ce"), TypeError, "loss='ce'"),
+    (lambda: st.layer_gradients(_mlp(), _X, batchnorm="x"), ValueError, "batchnorm='x'"),
+    (lambda: st.layer_gradients(_mlp(), _X, confidence_level=2), ValueError,
+     "confidence_level=2"),
+    (lambda: st.layer_gradients(nn.Linear(3, 2), np.zeros((4, 5, 3))), ValueError,
+     r"\(n, classes\) = \(4, C\)"),
+    (lambda: st.layer_gradients(nn.Linear(3, 2), np.zeros((4, 3)), loss=lambda o, y: o.sum()),
+     ValueError, r"one loss per example, shape \(4,\)"),
     (lambda: st.init_(None, "he_normal"), TypeError, "`module` must be a torch.nn.Module"),
     (lambda: st.init_(nn.ReLU(), "he_normal"), ValueError, "no Linear or Conv layer"),
+    (lambda: st.init_(nn.LayerNorm(4), "he_normal"), ValueError, "MultiheadAttention or "
+     "Embedding to initialize; got a LayerNorm"),
+    (lambda: st.init_report("net"), TypeError, "`module` must be a torch.nn.Module"),
     (lambda: st.init_(_mlp(), "he"), ValueError, "`initializer` must be"),
     (lambda: st.init_(_mlp(), "he_normal", bias="orthogonal"), ValueError, "elementwise"),
     (lambda: st.init_(_mlp(), "he_normal", bias="kept"), ValueError, "`bias` must be"),

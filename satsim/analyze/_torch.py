@@ -150,7 +150,10 @@ def _resolve_build(build: Any) -> Any:
 def _layer_weights(model: Any) -> list[tuple[str, Any]]:
     import satsim.torch as st
 
-    return [(name, m.weight) for name, m in st._named_layers(model)]
+    # a MultiheadAttention's q/k/v rows are thirds of one stacked parameter: no .grad
+    # of their own, so no training-time gradient row (its out_proj is a Linear)
+    return [(name, m.weight) for name, m in st._named_layers(model)
+            if not isinstance(m, st.nn.MultiheadAttention)]
 
 
 def _epoch_record(model: Any, probe: Any, probe_y: Any, Xv: Any, yv: Any,
