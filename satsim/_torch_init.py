@@ -218,7 +218,7 @@ class InitResult(Result):
 
     @property
     def left_alone(self) -> tuple[str, ...]:
-        """Names of the parameters init_ did not draw."""
+        """Names of the parameters :func:`init_` did not draw."""
         return tuple(self.table.parameter[self.table.action == "left alone"])
 
 
@@ -312,13 +312,18 @@ def init_(module: Any, initializer: Any, *, bias: Any = _KEEP, rng: Any = None) 
 def init_report(module: Any) -> InitResult:
     """What the last :func:`init_` on ``module`` did to each of its parameters.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A module that :func:`init_` initialized.
+
     Returns
     -------
     InitResult
         One row per weight matrix drawn (the query, key and value thirds of a stacked
         ``in_proj_weight`` each on its own, with its fans), per bias, and per parameter
         left alone with the reason (normalization scales and shifts, ``bias_k``/
-        ``bias_v``, parameters of modules init_ has no fan convention for);
+        ``bias_v``, parameters of modules :func:`init_` has no fan convention for);
         ``.left_alone`` names the last.
 
     Raises
