@@ -53,11 +53,11 @@ import pandas as pd
 from scipy import stats
 
 from satsim._docstrings import fill
-from satsim._initializers import _ScipyElementwise
 from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.init import Initializer, Orthogonal, Sparse, as_initializer
+from satsim.init._catalogue import _ScipyElementwise
 
 __all__ = [
     "BERRY_ESSEEN_C_IID",

@@ -6,8 +6,8 @@ Conventions are those of :mod:`satsim.meanfield`: layer l maps :math:`n_{l-1}` i
 to :math:`N_l = n_l` units, :math:`z^l = W^l \varphi_{l-1}(z^{l-1}) + b^l` with
 :math:`\mathrm{Var}\,w^l = \sigma_w^2(l)/n_{l-1}` and :math:`\mathrm{Var}\,b^l =
 \sigma_b^2(l)` at the layer's own fans, and :math:`q^l(x)` the forward length map of
-each input (:mod:`satsim._propagation`, reused, not re-derived).  Gaussian
-expectations come from :mod:`satsim._gaussian` (closed forms where they exist,
+each input (:mod:`satsim.meanfield._propagation`, reused, not re-derived).  Gaussian
+expectations come from :mod:`satsim.meanfield._gaussian` (closed forms where they exist,
 the 600-node composite rule otherwise), the quadrature of the forward maps.
 
 Gradient moments (:func:`gradient_moments`)
@@ -128,12 +128,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from satsim import _gaussian
 from satsim._namespace import public_dir
-from satsim._propagation import _check_sizes, _input_q, _layers, _mean_field
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
+from satsim.meanfield import _gaussian
+from satsim.meanfield._propagation import _check_sizes, _input_q, _layers, _mean_field
 
 __all__ = [
     "GradientMomentsResult",

@@ -11,13 +11,13 @@ from scipy import stats
 
 torch = pytest.importorskip("torch")
 
-from satsim._store import canonical, config_digest  # noqa: E402
 from satsim.analyze._torch import (  # noqa: E402
     _epoch_record,
     _findings,
     _summaries,
     analyze_torch,
 )
+from satsim.sweep._store import canonical, config_digest  # noqa: E402
 
 MODELS = textwrap.dedent("""
     import torch
@@ -122,7 +122,7 @@ def test_store_name_is_the_same_in_another_process():
     import subprocess
 
     code = ("import numpy as np; from satsim import init; from satsim.nn import LSUV; "
-            "from satsim._store import config_digest; print(config_digest({'s': "
+            "from satsim.sweep._store import config_digest; print(config_digest({'s': "
             "[init.get('he_normal'), LSUV(np.arange(6.0).reshape(2, 3))], 'n': 3}))")
     out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() for _ in range(2)}

@@ -17,8 +17,8 @@ import pytest
 import sweep_cells  # tests/ is on sys.path (and on the workers' path: spawn copies it)
 
 from satsim import cli, saturation, sweep
-from satsim._pool import CellPool, WorkerDied
 from satsim.study import StudyProgress, StudyResult, run_study
+from satsim.study._pool import CellPool, WorkerDied
 
 DONE = re.compile(r"satsim: (\w+) done in \d+\.\d s \((\d)/(\d)\)")
 

@@ -1,4 +1,4 @@
-"""Tests for satsim.meanfield (and its integrals, satsim._gaussian): published anchors,
+"""Tests for satsim.meanfield (and its integrals, satsim.meanfield._gaussian): published anchors,
 closed forms written out here, adaptive quadrature (scipy.integrate.quad, nested for the
 two-dimensional integrals), root finding on those references, brute-force simulation of
 random networks, and the agreement of grid and point evaluations."""
@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-from satsim import _gaussian, activations
+from satsim import activations
 from satsim import meanfield as mf
+from satsim.meanfield import _gaussian
 
 
 # ------------------------------------------------------------------ independent references

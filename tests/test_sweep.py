@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import sweep_cells as cells
 
-from satsim import _store, cli, sweep
-from satsim.sweep import SweepError
+from satsim import cli, sweep
+from satsim.sweep import SweepError, _store
 
 TESTS = str(Path(__file__).parent)
 

@@ -24,8 +24,10 @@ from scipy import integrate, stats
 from torch import nn
 
 import satsim.torch as st
-from satsim import _torch_gradients, _torch_init, init
+from satsim import init
 from satsim.saturation import fraction, predicted_fraction_mixture
+from satsim.torch import _gradients as _torch_gradients
+from satsim.torch import _initialize as _torch_init
 
 T_TANH = math.atanh(1 - 2 * 0.01)  # tanh 'output' criterion at ε = 0.01: |tanh z| > 0.98
 
@@ -105,7 +107,7 @@ def test_fans_of_shapes(shape):
 def _orthogonal_xfail(name, kind):
     # Orthogonal.variance is gain²/max(fan_in, fan_out); a kernel is drawn as the (out,
     # in·k) matrix (as torch.nn.init.orthogonal_), whose entries have variance
-    # gain²/max(out, in·k) — a satsim/_initializers.py issue, not the bridge's.
+    # gain²/max(out, in·k) — a satsim/init/_catalogue.py issue, not the bridge's.
     shape = tuple(_layers()[kind].weight.shape)
     if name == "orthogonal" and max(init.fans(shape)) != max(shape[0], math.prod(shape[1:])):
         return [pytest.mark.xfail(strict=True, reason="Orthogonal.variance ignores that a "

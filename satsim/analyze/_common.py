@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from satsim._store import canonical, config_digest
 from satsim._validation import check_int
+from satsim.sweep._store import canonical, config_digest
 
 #: sizes of the work at each scale (``networks`` initialized networks per scheme for the
 #: init-time measurements; ``seeds`` training runs per scheme)
@@ -52,7 +52,7 @@ def _ints(value: Any, param: str) -> list[Any]:
 
 def _check_sizes(sizes: Any) -> tuple[int, ...]:
     """``sizes`` as ``layer_moments`` validates it, also from ``"784,300,100,10"``."""
-    from satsim._propagation import _check_sizes as check
+    from satsim.meanfield._propagation import _check_sizes as check
 
     return tuple(check(_ints(sizes, "sizes")))
 
@@ -92,7 +92,7 @@ def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
 
 def check_storable(named: dict[str, dict[str, Any]]) -> None:
     """Every object in ``named`` (``{"inits": {label: scheme}, …}``) has a canonical
-    description (:func:`satsim._store.canonical`), so that a store can be named by it;
+    description (:func:`satsim.sweep._store.canonical`), so that a store can be named by it;
     otherwise one ``TypeError`` naming its parameter and label.  Called before any work
     when results are stored."""
     for param, objs in named.items():
@@ -105,7 +105,7 @@ def check_storable(named: dict[str, dict[str, Any]]) -> None:
 
 
 def store_name(config: dict, named: dict[str, dict[str, Any]]) -> str:
-    """The digest that names the store of ``config``'s runs (:func:`satsim._store.
+    """The digest that names the store of ``config``'s runs (:func:`satsim.sweep._store.
     config_digest`), after :func:`check_storable` of ``named``."""
     check_storable(named)
     return config_digest(config)

@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - the test environment has torch
     raise ImportError("backend='torch' needs PyTorch: pip install 'satsim[torch]'") from exc
 
 if TYPE_CHECKING:
-    from satsim.nn.batched import _Spec
+    from satsim.nn._spec import _Spec
     from satsim.nn.network import Network
 
 _DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
@@ -277,7 +277,7 @@ class FitEngine(_Core):
     """``Network.fit`` with ``backend="torch"``: a stack of one, an epoch at a time."""
 
     def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray) -> None:
-        from satsim.nn.batched import _spec
+        from satsim.nn._spec import _spec
 
         dev = resolve_device(net.device)
         super().__init__(_spec(net, "backend='torch'"), [W[None] for W in net.weights],

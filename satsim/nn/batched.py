@@ -80,55 +80,14 @@ from scipy import special
 from satsim._namespace import public_dir
 from satsim._results import Result, result
 from satsim._validation import check_choice, check_real
-from satsim.activations import Activation, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from satsim.nn._spec import _Spec, _spec, supported_activations
 
 __all__ = ["StackResult", "supported_activations", "train_stack"]
 
 __dir__ = public_dir(globals())
 
-#: the activations the stacked engines implement, by exact type (a subclass may
-#: change fn or grad, so it is not assumed to be its parent)
-_KINDS: dict[type[Activation], str] = {Tanh: "tanh", ReLU: "relu", Sigmoid: "sigmoid",
-                                       Linear: "linear", LeakyReLU: "leaky_relu"}
 #: bytes of one layer's activations in a validation pass (as Network._evaluate)
 _EVAL_BYTES = 1 << 24
-
-
-def supported_activations() -> tuple[str, ...]:
-    """Names of the hidden/output activations :func:`train_stack` and the torch
-    backend implement (``softmax`` is also accepted as an output)."""
-    return tuple(_KINDS.values())
-
-
-# --------------------------------------------------------------------------- spec
-@result
-class _Spec:
-    """What the engines need to know about the (shared) architecture: each layer's
-    activation as ``(kind, slope)`` (slope only for leaky_relu), the last one the
-    output's (kind ``"softmax"`` included), and the cost's name."""
-
-    sizes: tuple[int, ...]
-    layers: tuple[tuple[str, float], ...]
-    cost: str
-
-
-def _kind(act: Any, what: str) -> tuple[str, float]:
-    kind = _KINDS.get(type(act))
-    if kind is None:
-        name = getattr(act, "name", repr(act))
-        raise ValueError(f"{what} {name!r} is not supported by the stacked/torch engine; "
-                         f"supported: {', '.join(map(repr, supported_activations()))}")
-    return kind, float(act.slope) if isinstance(act, LeakyReLU) else 0.0
-
-
-def _spec(net: Any, param: str) -> _Spec:
-    """The engine spec of ``net``, or a ValueError naming ``param`` and what is missing."""
-    layers = [_kind(a, f"`{param}`: hidden activation") for a in net.activations]
-    if net.output.name == "softmax" and not isinstance(net.output, Activation):
-        layers.append(("softmax", 0.0))
-    else:
-        layers.append(_kind(net.output, f"`{param}`: output"))
-    return _Spec(sizes=tuple(net.sizes), layers=tuple(layers), cost=net.cost.name)
 
 
 # --------------------------------------------------------------------------- result
@@ -358,15 +317,23 @@ class _NumpyStack:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_networks(networks: Any) -> list[Any]:
-    from satsim.nn.network import Network
+#: what train_stack reads and writes back on each network (satsim.nn.Network has them;
+#: checked by attribute so that this module, which Network uses, does not import it)
+_NETWORK_ATTRIBUTES = ("sizes", "activations", "output", "cost", "dtype", "weights", "biases",
+                       "fit")
 
-    if isinstance(networks, Network) or not isinstance(networks, Sequence) or not networks:
+
+def _is_network(obj: Any) -> bool:
+    return all(hasattr(obj, a) for a in _NETWORK_ATTRIBUTES) and not isinstance(obj, type)
+
+
+def _check_networks(networks: Any) -> list[Any]:
+    if _is_network(networks) or not isinstance(networks, Sequence) or not networks:
         raise TypeError("`networks` must be a non-empty sequence of satsim.nn.Network; "
                         f"got networks={networks!r:.80}")
     nets = list(networks)
     for i, net in enumerate(nets):
-        if not isinstance(net, Network):
+        if not _is_network(net):
             raise TypeError(f"`networks[{i}]` must be a satsim.nn.Network; got {net!r:.80}")
     first = nets[0]
     for i, net in enumerate(nets[1:], start=1):

@@ -30,8 +30,8 @@ import numpy as np
 
 from satsim._atomic import atomic_writer
 from satsim._namespace import public_dir
-from satsim._npz import NpzArchive, NpzError, NpzLimitError
 from satsim._validation import check_int
+from satsim.data._npz import NpzArchive, NpzError, NpzLimitError
 
 if TYPE_CHECKING:
     from satsim.nn.network import Network
@@ -50,6 +50,14 @@ MAX_BYTES = 256 * 2**20
 _MAX_METADATA_BYTES = 1 << 20  # the JSON metadata (stored as UTF-32: 256k characters)
 _MAX_METADATA_DEPTH = 32
 _DTYPES = ("float32", "float64")
+#: the class :func:`load` builds: satsim.nn.network registers Network here when it is
+#: imported (importing satsim.nn.io imports satsim.nn, hence the network module, first),
+#: so this module needs no import of the class it persists
+_NETWORK: list[type] = []
+
+
+def _register(cls: type) -> None:
+    _NETWORK[:] = [cls]
 
 
 def save(net: Network, path: str | os.PathLike) -> None:
@@ -187,8 +195,8 @@ def load(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Network:
         ``"cannot load network from '<path>': <what is wrong>"``.
     """
     from satsim.activations import get as get_activation
-    from satsim.nn.network import Network
 
+    Network = _NETWORK[0]
     path = Path(path)
     max_bytes = check_int("max_bytes", max_bytes, minimum=1)
     if not path.exists():

@@ -148,6 +148,7 @@ from satsim._warnings import TrainingDivergenceWarning
 from satsim.activations import Activation, as_activation
 from satsim.init import Initializer, as_initializer
 from satsim.nn import _sgd
+from satsim.nn import io as _io
 from satsim.nn.costs import COSTS, Cost
 from satsim.nn.history import History, _Recorder
 from satsim.nn.lsuv import LSUV, LSUVResult, _calibrate
@@ -365,7 +366,7 @@ class Network:
             self.backend, self.device = "numpy", "cpu"
             return
         from satsim.nn import _torch
-        from satsim.nn.batched import _spec
+        from satsim.nn._spec import _spec
 
         dev = _torch.resolve_device(device)
         _spec(self, "backend='torch'")  # refuses what the torch engine does not implement
@@ -981,9 +982,7 @@ class Network:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write the network to ``path`` (.npz with JSON metadata), atomically."""
-        from satsim.nn.io import save
-
-        save(self, path)
+        _io.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, backend: str = "numpy",
@@ -992,8 +991,9 @@ class Network:
 
         Files hold NumPy weights only: ``backend`` and ``device`` say where the loaded
         network trains (as in the constructor)."""
-        from satsim.nn.io import load
-
-        net = load(path)
+        net = _io.load(path)
         net._set_backend(backend, device)
         return net
+
+
+_io._register(Network)  # the class satsim.nn.io.load builds

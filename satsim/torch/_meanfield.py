@@ -50,8 +50,8 @@ import numpy as np
 import torch
 
 from satsim import meanfield
-from satsim._gaussian import kernel
 from satsim.activations import Activation
+from satsim.meanfield._gaussian import kernel
 from satsim.saturation import predicted_fraction
 
 _NORM_NAMES = ("Norm",)  # LayerNorm, BatchNorm1d/2d/3d, GroupNorm, RMSNorm, InstanceNorm*

@@ -78,9 +78,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from satsim._custom_init import FunctionInitializer, WeightMoments
-from satsim._custom_init import from_function as _from_function
-from satsim._initializers import (
+from satsim._namespace import public_dir
+from satsim._registry import Registry
+from satsim._validation import check_choice, check_real, check_shape
+from satsim.init._catalogue import (
     TRUNCATED_NORMAL_STD,
     Constant,
     Initializer,
@@ -92,9 +93,9 @@ from satsim._initializers import (
     VarianceScaling,
     _fans_from_shape,
 )
-from satsim._namespace import public_dir
-from satsim._registry import Registry
-from satsim._validation import check_choice, check_real, check_shape
+from satsim.init._custom import FunctionInitializer
+from satsim.init._custom import from_function as _from_function
+from satsim.init._estimate import WeightMoments
 
 __all__ = [
     "TRUNCATED_NORMAL_STD",

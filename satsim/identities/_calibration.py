@@ -143,7 +143,7 @@ def calibrate(
     from statsmodels.stats.proportion import proportion_confint
 
     if check is None:
-        from satsim.identities import check_sum_variance  # here: a circular import at load
+        from satsim.identities._sumvar import check_sum_variance
 
         check = check_sum_variance
 

@@ -44,7 +44,7 @@ takes; no interval: one number per batch).
 
 Mean-field backward prediction (``delta_sq_meanfield``, ``grad_w_sq_meanfield``,
 label ``backward_prediction``).  From the forward mean-field view
-(:mod:`satsim._torch_meanfield`, detected activations) each layer has per input a
+(:mod:`satsim.torch._meanfield`, detected activations) each layer has per input a
 carried :math:`q^l(i)`.  Under the gradient-independence assumption (Schoenholz et
 al. 2017, §3; :mod:`satsim.gradients`)
 
@@ -79,7 +79,8 @@ from torch import nn
 from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._results import Result, result
-from satsim._torch_capture import (
+from satsim._validation import check_choice, check_real, check_rng
+from satsim.torch._capture import (
     _LAYERS,
     _activation_of,
     _as_batch,
@@ -88,8 +89,7 @@ from satsim._torch_capture import (
     _run,
     forward_modes,
 )
-from satsim._torch_meanfield import view
-from satsim._validation import check_choice, check_real, check_rng
+from satsim.torch._meanfield import view
 
 #: examples per vectorised vjp (memory: this many copies of a layer's weight)
 _CHUNK = 64
@@ -209,7 +209,7 @@ def compute(module: nn.Module, x: torch.Tensor, y: torch.Tensor,
 # --------------------------------------------------------------------------- backward view
 def _forward_view(module: nn.Module, x: torch.Tensor, batchnorm: str
                   ) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
-    """The forward mean-field view (:mod:`satsim._torch_meanfield`) with the detected
+    """The forward mean-field view (:mod:`satsim.torch._meanfield`) with the detected
     activations: its rows (forward order) and per-input q and E φ'²."""
     by_layer: dict[str, list[Any]] = {}
     for name, call in _run(module, x, batchnorm):
@@ -331,7 +331,7 @@ def layer_gradients(
     normalization (train mode by default, buffers written back; see
     :func:`layer_statistics`); hooks removed, flags restored, ``.grad`` of the
     parameters untouched (``torch.autograd.grad``).  What is computed, the
-    per-example estimand and the intervals are in :mod:`satsim._torch_gradients`:
+    per-example estimand and the intervals are in :mod:`satsim.torch._gradients`:
     for examples that do not interact, ``delta_sq`` is the mean of
     :math:`\lVert\partial L_i/\partial z_i\rVert^2` and ``grad_w_sq`` the mean of
     :math:`\lVert\partial L_i/\partial W\rVert_F^2` (for a ``Linear``:

@@ -217,7 +217,7 @@ class Initializer(abc.ABC):
         if type(self).draw is Initializer.draw:
             raise NotImplementedError(
                 f"{type(self).__name__} must implement draw(shape, fan_in, fan_out, rng)")
-        from satsim._custom_init import check_draw
+        from satsim.init._estimate import check_draw
 
         out[...] = check_draw(self.draw(out.shape, fan_in, fan_out, rng), out.shape,
                               f"initializer {self.name!r} ({type(self).__name__}.draw)")
@@ -247,7 +247,7 @@ class Initializer(abc.ABC):
 
     # -- moments ---------------------------------------------------------------------
     def _estimated(self, fan_in: int, fan_out: int) -> dict[str, float]:
-        from satsim._custom_init import estimate_moments
+        from satsim.init._estimate import estimate_moments
 
         return estimate_moments(self, *_check_fans(fan_in, fan_out))
 
@@ -291,7 +291,7 @@ class Initializer(abc.ABC):
         """Mean, variance (with a 95% interval when estimated), skewness and excess
         kurtosis of one weight, each flagged exact or Monte Carlo
         (:class:`satsim.init.WeightMoments`)."""
-        from satsim._custom_init import WeightMoments
+        from satsim.init._estimate import WeightMoments
 
         fan_in, fan_out = _check_fans(fan_in, fan_out)
         exact = {s: self._exact(s) for s in ("mean", "variance", "skewness",

@@ -29,7 +29,7 @@ per-layer summaries average over the inputs: :math:`\bar q^l = \frac1n\sum_x q^l
 (the second moment of the mixture of :math:`N(0, q^l(x))`), and the predicted saturated
 fraction is the mixture :math:`\frac1n\sum_x` ``predicted_fraction``
 :math:`(\sqrt{q^l(x)})` under :math:`\varphi_l`.  The Gaussian integrals are those of
-:mod:`satsim._gaussian` (closed forms where they exist).
+:mod:`satsim.meanfield._gaussian` (closed forms where they exist).
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from satsim import _gaussian
 from satsim._docstrings import fill
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.activations import CRITERIA, Activation, as_activation
+from satsim.meanfield import _gaussian
 
 if TYPE_CHECKING:
     from satsim.init import Initializer
@@ -251,7 +251,7 @@ def propagate(
 
     The mean-field columns follow each probe input x separately — its own
     :math:`q^1(x) = \mathrm{Var}(w)\lVert x\rVert^2 + \sigma_b^2` through the length map of
-    every layer, with each layer's own fans (module :mod:`satsim._propagation`) — and
+    every layer, with each layer's own fans (module :mod:`satsim.meanfield._propagation`) — and
     average over the inputs, as the measured columns do; for real data, whose rows
     differ in norm, this mixture is what the Monte Carlo measures (for layer 1 it is
     :func:`satsim.saturation.predicted_fraction_mixture`).  The weights and biases are

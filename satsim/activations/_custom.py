@@ -2,7 +2,7 @@ r"""User activations: a function, its derivatives (given or numerical) and its r
 
 :class:`FunctionActivation` turns ``fn(z) -> ndarray`` into a full
 :class:`~satsim.activations.Activation`, usable in the saturation criteria, the mean
-field (:mod:`satsim._gaussian` integrates it by quadrature), ``propagate`` and
+field (:mod:`satsim.meanfield._gaussian` integrates it by quadrature), ``propagate`` and
 ``Network``.
 
 Numerical derivatives (when ``grad``/``grad2`` are not given)
@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from satsim.activations import CRITERIA, Activation
+from satsim.activations._builtin import CRITERIA, Activation
 
 __all__ = ["FunctionActivation", "make_activation"]
 

@@ -21,8 +21,8 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from satsim._npz import NpzArchive, NpzError, NpzLimitError
 from satsim._validation import check_int
+from satsim.data._npz import NpzArchive, NpzError, NpzLimitError
 
 #: the most bytes a reader takes from one file: an IDX payload, a decompressed pickle,
 #: the arrays read from an .npz (256 MiB: 5x MNIST's largest IDX file, 47 MB, and above
@@ -524,7 +524,7 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES):
     Only those members are read (others, such as the bundled subset's indices, are
     skipped unread), each checked by its ``.npy`` header before it is decompressed:
     plain numeric dtypes, and at most ``max_bytes`` for the six together (default
-    :data:`MAX_BYTES`).  See :mod:`satsim._npz`.
+    :data:`MAX_BYTES`).  See :mod:`satsim.data._npz`.
 
     Raises
     ------

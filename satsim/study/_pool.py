@@ -9,7 +9,7 @@ and run the cells of every grid handed to it, first come first served; the sweep
 engine drives it like any futures executor (its seeds, store, retries and progress are
 unchanged, so results do not depend on it).
 
-It keeps the process executor's guarantees (see :mod:`satsim._executors`): workers
+It keeps the process executor's guarantees (see :mod:`satsim.sweep._executors`): workers
 come from the ``spawn`` context with one BLAS thread each, ignore Ctrl-C (the
 coordinator handles it; SIGINT is blocked while a worker starts), end with the
 coordinator even after ``kill -9``, and run one cell at a time, so a worker that dies
@@ -33,8 +33,8 @@ import threading
 import traceback
 from typing import Any
 
-from satsim import _discovery
-from satsim._executors import _death_reason, _exit_with_parent, _limit_blas, _sigint_blocked
+from satsim.study import _discovery
+from satsim.sweep._executors import _death_reason, _exit_with_parent, _limit_blas, _sigint_blocked
 
 __all__ = ["CellPool", "WorkerDied"]
 

@@ -89,7 +89,9 @@ import numpy as np
 import pandas as pd
 
 from satsim import _registry
-from satsim._executors import (
+from satsim._namespace import public_dir
+from satsim._validation import check_int, check_rng
+from satsim.sweep._executors import (
     _executor_kind,
     _futures_executor,
     _one_line,
@@ -98,9 +100,7 @@ from satsim._executors import (
     _run_futures,
     _run_processes,
 )
-from satsim._namespace import public_dir
-from satsim._store import DB_NAME, Cell, Store, SweepError
-from satsim._validation import check_int, check_rng
+from satsim.sweep._store import DB_NAME, Cell, Store, SweepError
 
 __all__ = [
     "Batched",

@@ -37,8 +37,8 @@ from torch import nn
 from satsim import init as _init
 from satsim._docstrings import fill
 from satsim._results import Result, result
-from satsim._torch_capture import _LAYERS, _check_module
 from satsim._validation import check_rng
+from satsim.torch._capture import _LAYERS, _check_module
 
 #: attributes :func:`init_` records the satsim initializers under
 _WEIGHT_TAG, _BIAS_TAG = "_satsim_init", "_satsim_bias_init"

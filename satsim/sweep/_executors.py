@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from satsim._store import Cell, SweepError, _canonical_result
+from satsim.sweep._store import Cell, SweepError, _canonical_result
 
 
 def _limit_blas() -> None:

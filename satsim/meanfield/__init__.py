@@ -31,7 +31,7 @@ Depth scales
     \varphi'(u_1)\varphi'(u_2)` at c* (= χ1 in the ordered phase).  Schoenholz et al.:
     networks train when depth ≲ 6 ξ_c.
 
-Accuracy.  The Gaussian integrals come from :mod:`satsim._gaussian`: closed forms for
+Accuracy.  The Gaussian integrals come from :mod:`satsim.meanfield._gaussian`: closed forms for
 linear, relu, leaky_relu, hard_tanh (Φ, φ and Owen's T) and erf (Williams 1997), exact
 to rounding; for the other activations a 600-node composite rule in one dimension
 (relative error ≲ 1e-13 for 1e-8 ≤ q ≤ 1e6) and a conditional rule in two (≲ 1e-12
@@ -60,7 +60,7 @@ given as ``sizes`` (e.g. 784-300-100-10).  Both take per-layer widths, activatio
 and initializers, and the mean field then follows each layer's own fans:
 :math:`\sigma_w^2(l) = n_{l-1}\mathrm{Var}_w(n_{l-1}, n_l)`, :math:`\sigma_b^2(l)`
 from the layer's fans, :math:`q^l` from :math:`q^{l-1}` through the previous layer's
-activation (both live in :mod:`satsim._propagation`).
+activation (both live in :mod:`satsim.meanfield._propagation`).
 
 Backward signal propagation — gradient moments per layer and the input–output
 Jacobian's spectrum, measured and predicted: see :mod:`satsim.gradients`.
@@ -82,17 +82,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from satsim import _gaussian
 from satsim._namespace import public_dir
-from satsim._propagation import (
+from satsim._results import Plottable, Result, result
+from satsim._validation import check_array, check_real
+from satsim.activations import as_activation
+from satsim.meanfield import _gaussian
+from satsim.meanfield._propagation import (
     DeepPropagationResult,
     LayerMomentsResult,
     layer_moments,
     propagate,
 )
-from satsim._results import Plottable, Result, result
-from satsim._validation import check_array, check_real
-from satsim.activations import as_activation
 
 __all__ = [
     "CriticalPointResult",

@@ -69,7 +69,7 @@ mean, ``z_std_predicted`` the square root of its second central moment
 
 These one-layer-back predictions cannot disagree much with the measurement: they
 condition on the layer's actual input.  The mean-field columns
-(:mod:`satsim._torch_meanfield`) carry q through depth from the module's input
+(:mod:`satsim.torch._meanfield`) carry q through depth from the module's input
 instead, label each layer "from the input", "carried" or "not predicted: <reason>"
 (normalization, attention output, residual sum, shared layer, unmodelled
 activation), and give the realised σ_w², σ_b², χ1, phase and the σ_w² on the
@@ -136,10 +136,17 @@ __all__ = ["InitResult", "LayerGradientsResult", "LayerStatisticsResult", "init_
 
 __dir__ = public_dir(globals())
 
-from satsim import _torch_meanfield
-from satsim._torch_capture import _as_batch, _check_module, _named_layers
-from satsim._torch_gradients import LayerGradientsResult, layer_gradients
-from satsim._torch_init import _BIAS_TAG, _REPORT_TAG, _WEIGHT_TAG, InitResult, init_, init_report
+from satsim.torch import _meanfield as _torch_meanfield
+from satsim.torch._capture import _as_batch, _check_module, _named_layers
+from satsim.torch._gradients import LayerGradientsResult, layer_gradients
+from satsim.torch._initialize import (
+    _BIAS_TAG,
+    _REPORT_TAG,
+    _WEIGHT_TAG,
+    InitResult,
+    init_,
+    init_report,
+)
 
 _ESTIMANDS = ("model", "population")
 
@@ -242,7 +249,7 @@ def _choose_activation(name: str, index: int, act_spec: _Spec,
     return None, None
 
 
-from satsim._torch_capture import (  # noqa: E402  (after the torch import check)
+from satsim.torch._capture import (  # noqa: E402  (after the torch import check)
     _activation_of,
     _Call,
     _Projection,
@@ -555,7 +562,7 @@ def layer_statistics(
         positions) and ``saturated``, each with ``*_ci_low``, ``*_ci_high`` and
         ``*_predicted``, and ``saturated_method``.  Saturation columns are NaN for a
         layer without an activation.  The mean-field view
-        (:mod:`satsim._torch_meanfield`): ``prediction`` ("from the input",
+        (:mod:`satsim.torch._meanfield`): ``prediction`` ("from the input",
         "carried", or "not predicted: <reason>" after a normalization layer, an
         attention output, a residual sum …), ``sigma_w2``, ``sigma_b2``,
         ``q_meanfield``, ``z_std_meanfield`` and ``saturated_meanfield`` (carried

@@ -77,7 +77,8 @@ import numpy as np
 
 from satsim._atomic import atomic_writer
 from satsim._namespace import public_dir
-from satsim._readers import (
+from satsim._validation import check_int, check_real
+from satsim.data._readers import (
     MAX_BYTES,
     MAX_PICKLE_OPS,
     DatasetError,
@@ -88,7 +89,6 @@ from satsim._readers import (
     read_nielsen_pickle,
     read_npz,
 )
-from satsim._validation import check_int, check_real
 
 __all__ = [
     "MAX_BYTES",
@@ -111,7 +111,7 @@ __dir__ = public_dir(globals())
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-BUNDLED = Path(__file__).parent / "_data" / "fashion-mnist-subset.npz"
+BUNDLED = Path(__file__).parents[1] / "_data" / "fashion-mnist-subset.npz"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 SUBSET_SEED = 20261126
 DEFAULT_TIMEOUT = 900.0  # s per file: the largest file (26 MB) still completes at ~30 kB/s

@@ -15,7 +15,7 @@ A study is a module defining
 The built-in studies live in the package :mod:`satsim.studies` (the repository's
 ``studies/`` folder); others come from installed packages (entry-point group
 ``satsim.studies``) or a folder named with ``--studies DIR`` / ``$SATSIM_STUDIES``
-(see :mod:`satsim._discovery`).  Each study is also a script:
+(see :mod:`satsim.study._discovery`).  Each study is also a script:
 ``raise SystemExit(satsim.study.main(__file__))`` gives it the same command line as
 ``satsim run NAME`` (one generated parser for both: every ``Params`` field becomes
 ``--field-name``, plus ``--seed``, ``--scale``, ``-o/--out``, ``--quiet``, ``--jobs``,
@@ -59,9 +59,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from satsim import _discovery
 from satsim._atomic import atomic_write, replace_directory
 from satsim._namespace import public_dir
+from satsim.study import _discovery
 
 __all__ = [
     "SCALES",
@@ -513,7 +513,7 @@ def study_params(module: types.ModuleType, scale: str = "quick",
 
 
 def _git_revision() -> str | None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():  # an installed copy: no checkout to ask
         return None
     try:
@@ -806,7 +806,7 @@ def _cell_executor(args: argparse.Namespace) -> Iterator[tuple[Any, int | None]]
     """(executor, workers) for every grid run inside the block.
 
     With ``--executor auto`` (the default) and more than one job, one
-    :class:`satsim._pool.CellPool` of ``--jobs`` worker processes, shared by all the
+    :class:`satsim.study._pool.CellPool` of ``--jobs`` worker processes, shared by all the
     grids and started on the first cell: a report's dozen grids pay the workers'
     start-up (importing NumPy, SciPy and the study) once, not once per grid.  It is
     stopped when the block ends — at once, abandoning the cells in flight, after an
@@ -817,7 +817,7 @@ def _cell_executor(args: argparse.Namespace) -> Iterator[tuple[Any, int | None]]
     if getattr(args, "executor", "auto") != "auto" or jobs == 1:
         yield _resolve_executor(args)
         return
-    from satsim._pool import CellPool
+    from satsim.study._pool import CellPool
 
     pool = CellPool(jobs)
     ok = False
