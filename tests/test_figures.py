@@ -281,7 +281,7 @@ def test_coincidence_is_judged_at_the_drawn_scale():
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_interleaved_dashes_tile_the_path(k):
     for gaps in (False, True):
-        masks = [_dash_coverage(plotting._interleave(j, k, gaps=gaps)) for j in range(k)]
+        masks = [_dash_coverage(plotting._base._interleave(j, k, gaps=gaps)) for j in range(k)]
         assert (np.sum(masks, axis=0) <= 1).all()  # no two draw the same stretch
         assert all(m.any() for m in masks)
         assert np.sum(masks, axis=0).all() != gaps  # without gaps they cover the path
