@@ -44,6 +44,12 @@ def test_sdist_and_wheel_carry_the_studies_and_the_licence(dist):
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE")
                for n in names), [n for n in names if "dist-info" in n]
     assert not any(n.startswith("studies/") or n.startswith("tests/") for n in names)
+    # every module of the source tree is in the wheel (the package list in pyproject.toml
+    # is explicit: a new folder left out of it would install a satsim without it)
+    source = Path(__file__).resolve().parents[1] / "satsim"
+    modules = {f"satsim/{p.relative_to(source).as_posix()}" for p in source.rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert modules - set(names) == set()
     sdist = next(dist.glob("satsim-*.tar.gz"))
     with tarfile.open(sdist) as tar:
         members = tar.getnames()
