@@ -518,7 +518,7 @@ def mon_satsim(X, y, depth, width, epochs, defaults):
 def main_monitoring(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    from satsim.nn.network import _auto_sizes
+    from satsim.nn._monitor import _auto_sizes
 
     ds = data.load("fashion-mnist")
     X, y = ds.train

@@ -762,7 +762,7 @@ def test_default_monitoring_does_the_stated_work(monkeypatch):
     and only the probe's backward, the sizes of the module docstring's work model
     (2% + 1.5% of an epoch's multiply-adds per record); and the rows are those stated
     (a uniform subset holding the probe), whose accuracy and cost are recorded."""
-    from satsim.nn.network import (
+    from satsim.nn._monitor import (
         _MONITOR_SHARE,
         _PROBE_MAX,
         _PROBE_SHARE,

@@ -135,8 +135,6 @@ import contextlib
 import itertools
 import math
 import os
-import time
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -144,13 +142,13 @@ import numpy as np
 
 from satsim._namespace import public_dir
 from satsim._validation import check_choice, check_int, check_real, check_rng
-from satsim._warnings import TrainingDivergenceWarning
 from satsim.activations import Activation, as_activation
 from satsim.init import Initializer, as_initializer
 from satsim.nn import _sgd
 from satsim.nn import io as _io
+from satsim.nn._monitor import Monitor, check_monitor_sizes
 from satsim.nn.costs import COSTS, Cost
-from satsim.nn.history import History, _Recorder
+from satsim.nn.history import History
 from satsim.nn.lsuv import LSUV, LSUVResult, _calibrate
 
 if TYPE_CHECKING:  # torch is imported only when a torch backend is used
@@ -165,57 +163,6 @@ __dir__ = public_dir(globals())
 #: every BLAS call may wake its thread pool (costly on a busy machine), bounded, because
 #: the whole set at once would need (rows × widest layer) per layer
 _EVAL_BYTES = 1 << 24
-
-#: the "auto" monitoring sizes of :meth:`Network.fit` (module docstring, "Cost of
-#: monitoring"): each record (epoch 0 and every epoch) may spend this share of one
-#: training epoch's multiply-adds on the training-set monitor and this share on the
-#: probe's backward pass and statistics
-_MONITOR_SHARE = 0.015
-_PROBE_SHARE = 0.015
-#: multiply-adds that the statistics of one probe value cost, in the same units as the
-#: products (percentiles' partition, mean and spread, the saturation counts and their
-#: two-way variance): about 40 ns a value, measured against the ~45-50 G multiply-adds/s
-#: of single-thread float32 training at batch 64 (benchmarks/bench_training.py)
-_STAT_COST = 2000
-#: floors (precision) and caps (enough precision) of the "auto" sizes (fit's docstring
-#: states the standard errors they bound)
-_MONITOR_MIN, _MONITOR_MAX = 200, 5000
-_PROBE_MIN, _PROBE_MAX = 20, 1000
-_AUTO = "auto"
-
-
-def _auto_sizes(sizes: Sequence[int], n: int) -> tuple[int, int]:
-    r"""(training-set monitor rows m, probe rows p) of ``fit``'s ``"auto"`` defaults
-    for a network of layer ``sizes`` trained on ``n`` rows.
-
-    In multiply-adds, with :math:`F = \sum_l n_{l-1} n_l` and :math:`U = \sum_{l \ge 1}
-    n_l`: an epoch costs :math:`3Fn`, the monitor's forward pass :math:`Fm`, the
-    probe's backward pass and statistics :math:`p\,(2F + cU)`; each gets its share
-    of the epoch, :math:`m = 3 s_m n` and :math:`p = 3 s_p n F / (2F + cU)`, clipped
-    to the floors and caps and to n.
-    """
-    F = sum(a * b for a, b in itertools.pairwise(sizes))
-    U = sum(sizes[1:])
-    m = round(3 * _MONITOR_SHARE * n)
-    p = round(3 * _PROBE_SHARE * n * F / (2 * F + _STAT_COST * U))
-    m = min(n, max(_MONITOR_MIN, min(_MONITOR_MAX, m)))
-    p = min(n, max(_PROBE_MIN, min(_PROBE_MAX, p)))
-    return m, p
-
-
-def _nested_rows(probe: np.ndarray, m: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random m-subset of range(n), sorted, that contains the (sorted,
-    uniformly random) ``probe`` rows when m ≥ their number and lies inside them
-    otherwise: one forward pass then serves the monitor and the probe."""
-    p = probe.shape[0]
-    if m <= p:
-        return np.sort(probe[rng.choice(p, size=m, replace=False)])
-    rest = np.ones(n, bool)
-    rest[probe] = False
-    others = np.flatnonzero(rest)
-    return np.sort(np.concatenate([probe, others[rng.choice(others.shape[0], size=m - p,
-                                                            replace=False)]]))
-
 
 class Softmax:
     """Row-wise softmax output layer (not elementwise, so not in satsim.activations)."""
@@ -691,27 +638,18 @@ class Network:
         regularization = check_choice("regularization", regularization, ("l2", "l1"))
         momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
         dropout = check_real("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
+        val: tuple[np.ndarray, np.ndarray] | None = None
         if validation is not None:
             if not isinstance(validation, tuple | list) or len(validation) != 2:
                 raise TypeError("`validation` must be a pair (X_val, y_val)")
-            Xv, yv = self._check_xy(*validation, name="validation X")
+            val = self._check_xy(*validation, name="validation X")
         elif early_stopping is not None or schedule is not None:
             raise ValueError("`early_stopping` and `schedule` need `validation` data")
         if early_stopping is not None:
             early_stopping = check_int("early_stopping", early_stopping, minimum=1)
         if schedule is not None:
             schedule = check_int("schedule", schedule, minimum=1)
-        for name, given, least in (("probe_size", probe_size, 2),
-                                   ("monitor_size", monitor_size, 1)):
-            if isinstance(given, str) and given != _AUTO:
-                raise ValueError(f"`{name}` must be an integer >= {least} or 'auto'; got "
-                                 f"{name}={given!r}")
-        probe_auto = isinstance(probe_size, str) and probe_size == _AUTO
-        if not probe_auto:
-            probe_size = check_int("probe_size", probe_size, minimum=2)
-        monitor_auto = isinstance(monitor_size, str) and monitor_size == _AUTO
-        if monitor_size is not None and not monitor_auto:
-            monitor_size = check_int("monitor_size", monitor_size, minimum=1)
+        sizes = check_monitor_sizes(probe_size, monitor_size)
         if divergence is not None:
             divergence = check_real("divergence", divergence, low=1.0, low_inclusive=False)
         if self.backend == "torch":
@@ -722,21 +660,13 @@ class Network:
         rng = self.rng.spawn(1)[0] if rng is None else check_rng(rng)
 
         Y = self._onehot(y)
-        auto_m, auto_p = _auto_sizes(self.sizes, n)
-        # the probe draw comes first from rng and always has this size (a given
-        # probe_size, or the cap with "auto"), so that the shuffles after it do not
-        # depend on the monitoring; the draw is in random order, so its first auto_p
-        # rows are a uniformly random auto_p-subset
-        draw = rng.choice(n, size=min(_PROBE_MAX if probe_auto else probe_size, n),
-                          replace=False)
-        probe = np.sort(draw[:auto_p] if probe_auto else draw)
-        history = _Recorder()
+        monitor = Monitor(self, X, y, Y, rng=rng, sizes=sizes, telemetry=telemetry,
+                          monitor_training=monitor_training, divergence=divergence,
+                          validation=val, lmbda=lmbda, regularization=regularization,
+                          epsilon=epsilon)
         velocity_w = [np.zeros_like(W) for W in self.weights] if momentum else None
         velocity_b = [np.zeros_like(b) for b in self.biases] if momentum else None
         eta0, best, since_best = eta, -math.inf, 0
-        start = time.perf_counter()
-        hidden = len(self.weights) - 1
-        keep = self.dtype.type(1.0 - dropout)
         # plain SGD (the common case, and the trainability study's) takes the fused path
         engine: FitEngine | None = None
         if self.backend == "torch":
@@ -746,111 +676,14 @@ class Network:
         else:
             plan = None if (dropout or momentum) else self._fused_plan(min(batch_size, n))
 
-        # What each record evaluates (module docstring, "Cost of monitoring"): the probe
-        # rows once, forward (and backward for telemetry), when telemetry or the
-        # divergence check needs them, and the training-set monitor's rows.  When one
-        # set holds the other, the probe's forward pass is also the monitor's on those
-        # rows ("shared": the monitor adds only its other rows; "inside": the monitor
-        # is part of the probe) — nothing is evaluated twice.
-        use_probe = telemetry or divergence is not None
-        rows: np.ndarray | None = None  # the monitor's rows; None: all n
-        if monitor_training and monitor_auto and auto_m < n:
-            # spawn: a child stream, leaving rng's own draws (the shuffles) as they were
-            rows = _nested_rows(probe, auto_m, n, rng.spawn(1)[0])
-        elif (monitor_training and not monitor_auto and monitor_size is not None
-              and n > monitor_size):
-            rows = np.sort(rng.spawn(1)[0].choice(n, size=monitor_size, replace=False))
-        Xp, yp, Yp = X[probe], y[probe], Y[probe]
-        mode = "plain"  # the monitor's own pass over Xm (or no monitor)
-        rest: np.ndarray | None = None  # "shared": the monitor's rows outside the probe
-        inside: np.ndarray | None = None  # "inside": the monitor's rows' places in the probe
-        Xm, ym, Xr, yr = X, y, X, y
-        if monitor_training and use_probe:
-            covered = np.ones(n, bool)
-            if rows is not None:
-                covered[:] = False
-                covered[rows] = True
-            if covered[probe].all():
-                mode = "shared"
-                covered[probe] = False
-                rest = np.flatnonzero(covered)
-                if rows is not None:  # a subset: gathered once (the whole set: by chunks)
-                    Xr, yr, rest = X[rest], y[rest], None
-            elif rows is not None and np.isin(rows, probe).all():
-                mode, inside = "inside", np.searchsorted(probe, rows)
-        if mode == "plain" and rows is not None:
-            Xm, ym = X[rows], y[rows]
-        m_rows = n if rows is None else rows.shape[0]  # the monitor's rows
-        probe_cost: list[float] = []  # this record's cost on the probe (divergence check)
-
-        def record(epoch: int) -> None:
-            probe_cost.clear()
-            row: dict[str, Any] = {"epoch": epoch, "eta": eta,
-                                   "wall_time": time.perf_counter() - start}
-            penalty = self._penalty(lmbda, regularization, n)
-            if use_probe:  # one forward pass over the probe serves everything below
-                zs, acts, outs = self._forward_keep(Xp)
-                z, a = zs[-1], acts[-1]
-                probe_sum = self.cost.fn(z, a, Yp)  # summed data cost, computed once
-                probe_cost.append(probe_sum / z.shape[0] + penalty)
-            # one batched forward pass per evaluated set gives both its cost and accuracy
-            if monitor_training and mode == "plain":
-                row["train_cost"], row["train_accuracy"] = self._evaluate(
-                    Xm, ym, lmbda, regularization, n)
-            elif mode in ("shared", "inside"):
-                if mode == "shared":  # the other rows, then the probe's
-                    total, correct = self._eval_sums(Xr, yr, rest)
-                    total += probe_sum
-                    correct += int(np.count_nonzero(np.argmax(a, axis=1) == yp))
-                else:  # some of the probe's rows
-                    total = self.cost.fn(z[inside], a[inside], Yp[inside])
-                    correct = int(np.count_nonzero(np.argmax(a[inside], axis=1) == yp[inside]))
-                row["train_cost"] = float(total / m_rows + penalty)
-                row["train_accuracy"] = correct / m_rows
-            if validation is not None:
-                row["validation_cost"], row["validation_accuracy"] = self._evaluate(
-                    Xv, yv, lmbda, regularization, n)
-            history.epochs.append(row)
-            if telemetry:
-                gw, gb = self._backward(zs, acts, outs, Yp)
-                history.layers.extend(self._telemetry(epoch, zs, gw, gb, epsilon))
-
-        probe_cost0 = math.nan
-
-        def diverged(epoch: int) -> bool:
-            """The divergence check after ``epoch`` (module docstring); warns and records
-            the reason when it fires."""
-            nonlocal probe_cost0
-            if divergence is None:
-                return False
-            cost = probe_cost[0]  # from the record's forward pass on the probe
-            if epoch == 0:
-                probe_cost0 = cost
-            params_finite = all(np.isfinite(np.sum(P))
-                                for P in itertools.chain(self.weights, self.biases))
-            if not math.isfinite(cost):
-                what = f"the cost on the probe subset is {cost}"
-            elif not params_finite:
-                what = "a weight or bias is not finite"
-            elif epoch and probe_cost0 > 0 and cost > divergence * probe_cost0:
-                what = (f"the cost on the probe subset is {cost:.3g}, more than "
-                        f"divergence={divergence:g} times its epoch-0 value {probe_cost0:.3g}")
-            else:
-                return False
-            reason = f"diverged at epoch {epoch}: {what}"
-            warnings.warn(f"training {reason} (is eta={eta:g} too large?); training stopped "
-                          "and the history so far returned", TrainingDivergenceWarning,
-                          stacklevel=3)
-            history.stopped_early, history.stop_reason = True, reason
-            return True
-
+        history = monitor.history
         # while the divergence check is on, overflow/invalid results surface once, as a
         # non-finite cost or parameter, instead of as a stream of NumPy RuntimeWarnings
         quiet = (np.errstate(over="ignore", invalid="ignore") if divergence is not None
                  else contextlib.nullcontext())
         with quiet:
-            record(0)
-            if diverged(0):
+            monitor.record(0, eta)
+            if monitor.diverged(0, eta):
                 return history.result()
             for epoch in range(1, epochs + 1):
                 perm = rng.permutation(n)
@@ -860,21 +693,12 @@ class Network:
                 elif plan is not None:
                     self._fused_epoch(plan, X, Y, perm, eta, lmbda, regularization, n)
                 else:
-                    Xs, Ys = X[perm], Y[perm]
-                    for s in range(0, n, batch_size):
-                        xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
-                        m = xb.shape[0]
-                        masks = None
-                        if dropout:
-                            masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype)
-                                     / keep for i in range(hidden)]
-                        gw, gb = self._backprop(xb, yb, masks)
-                        self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
-                                     velocity_w, velocity_b)
-                record(epoch)
-                if diverged(epoch):
+                    self._sgd_epoch(X, Y, perm, batch_size, eta, lmbda, regularization,
+                                    momentum, dropout, velocity_w, velocity_b, rng)
+                monitor.record(epoch, eta)
+                if monitor.diverged(epoch, eta):
                     break
-                if validation is not None and (early_stopping or schedule):
+                if val is not None and (early_stopping or schedule):
                     acc = history.epochs[-1]["validation_accuracy"]
                     if acc > best:
                         best, since_best = acc, 0
@@ -890,6 +714,27 @@ class Network:
                             history.stopped_early, history.stop_reason = True, "eta < eta0/128"
                             break
         return history.result()
+
+    def _sgd_epoch(self, X: np.ndarray, Y: np.ndarray, perm: np.ndarray, batch_size: int,
+                   eta: float, lmbda: float, regularization: str, momentum: float,
+                   dropout: float, velocity_w: list[np.ndarray] | None,
+                   velocity_b: list[np.ndarray] | None, rng: np.random.Generator) -> None:
+        """One epoch of mini-batch SGD with momentum and/or inverted dropout (the
+        general path; plain SGD takes :meth:`_fused_epoch`)."""
+        n = X.shape[0]
+        hidden = len(self.weights) - 1
+        keep = self.dtype.type(1.0 - dropout)
+        Xs, Ys = X[perm], Y[perm]
+        for s in range(0, n, batch_size):
+            xb, yb = Xs[s : s + batch_size], Ys[s : s + batch_size]
+            m = xb.shape[0]
+            masks = None
+            if dropout:
+                masks = [(rng.random((m, self.sizes[i + 1])) < keep).astype(self.dtype)
+                         / keep for i in range(hidden)]
+            gw, gb = self._backprop(xb, yb, masks)
+            self._update(gw, gb, m, n, eta, lmbda, regularization, momentum,
+                         velocity_w, velocity_b)
 
     # ------------------------------------------------------------------ fused SGD step
     def _fused_plan(self, batch: int) -> _sgd._FusedPlan | None:
