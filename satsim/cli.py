@@ -15,7 +15,7 @@ so a Ctrl-C while they load (the first second or two of every command) is the sa
 one line and exit status 130 as a Ctrl-C later, never a traceback.
 
 ``satsim report`` and ``satsim run`` use every CPU by default (``--jobs``: one pool of
-worker processes for all the studies' sweep cells, see :func:`satsim.study._run_command`)
+worker processes for all the studies' sweep cells, see ``satsim.study._cli._run_command``)
 and print one line as each study finishes (``--quiet`` silences it).
 """
 
@@ -115,7 +115,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     from satsim import __version__
-    from satsim.study import (
+    from satsim.study._cli import (
         _STUDIES_HELP,
         _add_common_options,
         _nonnegative_int,
@@ -248,7 +248,8 @@ def _check_names(names: Sequence[str], studies) -> list[str]:
 def _run_command(argv: Sequence[str]) -> int:
     """``satsim run NAME… [options]``: the study names come first; the parser is then
     generated from their parameters (the same as ``python studies/NAME.py``)."""
-    from satsim.study import _report_run, build_parser, load_study
+    from satsim.study import build_parser, load_study
+    from satsim.study._cli import _report_run
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--studies", action="append")
@@ -344,7 +345,8 @@ def _check_device(device: str | None) -> None:
 
 def _report(args) -> int:
     from satsim.report import write_report
-    from satsim.study import StudyProgress, _run_command
+    from satsim.study import StudyProgress
+    from satsim.study._cli import _run_command
 
     if args.studies_names:
         names = _check_names(args.studies_names, args.studies)
@@ -404,7 +406,7 @@ def _analyze(args) -> int:
     import pandas as pd
 
     from satsim.analyze import analyze, analyze_torch
-    from satsim.study import _cell_executor
+    from satsim.study._cli import _cell_executor
 
     if args.torch and args.sizes:
         raise CLIError("--torch and --sizes: give one (--torch analyzes your PyTorch model, "

@@ -168,7 +168,7 @@ def test_cli_report_end_to_end(tmp_path, capsys):
 
 
 def test_study_streams_depend_on_the_whole_name():
-    from satsim.study import _key
+    from satsim.study._run import _key
 
     assert _key("saturation") != _key("saturation_depth")
     assert _key("init_training") != _key("init_training_relu")
@@ -207,7 +207,7 @@ def test_an_undecidable_finding_says_so(results):
 
 
 def test_a_failed_save_leaves_the_previous_result_whole(tmp_path, monkeypatch):
-    import satsim.study as study_module
+    import satsim.study._result as study_module
 
     first = run_study("learning_slowdown", scale="test", out=tmp_path)
     before = (tmp_path / "learning_slowdown" / "result" / "result.json").read_text()
