@@ -257,10 +257,7 @@ def analyze(
     -------
     AnalysisResult
     """
-    from satsim import data as datasets
-    from satsim import meanfield, saturation
-    from satsim import sweep as engine
-    from satsim.init import Normal, as_initializer
+    from satsim.init import as_initializer
     from satsim.study import Finding
 
     t0 = time.perf_counter()
@@ -305,136 +302,30 @@ def analyze(
                                  workers=workers or 1 if executor != "serial" else 1),
                  force=force)
 
-    # -- inputs ---------------------------------------------------------------------
-    ds = None
-    if data is not None:
-        if isinstance(data, str) and data in ("fashion-mnist", "mnist"):
-            ds = datasets.load(data)
-        else:
-            ds = datasets.load("fashion-mnist", source=data)
-        if ds.train[0].shape[1] != sizes[0]:
-            raise ValueError(f"`sizes[0]` must be the data's input size "
-                             f"{ds.train[0].shape[1]}; got sizes[0]={sizes[0]}")
-        n_classes = int(np.max(ds.train[1])) + 1
-        if sizes[-1] != n_classes:
-            raise ValueError(f"`sizes[-1]` must be the number of classes {n_classes}; got "
-                             f"sizes[-1]={sizes[-1]}")
+    ds = _load_data(data, sizes)
     probe_rng, train_rng = rng.spawn(2)
-    inputs: dict[str, np.ndarray] = {}
-    if ds is not None:
-        Xtr = ds.train[0]
-        pick = probe_rng.choice(Xtr.shape[0], size=min(work["n_probe"], Xtr.shape[0]),
-                                replace=False)
-        inputs["data"] = np.asarray(Xtr[pick], dtype=np.float64)
-        scale2 = float(np.mean(np.sum(inputs["data"] ** 2, axis=1))) / sizes[0]
-    else:
-        scale2 = 1.0
-    inputs["gaussian"] = probe_rng.standard_normal((work["n_probe"], sizes[0])) * math.sqrt(
-        scale2)
-    calib = None
-    if ds is not None:
-        calib = np.asarray(ds.train[0][-work["lsuv_rows"]:], dtype=np.float64)
-
-    # -- init-time measurements and predictions ------------------------------------
-    rows, dens_rows, mf_rows = [], [], []
-    act_names: list[str] = []
+    inputs, calib = _probe_inputs(ds, sizes, work, probe_rng)
+    rows: list[dict] = []
+    dens_rows: list[dict] = []
+    mf_rows: list[dict] = []
+    phis: list = []
     for scheme in schemes:
-        zs: dict[str, list[list[np.ndarray]]] = {k: [] for k in inputs}
-        wvars = []
-        phis = None
-        for net_rng in probe_rng.spawn(work["networks"]):
-            net = _network(sizes, acts_in, output, scheme, bias, net_rng, calib)
-            phis = _layer_acts(net)
-            wvars.append([float(np.var(W)) for W in net.weights])
-            for kind, X in inputs.items():
-                layer_z, _ = net._forward(X.astype(net.dtype), keep=True)
-                zs[kind].append(layer_z)
-        assert phis is not None
-        act_names = [getattr(p, "name", "softmax") for p in phis]
-        real_var = np.mean(wvars, axis=0)
-        if scheme.lsuv:
-            per_layer = [Normal(0.0, math.sqrt(v)) for v in real_var]
-            weights: Any = per_layer
-        else:
-            weights = scheme.init
-        for kind, X in inputs.items():
-            pred = meanfield.layer_moments(list(sizes), weights, acts_in, output=output,
-                                           bias=bias, X=X, epsilon=epsilon,
-                                           criterion=criterion).to_frame()
-            for li in range(len(sizes) - 1):
-                z = np.concatenate([nz[li] for nz in zs[kind]], axis=1)
-                rms, lo, hi = _rms_interval(z, level)
-                row = {"scheme": scheme.label, "inputs": kind, "layer": li + 1,
-                       "fan_in": sizes[li], "fan_out": sizes[li + 1],
-                       "activation": act_names[li], "weight_variance": real_var[li] * sizes[li],
-                       "z_rms": rms, "z_rms_ci_low": lo, "z_rms_ci_high": hi,
-                       "z_rms_predicted": float(pred.z_std.iloc[li]),
-                       "saturated": math.nan, "saturated_ci_low": math.nan,
-                       "saturated_ci_high": math.nan,
-                       "saturated_predicted": float(pred.saturated_predicted.iloc[li])}
-                if li < n_hidden or output == "sigmoid":
-                    frac = saturation.fraction(z, activation=phis[li], epsilon=epsilon,
-                                               criterion=criterion, confidence_level=level)
-                    row.update(saturated=frac.estimate, saturated_ci_low=frac.ci_low,
-                               saturated_ci_high=frac.ci_high, criterion=frac.criterion)
-                rows.append(row)
-                if kind == ("data" if "data" in inputs else "gaussian"):
-                    dens_rows.extend(_density(z, rms_pred=row["z_rms_predicted"],
-                                              scheme=scheme.label, layer=li + 1))
-        # mean-field phase of every hidden layer that follows a hidden layer
-        for li in range(1, n_hidden + 1):
-            fan_in, fan_out = sizes[li], sizes[li + 1] if li + 1 < len(sizes) else sizes[li]
-            sw = real_var[li] * fan_in if scheme.lsuv else weights.variance(fan_in,
-                                                                            fan_out) * fan_in
-            sb = 0.0 if bias is None else bias.variance(fan_in, fan_out)
-            act = phis[li - 1]
-            mf_rows.append(_phase_row(scheme.label, li + 1, act, sw, sb))
-
+        phis = _measure_scheme(scheme, sizes, acts_in, output, bias, inputs, calib, work,
+                               probe_rng, level=level, epsilon=epsilon, criterion=criterion,
+                               rows=rows, dens_rows=dens_rows, mf_rows=mf_rows)
+    act_names = [getattr(p, "name", "softmax") for p in phis]
     layers = pd.DataFrame(rows)
     mf = pd.DataFrame(mf_rows, columns=None if mf_rows else [
         "scheme", "layer", "activation", "sigma_w2", "sigma_b2", "q_star", "chi1", "xi_q",
         "xi_c", "critical_sigma_w2", "phase", "trainable_depth"])
     first = as_activation(acts_in[0], param="activation[0]") if n_hidden else None
     crit = _critical_line(act_names[0] if n_hidden else "tanh", first, mf)
-
-    # -- training ----------------------------------------------------------------------
     training = training_sat = pd.DataFrame()
     if ds is not None and work["epochs"] > 0:
-        Xtr, ytr = ds.train
-        Xv, yv = ds.validation if ds.validation is not None else ds.test
-        payload = {"X": np.asarray(Xtr[: work["n_train"]]), "y": np.asarray(ytr[: work["n_train"]]),
-                   "Xv": np.asarray(Xv[: work["n_validation"]]),
-                   "yv": np.asarray(yv[: work["n_validation"]]), "calib": calib}
-        assert phis is not None
-        cell = functools.partial(_train_cell, schemes={s.label: s for s in schemes},
-                                 data=payload, bias=bias, activations=phis[:n_hidden],
-                                 device=device)
-        root = int(train_rng.integers(2**63))
-        grid = engine.product(
-            fixed={"sizes": list(sizes), "activations": list(act_names[:n_hidden]),
-                   "output": output, "epochs": work["epochs"],
-                   "batch_size": work["batch_size"], "eta": work["eta"]},
-            scheme=[s.label for s in schemes], seed=list(range(work["seeds"])))
-        # the cells' seeds come from the root seed and the grid; the store is named by a
-        # canonical description of everything that defines a run (data, bias, work
-        # sizes, the schemes' and activations' types and parameters, the device, the
-        # root seed; never a repr), so a rerun finds it and a changed configuration
-        # gets its own instead of silently reusing old cells
-        store = None if out is None else Path(out) / "sweeps" / "training-{}-{}".format(
-            scale, store_name({
-                "data": ds.source, "bias": bias, "work": work, "sizes": list(sizes),
-                "output": output, "schemes": [(s.label, s.init, s.lsuv) for s in schemes],
-                "activations": list(phis), "device": device, "root": root},
-                {"inits": {s.label: s.init for s in schemes}, "bias_init": {"bias": bias},
-                 "activation": {getattr(p, "name", str(i)): p for i, p in enumerate(phis)}}))
-        table = engine.run(cell, grid, out=store, root_seed=root,
-                           executor=executor, workers=workers, progress=progress).to_frame()
-        failed = table[table.status != "done"]
-        if len(failed):
-            raise RuntimeError(f"{len(failed)} training run(s) failed: {failed.error.iloc[0]}")
-        recs = [dict(r, scheme=t.scheme, seed=t.seed) for t in table.itertuples()
-                for r in t.rows]
-        training, training_sat = _training_summary(pd.DataFrame(recs), level)
+        training, training_sat = _train(
+            ds, schemes, sizes, phis, act_names, output, bias, work, calib, train_rng,
+            scale=scale, level=level, device=device, out=out, executor=executor,
+            workers=workers, progress=progress)
 
     findings = _findings(layers, training, mf, margin, std_margin, n_classes=len(
         np.unique(ds.train[1])) if ds is not None else None, Finding=Finding)
@@ -454,6 +345,155 @@ def analyze(
                          densities=pd.DataFrame(dens_rows),
                          critical_line=crit, findings=findings, overview="", provenance=prov)
     return dataclasses.replace(res, overview=_overview(res))
+
+
+def _load_data(data: Any, sizes: tuple[int, ...]) -> Any:
+    """The dataset named by ``data`` (None: none), checked against the input and output
+    sizes."""
+    from satsim import data as datasets
+
+    if data is None:
+        return None
+    if isinstance(data, str) and data in ("fashion-mnist", "mnist"):
+        ds = datasets.load(data)
+    else:
+        ds = datasets.load("fashion-mnist", source=data)
+    if ds.train[0].shape[1] != sizes[0]:
+        raise ValueError(f"`sizes[0]` must be the data's input size "
+                         f"{ds.train[0].shape[1]}; got sizes[0]={sizes[0]}")
+    n_classes = int(np.max(ds.train[1])) + 1
+    if sizes[-1] != n_classes:
+        raise ValueError(f"`sizes[-1]` must be the number of classes {n_classes}; got "
+                         f"sizes[-1]={sizes[-1]}")
+    return ds
+
+
+def _probe_inputs(ds: Any, sizes: tuple[int, ...], work: dict, probe_rng: np.random.Generator
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The init-time inputs — data rows (when there is data) and Gaussian rows of the
+    same mean square — and LSUV's calibration rows (the last ``lsuv_rows`` of the
+    training set)."""
+    inputs: dict[str, np.ndarray] = {}
+    scale2 = 1.0
+    if ds is not None:
+        Xtr = ds.train[0]
+        pick = probe_rng.choice(Xtr.shape[0], size=min(work["n_probe"], Xtr.shape[0]),
+                                replace=False)
+        inputs["data"] = np.asarray(Xtr[pick], dtype=np.float64)
+        scale2 = float(np.mean(np.sum(inputs["data"] ** 2, axis=1))) / sizes[0]
+    inputs["gaussian"] = probe_rng.standard_normal((work["n_probe"], sizes[0])) * math.sqrt(
+        scale2)
+    calib = None
+    if ds is not None:
+        calib = np.asarray(ds.train[0][-work["lsuv_rows"]:], dtype=np.float64)
+    return inputs, calib
+
+
+def _measure_scheme(scheme: _Scheme, sizes: tuple[int, ...], acts_in: list, output: str,
+                    bias: Any, inputs: dict[str, np.ndarray], calib: np.ndarray | None,
+                    work: dict, probe_rng: np.random.Generator, *, level: float,
+                    epsilon: float, criterion: str | None, rows: list, dens_rows: list,
+                    mf_rows: list) -> list:
+    """One scheme at initialization: ``networks`` networks drawn, every layer's z rms
+    and saturated fraction on each kind of input against ``layer_moments``' prediction
+    (appended to ``rows``, histograms to ``dens_rows``), the mean-field phase of every
+    hidden layer that follows a hidden layer (``mf_rows``); returns the layers'
+    activations."""
+    from satsim import meanfield, saturation
+    from satsim.init import Normal
+
+    n_hidden = len(sizes) - 2
+    zs: dict[str, list[list[np.ndarray]]] = {k: [] for k in inputs}
+    wvars = []
+    phis: list = []
+    for net_rng in probe_rng.spawn(work["networks"]):
+        net = _network(sizes, acts_in, output, scheme, bias, net_rng, calib)
+        phis = _layer_acts(net)
+        wvars.append([float(np.var(W)) for W in net.weights])
+        for kind, X in inputs.items():
+            layer_z, _ = net._forward(X.astype(net.dtype), keep=True)
+            zs[kind].append(layer_z)
+    act_names = [getattr(p, "name", "softmax") for p in phis]
+    real_var = np.mean(wvars, axis=0)
+    weights: Any = ([Normal(0.0, math.sqrt(v)) for v in real_var] if scheme.lsuv
+                    else scheme.init)
+    for kind, X in inputs.items():
+        pred = meanfield.layer_moments(list(sizes), weights, acts_in, output=output,
+                                       bias=bias, X=X, epsilon=epsilon,
+                                       criterion=criterion).to_frame()
+        for li in range(len(sizes) - 1):
+            z = np.concatenate([nz[li] for nz in zs[kind]], axis=1)
+            rms, lo, hi = _rms_interval(z, level)
+            row = {"scheme": scheme.label, "inputs": kind, "layer": li + 1,
+                   "fan_in": sizes[li], "fan_out": sizes[li + 1],
+                   "activation": act_names[li], "weight_variance": real_var[li] * sizes[li],
+                   "z_rms": rms, "z_rms_ci_low": lo, "z_rms_ci_high": hi,
+                   "z_rms_predicted": float(pred.z_std.iloc[li]),
+                   "saturated": math.nan, "saturated_ci_low": math.nan,
+                   "saturated_ci_high": math.nan,
+                   "saturated_predicted": float(pred.saturated_predicted.iloc[li])}
+            if li < n_hidden or output == "sigmoid":
+                frac = saturation.fraction(z, activation=phis[li], epsilon=epsilon,
+                                           criterion=criterion, confidence_level=level)
+                row.update(saturated=frac.estimate, saturated_ci_low=frac.ci_low,
+                           saturated_ci_high=frac.ci_high, criterion=frac.criterion)
+            rows.append(row)
+            if kind == ("data" if "data" in inputs else "gaussian"):
+                dens_rows.extend(_density(z, rms_pred=row["z_rms_predicted"],
+                                          scheme=scheme.label, layer=li + 1))
+    for li in range(1, n_hidden + 1):
+        fan_in, fan_out = sizes[li], sizes[li + 1] if li + 1 < len(sizes) else sizes[li]
+        sw = real_var[li] * fan_in if scheme.lsuv else weights.variance(fan_in,
+                                                                        fan_out) * fan_in
+        sb = 0.0 if bias is None else bias.variance(fan_in, fan_out)
+        mf_rows.append(_phase_row(scheme.label, li + 1, phis[li - 1], sw, sb))
+    return phis
+
+
+def _train(ds: Any, schemes: list[_Scheme], sizes: tuple[int, ...], phis: list,
+           act_names: list[str], output: str, bias: Any, work: dict,
+           calib: np.ndarray | None, train_rng: np.random.Generator, *, scale: str,
+           level: float, device: str | None, out: Any, executor: Any, workers: Any,
+           progress: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every scheme × seed trained as one cell of a resumable sweep; accuracy and
+    saturation per epoch with t intervals over seeds."""
+    from satsim import sweep as engine
+
+    n_hidden = len(sizes) - 2
+    Xtr, ytr = ds.train
+    Xv, yv = ds.validation if ds.validation is not None else ds.test
+    payload = {"X": np.asarray(Xtr[: work["n_train"]]), "y": np.asarray(ytr[: work["n_train"]]),
+               "Xv": np.asarray(Xv[: work["n_validation"]]),
+               "yv": np.asarray(yv[: work["n_validation"]]), "calib": calib}
+    cell = functools.partial(_train_cell, schemes={s.label: s for s in schemes},
+                             data=payload, bias=bias, activations=phis[:n_hidden],
+                             device=device)
+    root = int(train_rng.integers(2**63))
+    grid = engine.product(
+        fixed={"sizes": list(sizes), "activations": list(act_names[:n_hidden]),
+               "output": output, "epochs": work["epochs"],
+               "batch_size": work["batch_size"], "eta": work["eta"]},
+        scheme=[s.label for s in schemes], seed=list(range(work["seeds"])))
+    # the cells' seeds come from the root seed and the grid; the store is named by a
+    # canonical description of everything that defines a run (data, bias, work sizes,
+    # the schemes' and activations' types and parameters, the device, the root seed;
+    # never a repr), so a rerun finds it and a changed configuration gets its own
+    # instead of silently reusing old cells
+    store = None if out is None else Path(out) / "sweeps" / "training-{}-{}".format(
+        scale, store_name({
+            "data": ds.source, "bias": bias, "work": work, "sizes": list(sizes),
+            "output": output, "schemes": [(s.label, s.init, s.lsuv) for s in schemes],
+            "activations": list(phis), "device": device, "root": root},
+            {"inits": {s.label: s.init for s in schemes}, "bias_init": {"bias": bias},
+             "activation": {getattr(p, "name", str(i)): p for i, p in enumerate(phis)}}))
+    table = engine.run(cell, grid, out=store, root_seed=root,
+                       executor=executor, workers=workers, progress=progress).to_frame()
+    failed = table[table.status != "done"]
+    if len(failed):
+        raise RuntimeError(f"{len(failed)} training run(s) failed: {failed.error.iloc[0]}")
+    recs = [dict(r, scheme=t.scheme, seed=t.seed) for t in table.itertuples()
+            for r in t.rows]
+    return _training_summary(pd.DataFrame(recs), level)
 
 
 def _density(z: np.ndarray, *, rms_pred: float, scheme: str, layer: int) -> list[dict]:
