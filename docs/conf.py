@@ -102,15 +102,6 @@ FUNCTION_CHECKS_PENDING = ("satsim.cli.", "satsim.analyze.analyze_torch")
 #: public functions whose docstrings still lack a section (being filled in; shrinks to
 #: empty — a name listed here is not checked)
 DOCSTRINGS_TO_DO = frozenset({
-    "satsim.activations.as_activation",
-    "satsim.activations.from_function",
-    "satsim.analyze.analyze",
-    "satsim.components.correlated_gaussian",
-    "satsim.components.correlated_pair",
-    "satsim.components.independent",
-    "satsim.components.products",
-    "satsim.components.reused_weight",
-    "satsim.components.shared_component",
     "satsim.data.build_subset",
     "satsim.data.load",
     "satsim.data.load_bundled",
@@ -130,8 +121,6 @@ DOCSTRINGS_TO_DO = frozenset({
     "satsim.init.get",
     "satsim.init.names",
     "satsim.init.unregister",
-    "satsim.inputs.as_input_model",
-    "satsim.inputs.nielsen",
     "satsim.nn.batched.supported_activations",
     "satsim.nn.experiment.train_cell",
     "satsim.nn.io.load",
