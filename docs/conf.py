@@ -102,19 +102,6 @@ FUNCTION_CHECKS_PENDING = ("satsim.cli.", "satsim.analyze.analyze_torch")
 #: public functions whose docstrings still lack a section (being filled in; shrinks to
 #: empty — a name listed here is not checked)
 DOCSTRINGS_TO_DO = frozenset({
-    "satsim.data.build_subset",
-    "satsim.data.load",
-    "satsim.data.load_bundled",
-    "satsim.data.main",
-    "satsim.data.names",
-    "satsim.data.read_idx",
-    "satsim.data.read_nielsen_pickle",
-    "satsim.data.read_npz",
-    "satsim.data.register",
-    "satsim.fit.compare_to_theory",
-    "satsim.gradients.backprop_example",
-    "satsim.gradients.layer_jacobian",
-    "satsim.gradients.mean_singular_value",
     "satsim.init.as_initializer",
     "satsim.init.from_function",
     "satsim.init.gain",
