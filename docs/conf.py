@@ -102,16 +102,6 @@ FUNCTION_CHECKS_PENDING = ("satsim.cli.", "satsim.analyze.analyze_torch")
 #: public functions whose docstrings still lack a section (being filled in; shrinks to
 #: empty — a name listed here is not checked)
 DOCSTRINGS_TO_DO = frozenset({
-    "satsim.init.as_initializer",
-    "satsim.init.from_function",
-    "satsim.init.gain",
-    "satsim.init.get",
-    "satsim.init.names",
-    "satsim.init.unregister",
-    "satsim.nn.batched.supported_activations",
-    "satsim.nn.experiment.train_cell",
-    "satsim.nn.io.load",
-    "satsim.nn.io.save",
     "satsim.plotting.color_for",
     "satsim.plotting.figure_from_dict",
     "satsim.plotting.plot_result",
