@@ -108,9 +108,6 @@ DOCSTRINGS_TO_DO = frozenset({
     "satsim.plotting.to_data_uri",
     "satsim.plotting.to_png",
     "satsim.plotting.to_svg",
-    "satsim.saturation.dead_fraction",
-    "satsim.saturation.predicted_fraction",
-    "satsim.saturation.predicted_fraction_mixture",
     "satsim.study.build_parser",
     "satsim.study.discover",
     "satsim.study.discover_errors",
@@ -119,12 +116,6 @@ DOCSTRINGS_TO_DO = frozenset({
     "satsim.study.main",
     "satsim.study.run_study",
     "satsim.study.study_params",
-    "satsim.testing.component_matrices",
-    "satsim.testing.distributions",
-    "satsim.testing.fans",
-    "satsim.testing.initializers",
-    "satsim.testing.input_models",
-    "satsim.testing.seeds",
 })
 
 
