@@ -97,6 +97,19 @@ def independent(
     k : int, optional
         Number of columns when a single distribution is given (default 2).
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, k)
+        Column j holds ``n_draws`` independent draws from the j-th distribution.
+
+    Raises
+    ------
+    TypeError
+        A distribution that is not a frozen ``scipy.stats`` distribution.
+    ValueError
+        A distribution without a finite, positive variance; an empty sequence; ``k``
+        given with a sequence; ``n_draws`` or ``k`` not a positive integer.
     """
     n_draws = check_int("n_draws", n_draws, minimum=1)
     if isinstance(distributions, Sequence) and not isinstance(distributions, str):
@@ -131,15 +144,30 @@ def products(
     ----------
     %(initializer)s
     inputs : InputModel or 1-D array
-        Input model; ``k = inputs.n_in``.
+        Input model (a 1-D array is a fixed input); ``k = inputs.n_in``.
     n_draws : int
         Number of rows.
-    over : {"weights", "inputs", "both"}
+    over : {"weights", "inputs", "both"}, default "weights"
         Which randomness the rows (and so the variances) are taken over; see the
         module docstring.
     fan_out : int, optional
-        Layer width for fan-dependent initializers (default ``n_in``).
+        Layer width for fan-dependent initializers (default ``n_in``); the fan-in is
+        ``n_in``.
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, n_in)
+        Row r holds :math:`X_j = w_{rj} x_{rj}`, whose sum is the pre-activation
+        :math:`z = w \\cdot x` (no bias) of draw r.
+
+    Raises
+    ------
+    TypeError
+        ``weights`` is not an initializer or ``inputs`` not an input model or 1-D array.
+    ValueError
+        An unknown initializer name or ``over``, or ``n_draws``/``fan_out`` not a
+        positive integer.
     """
     w_init = as_initializer(weights, param="weights")
     model = as_input_model(inputs, param="inputs")
@@ -172,9 +200,25 @@ def reused_weight(
     ----------
     %(initializer)s
     inputs : InputModel or 1-D array
+        Input model (a 1-D array is a fixed input); ``k = inputs.n_in``.
     n_draws : int
+        Number of rows.
     fan_out : int, optional
+        Layer width for fan-dependent initializers (default ``n_in``).
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, n_in)
+        Row r is :math:`w_r x`: one weight with the law of a weight of the layer times
+        the fixed input.
+
+    Raises
+    ------
+    TypeError
+        ``weights`` is not an initializer or ``inputs`` not an input model or 1-D array.
+    ValueError
+        An unknown initializer name, or ``n_draws``/``fan_out`` not a positive integer.
     """
     w_init = as_initializer(weights, param="weights")
     model = as_input_model(inputs, param="inputs")
@@ -196,9 +240,21 @@ def shared_component(n_draws: int, k: int, *, loading: float = 0.5, rng: Any = N
     Parameters
     ----------
     n_draws, k : int
+        Number of rows and of columns (positive).
     loading : float, default 0.5
         λ.
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, k)
+        Rows of :math:`X = E + \\lambda Y \\mathbf{1}`, so that
+        :math:`\\operatorname{Var}\\sum_i X_i = k(1 + \\lambda^2) + k(k-1)\\lambda^2`.
+
+    Raises
+    ------
+    ValueError
+        ``n_draws`` or ``k`` not a positive integer, or ``loading`` not finite.
     """
     n_draws = check_int("n_draws", n_draws, minimum=1)
     k = check_int("k", k, minimum=1)
@@ -218,9 +274,24 @@ def correlated_gaussian(
     Parameters
     ----------
     n_draws : int
+        Number of rows.
     cov : array_like, shape (k, k)
+        Covariance matrix Σ, symmetric positive semi-definite.
     mean : array_like, shape (k,), optional
+        Mean vector μ (default zeros).
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, k)
+        Independent rows :math:`X \\sim N(\\mu, \\Sigma)` (sampled through the
+        eigendecomposition of Σ).
+
+    Raises
+    ------
+    ValueError
+        ``cov`` not square, not symmetric or with a negative eigenvalue (beyond
+        rounding), ``mean`` of the wrong length, or ``n_draws`` not a positive integer.
     """
     n_draws = check_int("n_draws", n_draws, minimum=1)
     C = check_array("cov", cov, ndim=2)
@@ -249,9 +320,20 @@ def correlated_pair(n_draws: int, *, inflation: float = 0.05, rng: Any = None) -
     Parameters
     ----------
     n_draws : int
+        Number of rows.
     inflation : float, default 0.05
-        In [−1, 1].
+        The correlation ρ, in [−1, 1].
     %(rng)s
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_draws, 2)
+        Rows of a bivariate normal with unit variances and correlation ρ.
+
+    Raises
+    ------
+    ValueError
+        ``inflation`` outside [−1, 1] or ``n_draws`` not a positive integer.
     """
     inflation = check_real("inflation", inflation, low=-1.0, high=1.0)
     cov = np.array([[1.0, inflation], [inflation, 1.0]])

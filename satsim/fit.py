@@ -464,6 +464,22 @@ def compare_to_theory(result: Any, *, confidence_level: float = 0.95) -> TheoryC
     result : PreactivationResult
         From :func:`satsim.montecarlo.simulate`.
     %(confidence_level)s
+
+    Returns
+    -------
+    TheoryComparisonResult
+        ``fitted_std`` :math:`= s\sqrt{(n-1)/n}`, its interval ``ci_low``/``ci_high``,
+        ``theory_std``, ``ratio`` (fitted/theory; NaN when the theory σ is 0), and the
+        two-sided Wald test :math:`p = 2\,\bar\Phi(|s^2 - \sigma^2_{theory}| /
+        \mathrm{SE}(s^2))` with ``reject`` = :math:`p \le 1 - \text{level}` (``p_value``
+        is NaN when the standard error is 0).
+
+    Raises
+    ------
+    TypeError
+        ``result`` is not a ``PreactivationResult``.
+    ValueError
+        ``confidence_level`` not in (0, 1).
     """
     from satsim.montecarlo import PreactivationResult
 

@@ -225,6 +225,28 @@ def backprop_example(net: Any, x: Any, y: Any) -> tuple[list[np.ndarray], list[n
 
     ``x`` has shape (sizes[0],), ``y`` (sizes[-1],): the target in the network's
     cost (for a linear output with the quadratic cost, :math:`\\delta^L = z^L - y`).
+
+    Parameters
+    ----------
+    net : satsim.nn.Network
+        The network, with its weights, activations, output layer and cost.
+    x : array_like, shape (sizes[0],)
+        One input row.
+    y : array_like, shape (sizes[-1],)
+        Its target (e.g. a one-hot label).
+
+    Returns
+    -------
+    grad_w : list of numpy.ndarray
+        :math:`\\partial C/\\partial W^l = \\delta^l a^{l-1\\top}`, shape
+        ``(sizes[l], sizes[l-1])``, for l = 1 … L, in the network's dtype.
+    grad_b : list of numpy.ndarray
+        :math:`\\partial C/\\partial b^l = \\delta^l`, shape ``(sizes[l],)``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``y`` does not have the shape of one row.
     """
     x = np.asarray(x, dtype=net.dtype)
     y = np.asarray(y, dtype=net.dtype)
@@ -658,8 +680,21 @@ def mean_singular_value(weight_variance: float, q: float, *, activation: Any = "
     q : float >= 0
         Variance of the layer's pre-activations h.
     activation : Activation or str, default "tanh"
+        φ; only φ' enters, as :math:`t = \sigma_w^2\varphi'(h)^2`.
     n_grid : int, default 1000
         Midpoint grid on [0, 2√max t] for the density of s (error ~1e-5 relative).
+
+    Returns
+    -------
+    float
+        :math:`\int s\,\rho(s)\,ds` for the limiting singular-value density ρ of
+        :math:`DW`; 0 when φ' vanishes on the whole support (e.g. relu at q = 0).
+
+    Raises
+    ------
+    ValueError
+        ``weight_variance`` not positive, ``q`` negative, ``n_grid`` below 10, or an
+        unknown activation.
 
     Examples
     --------
@@ -775,16 +810,36 @@ def layer_jacobian(
 
     Parameters
     ----------
-    weights : Initializer, str or sequence of them
+    weights : Initializer, str or sequence of them, default ("torch_linear", "glorot_uniform")
+        The weight initializers to compare (at least one).
     activation : Activation or str, default "tanh"
+        φ of every layer.
     width : int, default 1000
+        Units per layer (≥ 2); every layer is square.
     depth : int, default 5
+        Number of layers (≥ 1).
     bias : Initializer, str or None, default "zeros"
+        Bias initializer; None for no bias.
     networks : int, default 2
         Networks per initializer; each is fed one fresh N(0, I) input.
     confidence_level : float, default 0.95
+        Level of the Student-t intervals over networks, in (0, 1).
     rng : None, int, SeedSequence, BitGenerator or Generator, optional
         SPEC 7; every (initializer, network) pair has its own spawned stream.
+
+    Returns
+    -------
+    LayerJacobianResult
+        One row per initializer and layer (see its ``to_frame``): the measured mean
+        and rms singular values of :math:`D_l W_l` with intervals, and the predictions
+        — :func:`mean_singular_value` at the layer's mean-field :math:`q^l`, and
+        :math:`\sqrt{\sigma_w^2\,E\,\varphi'(z^l)^2}` for the rms.
+
+    Raises
+    ------
+    ValueError
+        No initializer, ``width`` below 2, ``depth`` or ``networks`` below 1,
+        ``confidence_level`` not in (0, 1), or an unknown initializer or activation.
     """
     from satsim.init import as_initializer
 

@@ -202,6 +202,24 @@ def nielsen(n_in: int = 1000, active: int = 500) -> Fixed:
     (501 for the defaults, std ≈ 22.4); with N(0, 1/n_in) weights it has
     variance ``active/n_in + 1`` (1.5, std ≈ 1.22).  Position does not matter for
     exchangeable weights, so the ones come first.
+
+    Parameters
+    ----------
+    n_in : int, default 1000
+        Input size (positive).
+    active : int, default 500
+        Number of ones, in [0, n_in].
+
+    Returns
+    -------
+    Fixed
+        The fixed input :math:`x = (1, \\dots, 1, 0, \\dots, 0)`, labelled
+        ``"nielsen(n_in, active)"``.
+
+    Raises
+    ------
+    ValueError
+        ``n_in`` not a positive integer, ``active`` negative or above ``n_in``.
     """
     n_in = check_int("n_in", n_in, minimum=1)
     active = check_int("active", active, minimum=0)
@@ -375,7 +393,27 @@ class Rows(_ArrayInput):
 
 
 def as_input_model(value: Any, *, param: str = "inputs") -> InputModel:
-    """An :class:`InputModel` as is; a 1-D array as :class:`Fixed`."""
+    """An :class:`InputModel` as is; a 1-D array as :class:`Fixed`.
+
+    Parameters
+    ----------
+    value : InputModel or array_like
+        An input model, or one fixed input vector (array, list or tuple).
+    param : str, default "inputs"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    InputModel
+        ``value`` itself, or ``Fixed(value)`` for a vector.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is neither an input model nor an array, list or tuple.
+    ValueError
+        The vector is not 1-D, is empty or has non-finite entries.
+    """
     if isinstance(value, InputModel):
         return value
     if isinstance(value, np.ndarray | list | tuple):

@@ -400,9 +400,25 @@ def dead_fraction(
     Parameters
     ----------
     z : array_like, shape (inputs, neurons)
-    activation : "relu" or "leaky_relu" (or an instance)
+        Pre-activations of one layer: row i for probe input i, column j for unit j.
+    activation : "relu" or "leaky_relu" (or an instance), default "relu"
+        An activation with the ``"inactive"`` criterion (z ≤ 0).
     %(confidence_level)s
     method : str, default "wilson"
+        statsmodels ``proportion_confint`` method for the k dead units out of m.
+
+    Returns
+    -------
+    ProportionResult
+        ``estimate`` = k/m with k the units inactive on every row, its binomial interval
+        over the m units, ``per_unit`` the 0/1 dead indicators, ``criterion="dead"`` and
+        ``estimand="probe_set"``.
+
+    Raises
+    ------
+    ValueError
+        ``z`` not 2-D, empty or not finite; an activation other than relu/leaky_relu;
+        ``confidence_level`` not in (0, 1); an unknown ``method``.
     """
     act = as_activation(activation)
     arr = check_array("z", z, ndim=2)
@@ -438,6 +454,37 @@ def predicted_fraction(
 
     Vectorised over ``std`` and ``mean`` (broadcast); a scalar input gives a float.
     ``std = 0`` gives the indicator of a saturated ``mean``.
+
+    Parameters
+    ----------
+    std : float or array_like
+        s, the standard deviation of z (finite, ≥ 0).
+    mean : float or array_like, default 0.0
+        μ, the mean of z (finite).
+    activation : Activation or str, default "sigmoid"
+        The activation whose saturation bounds :math:`(z_{lo}, z_{hi})` are used
+        (:meth:`~satsim.activations.Activation.saturation_bounds`).
+    epsilon : float, default 0.01
+        Output-range fraction of the ``"output"`` criterion.
+    criterion : {"output", "derivative", "tanh97", "inactive"}, optional
+        Default: the activation's own.
+    delta : float, default 0.01
+        Derivative fraction of the ``"derivative"`` criterion.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The probability that z is saturated, of the broadcast shape of ``std`` and
+        ``mean`` (a float for scalars).
+
+    Raises
+    ------
+    TypeError
+        ``std`` or ``mean`` is not numeric.
+    ValueError
+        ``std`` negative or not finite, ``mean`` not finite, or an unknown activation,
+        criterion or out-of-range ``epsilon``/``delta`` (also a criterion the
+        activation does not have, e.g. ``"output"`` for relu).
 
     Examples
     --------
@@ -490,11 +537,35 @@ def predicted_fraction_mixture(
     Parameters
     ----------
     X : array_like (n_rows, n_in) or :class:`satsim.inputs.Rows`
-    weights, bias : Initializer or str (bias may be None)
+        The input rows x.
+    weights, bias : Initializer or str (bias may be None), default "nielsen", "standard_normal"
+        Weight and bias initializers; their means :math:`\mu_w, \mu_b` and variances
+        :math:`\sigma_w^2, \sigma_b^2` at the layer's fans enter the formula (None: no
+        bias, :math:`\mu_b = \sigma_b^2 = 0`).
     fan_out : int, optional
         Layer width (default n_in).
-    activation, epsilon, criterion, delta
+    activation : Activation or str, default "sigmoid"
         As in :func:`predicted_fraction`.
+    epsilon : float, default 0.01
+        As in :func:`predicted_fraction`.
+    criterion : str, optional
+        As in :func:`predicted_fraction`.
+    delta : float, default 0.01
+        As in :func:`predicted_fraction`.
+
+    Returns
+    -------
+    float
+        :math:`\frac{1}{n_{rows}}\sum_x P(z \text{ saturated} \mid x)`: the fraction of
+        a layer's (unit, row) pairs expected to be saturated.  Exact when weights and
+        bias are Gaussian (or constant), a normal approximation (CLT over the inputs)
+        otherwise.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 2-D, empty or not finite, ``fan_out`` not a positive integer, an
+        unknown initializer, or as :func:`predicted_fraction`.
     """
     data = X.X if isinstance(X, Rows) else check_array("X", X, ndim=2)
     n_in = data.shape[1]

@@ -117,12 +117,29 @@ __dir__ = public_dir(globals())
 
 
 def seeds() -> st.SearchStrategy[int]:
-    """Non-negative integer seeds."""
+    """Non-negative integer seeds.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of int
+        Integers in [0, 2³² − 1], valid ``rng=`` arguments (shrinking towards 0).
+    """
     return st.integers(0, 2**32 - 1)
 
 
 def fans(max_fan: int = 4096) -> st.SearchStrategy[tuple[int, int]]:
-    """(fan_in, fan_out) pairs in [1, max_fan]."""
+    """(fan_in, fan_out) pairs in [1, max_fan].
+
+    Parameters
+    ----------
+    max_fan : int, default 4096
+        Largest fan drawn.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of (int, int)
+        Independent ``(fan_in, fan_out)``, each in [1, max_fan].
+    """
     return st.tuples(st.integers(1, max_fan), st.integers(1, max_fan))
 
 
@@ -167,6 +184,18 @@ def distributions(*, finite_kurtosis: bool = True) -> st.SearchStrategy[Any]:
     with shape in [2.1, 4] are added: finite variance, infinite kurtosis (see
     :mod:`satsim.components` for what the variance test's interval then means).
     Each value prints as the code that builds it, e.g. ``scipy.stats.t(5.0, 0.0, 1.0)``.
+
+    Parameters
+    ----------
+    finite_kurtosis : bool, default True
+        Only laws with a finite fourth moment; False adds heavy-tailed laws with finite
+        variance.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Frozen ``scipy.stats`` distributions (locations in [−10, 10] and scales in
+        [0.1, 10] where the law takes them), each with a finite, positive variance.
     """
     pos = st.floats(0.1, 10.0)
     loc = st.floats(-10.0, 10.0)
@@ -190,7 +219,16 @@ def distributions(*, finite_kurtosis: bool = True) -> st.SearchStrategy[Any]:
 
 
 def initializers() -> st.SearchStrategy[init.Initializer]:
-    """Registered presets and family members with valid parameters."""
+    """Registered presets and family members with valid parameters.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of Initializer
+        A preset from :func:`satsim.init.names` (built-ins and any user registrations
+        present when the strategy is created), a ``VarianceScaling`` with scale in
+        [0.01, 10] and any mode and distribution, or a ``Normal``, ``TruncatedNormal``,
+        ``Orthogonal`` or ``Sparse`` with valid parameters.
+    """
     presets = st.sampled_from(init.names()).map(init.get)
     family = st.builds(
         init.VarianceScaling,
@@ -227,6 +265,20 @@ def input_models(
     ``degenerate=False`` (default) never generates an input that is zero in every
     draw (see the module docstring); ``True`` allows them (``nielsen(n, 0)``, zero
     arrays, p = 0, a N(0, 0) input).
+
+    Parameters
+    ----------
+    n_in : int or SearchStrategy of int, optional
+        The input size: fixed, drawn from a strategy, or (default) drawn from [1, 64].
+    degenerate : bool, default False
+        Also generate inputs that are zero in every draw.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of InputModel
+        ``Fixed`` vectors and ``Rows`` tables (1–20 rows) with entries in [−5, 5],
+        ``nielsen(n, active)``, ``Bernoulli``, ``Gaussian`` and ``Uniform`` models of
+        size ``n_in``.
     """
     sizes = st.integers(1, 64) if n_in is None else (
         n_in if isinstance(n_in, st.SearchStrategy) else st.just(n_in)
@@ -259,7 +311,23 @@ def component_matrices(
     *,
     bound: float = 1e3,
 ) -> st.SearchStrategy[np.ndarray]:
-    """(n_draws, k) float64 arrays with finite entries in [−bound, bound]."""
+    """(n_draws, k) float64 arrays with finite entries in [−bound, bound].
+
+    Parameters
+    ----------
+    n_draws : SearchStrategy of int, optional
+        Number of rows; default integers in [2, 40].
+    k : SearchStrategy of int, optional
+        Number of columns; default integers in [2, 6].
+    bound : float, default 1e3
+        Largest magnitude of an entry.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of numpy.ndarray
+        Arrays of shape ``(n_draws, k)`` ready for
+        :func:`satsim.identities.check_sum_variance`.
+    """
     n_draws = st.integers(2, 40) if n_draws is None else n_draws
     k = st.integers(2, 6) if k is None else k
     return arrays(

@@ -122,7 +122,27 @@ def from_function(
     default_criterion : {"output", "derivative", "tanh97"}, optional
         Saturation criterion when none is given; default "output" for a bounded φ,
         "derivative" otherwise.
+    check : bool, default True
+        Compare a given ``grad`` with the five-point rule before accepting it.
 
+    Returns
+    -------
+    Activation
+        A ``FunctionActivation`` whose ``fn``, ``grad`` and ``grad2`` evaluate in float64
+        and return the input's floating dtype; ``range``, ``max_grad`` and the saturation
+        bounds are computed from φ.
+
+    Raises
+    ------
+    TypeError
+        ``fn``, ``grad`` or ``grad2`` is not callable, or ``range`` is not a pair.
+    ValueError
+        ``fn`` fails on an array or is not finite on [−10, 10]; ``fn`` is nowhere
+        increasing on [−20, 20]; ``grad`` disagrees with the differences of ``fn``;
+        ``range`` does not have low < high; ``default_criterion`` is not one of the three.
+
+    Notes
+    -----
     The result works in :mod:`satsim.saturation`, :mod:`satsim.meanfield` (its Gaussian
     integrals by quadrature), ``propagate`` and :class:`satsim.nn.Network`.  See
     :mod:`satsim.activations._custom` for the numerical rules.
@@ -209,5 +229,30 @@ def get(name: str, **params: Any) -> Activation:
 
 def as_activation(value: Any, *, param: str = "activation") -> Activation:
     """An :class:`Activation` as is; otherwise a registered name, ``"module:attr"``, an
-    Activation subclass or a plain function φ (wrapped by :func:`from_function`)."""
+    Activation subclass or a plain function φ (wrapped by :func:`from_function`).
+
+    Parameters
+    ----------
+    value : Activation, str, Activation subclass or callable
+        What the user passed: an instance (returned unchanged), a registered name or an
+        entry point's name, ``"module:attr"``, a subclass (built without arguments) or a
+        function φ(z) of an array.
+    param : str, default "activation"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    Activation
+        The resolved activation.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the registered ones), a ``"module:attr"`` that
+        cannot be imported, or a function rejected by :func:`from_function`.
+    TypeError
+        Any other type (an initializer included), a subclass that needs parameters, or a
+        ``"module:attr"`` pointing at something that is neither an activation nor a
+        function written in Python.
+    """
     return _ACTIVATIONS.resolve(value, param)

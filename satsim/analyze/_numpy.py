@@ -231,11 +231,20 @@ def analyze(
         inputs only and no training.
     scale : {"test", "quick", "full"}, default "quick"
         Work sizes (:data:`SCALES`); ``epochs``/``seeds`` override theirs.
-    criterion, epsilon
-        Saturation criterion (:meth:`satsim.activations.Activation.saturation_bounds`).
-    margin, std_margin : float
+    epochs : int, optional
+        Training epochs per run (≥ 0; 0 measures at initialization only); default the
+        scale's.
+    seeds : int, optional
+        Training runs (independent seeds) per scheme (≥ 1); default the scale's.
+    criterion : str, optional
+        Saturation criterion (:meth:`satsim.activations.Activation.saturation_bounds`);
+        default the activation's own.
+    epsilon : float, default 0.01
+        ε of the ``"output"`` criterion (fraction of the output range).
+    margin, std_margin : float, default 0.02, 0.05
         Agreement margins of the findings (absolute for fractions, relative for rms).
     confidence_level : float, default 0.95
+        Level of the reported intervals, in (0, 1).
     out : path, optional
         Directory for the resumable training sweep (``out/sweeps/training``).
     device : str, optional
@@ -251,11 +260,23 @@ def analyze(
         measurements and of training at 5·10⁹ per second for time).
     executor, workers, progress
         As in :func:`satsim.sweep.run`.
-    rng : seed or Generator
+    rng : seed or Generator, optional
+        Seeds the probe rows, the networks and the training runs (independent streams
+        from ``rng.spawn``).
 
     Returns
     -------
     AnalysisResult
+        The init-time measurements, the training curves (when there is data and
+        ``epochs > 0``) and the findings, per scheme.
+
+    Raises
+    ------
+    ValueError
+        An invalid argument (the message names it), an activation count that is not one
+        or one per hidden layer, ``"lsuv"`` without ``data``, ``sizes`` that do not match
+        the data's input size or number of classes, or an estimated memory or run time
+        above the limits without ``force=True``.
     """
     from satsim.init import as_initializer
     from satsim.study import Finding

@@ -182,14 +182,51 @@ _REGISTRY: dict[str, _Entry] = {
 
 
 def names() -> tuple[str, ...]:
-    """Registered dataset names."""
+    """Registered dataset names.
+
+    Returns
+    -------
+    tuple of str
+        The names :func:`load` and :func:`fetch` accept, built-ins (``"mnist"``,
+        ``"fashion-mnist"``) first, then those added with :func:`register`.
+    """
     return tuple(_REGISTRY)
 
 
 def register(name: str, *, files: dict[str, str], mirrors: Sequence[str],
              content: dict[str, str] | None = None, classes: Sequence[str] | None = None,
              licence: str = "") -> None:
-    """Register an MNIST-format dataset (e.g. EMNIST) with its files' SHA-256 sums."""
+    """Register an MNIST-format dataset (e.g. EMNIST) with its files' SHA-256 sums.
+
+    A name already registered is replaced.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name (non-empty), also its directory under ``$SATSIM_DATA`` and
+        the cache directory.
+    files : dict of str to str
+        File name → SHA-256 hex digest of the ``.gz`` file as distributed; :func:`load`
+        looks for the four IDX files ``train-images-idx3-ubyte.gz``,
+        ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz`` and
+        ``t10k-labels-idx1-ubyte.gz``.
+    mirrors : sequence of str
+        Base URLs :func:`fetch` tries in order.
+    content : dict of str to str, optional
+        File name → SHA-256 of the decompressed payload, which lets a recompressed copy
+        verify.
+    classes : sequence of str, optional
+        Class names, one per label; default ``"0"`` … ``"9"``.
+    licence : str, default ""
+        The data's licence, for the record.
+
+    Raises
+    ------
+    TypeError
+        ``name`` is not a non-empty string.
+    ValueError
+        A value of ``files`` is not a 64-character hex digest.
+    """
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got name={name!r}")
     for fname, digest in files.items():
@@ -312,7 +349,20 @@ _UNVERIFIED = "(not verified: no registered checksum)"
 
 
 def load_bundled() -> Dataset:
-    """The Fashion-MNIST subset shipped with satsim (stratified; see the module docs)."""
+    """The Fashion-MNIST subset shipped with satsim (stratified; see the module docs).
+
+    Returns
+    -------
+    Dataset
+        1,000 training, 200 validation and 200 test images per class (10,000, 2,000
+        and 2,000), X float64 in [0, 1] of shape (n, 784); ``source`` names the
+        bundled file.
+
+    Raises
+    ------
+    DatasetError
+        The bundled file is missing or damaged.
+    """
     train, val, test = read_npz(BUNDLED)
     return Dataset(name="fashion-mnist", train=train, validation=val, test=test,
                    source=f"bundled subset {BUNDLED.name}",
@@ -326,12 +376,16 @@ def load(name: str, *, source: str | os.PathLike | None = None, split: str = "ni
     Parameters
     ----------
     name : {"mnist", "fashion-mnist", ...}
+        A registered dataset (see :func:`names`).
     source : path or "bundled", optional
         A directory with the four IDX files, an ``.npz`` file, Nielsen's
         ``mnist.pkl.gz``, or ``"bundled"`` for the shipped Fashion-MNIST subset.
         Default: search (see the module docstring), falling back to the bundled
         subset for fashion-mnist.
-    split : {"nielsen", "standard"}
+    split : {"nielsen", "standard"}, default "nielsen"
+        How IDX files are split: Nielsen's 50,000/10,000/10,000 or the standard
+        60,000/none/10,000 (see the module docstring).  ``.npz``, pickle and bundled
+        sources keep the split they were saved with.
     verify : bool, default True
         Check that each IDX file is the registered one: its SHA-256 is that of the
         canonical ``.gz``, or its decompressed content's SHA-256 is the registered
@@ -345,11 +399,23 @@ def load(name: str, *, source: str | os.PathLike | None = None, split: str = "ni
         The most bytes taken from any one file (see :func:`read_idx`,
         :func:`read_nielsen_pickle`, :func:`read_npz`).
 
+    Returns
+    -------
+    Dataset
+        ``train``, ``validation`` (None for ``split="standard"``) and ``test`` as
+        ``(X, y)`` pairs — X float64 in [0, 1] of shape (n, 784), y int64 labels — and
+        ``source``, which says where the data came from and whether it was verified.
+
     Raises
     ------
     DatasetError
-        No data found, a file fails verification, or a file is malformed or
-        larger than ``max_bytes``; the message names the file.
+        No data found, a file fails verification, a source that is not a directory
+        with the four files, an ``.npz`` or a ``.pkl.gz``, ``split="nielsen"`` with at
+        most 50,000 training images, or a file that is malformed or larger than
+        ``max_bytes``; the message names the file.
+    ValueError
+        An unregistered ``name``, an unknown ``split``, ``source="bundled"`` for a
+        dataset other than fashion-mnist, or ``max_bytes`` not a positive integer.
     """
     entry = _entry(name)
     if split not in ("nielsen", "standard"):
@@ -659,6 +725,28 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
     test images from the test file, ``*_per_class`` of each class, with
     ``numpy.random.default_rng(seed)``; images stay uint8.  Metadata (sources,
     checksums, seed, licence) is stored in the archive.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        Directory holding the four Fashion-MNIST IDX files.
+    out : str or os.PathLike, default the bundled file
+        The ``.npz`` to write (atomically; parent directories are created).
+    train_per_class, validation_per_class, test_per_class : int, default 1000, 200, 200
+        Images drawn per class (0–9) for each part; a class with fewer images gives
+        what it has.
+    seed : int, default 20261126
+        Seed of the draw (``SUBSET_SEED``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    DatasetError
+        A source file is missing, malformed or larger than :data:`MAX_BYTES`.
     """
     src = Path(source)
     read = {f: _read_idx(src / f, MAX_BYTES, digest=True) for f in FILES}
@@ -693,7 +781,29 @@ def build_subset(source: str | os.PathLike, out: str | os.PathLike = BUNDLED, *,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m satsim.data build-subset [--source DIR] [--out PATH]``."""
+    """``python -m satsim.data build-subset [--source DIR] [--out PATH]``.
+
+    Rebuilds the bundled subset with :func:`build_subset` and prints the path and size
+    written.  ``--source`` defaults to the Debian package's directory, ``--out`` to the
+    bundled file.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command-line arguments (without the program name); default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, on bad arguments or ``--help``.
+    DatasetError
+        As :func:`build_subset`.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m satsim.data")

@@ -162,11 +162,18 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
 
     Parameters
     ----------
-    path : path
+    path : str or os.PathLike
+        The IDX file, raw or gzip-compressed (recognised by its magic bytes).
     max_bytes : int, default :data:`MAX_BYTES`
         The largest payload (shape × item size) accepted.  It is checked against
         the header before anything is allocated; decompression is streamed and
         stops at the declared size.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array with the header's shape and dtype (uint8 for MNIST's images and
+        labels; big-endian types keep their byte order).
 
     Raises
     ------
@@ -174,6 +181,8 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarr
         Bad magic number, unknown type code, a header declaring more than
         ``max_bytes``, a payload shorter or longer than the dimension sizes say
         (truncated or corrupted), or corrupt gzip data.  The message names the file.
+    ValueError
+        ``max_bytes`` is not a positive integer.
     """
     max_bytes = check_int("max_bytes", max_bytes, minimum=1)
     return _read_idx(Path(path), max_bytes)[0]
@@ -459,11 +468,28 @@ def read_nielsen_pickle(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES):
     ``max_bytes`` together.  Nielsen's file is 220 MB decompressed (its largest
     array 157 MB); re-saved by Python 3 with protocol 2 it is 293 MB.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The pickle, gzip-compressed or raw.
+    max_bytes : int, default :data:`MAX_BYTES`
+        The largest array accepted (and the cap on decoded byte strings; twice it on
+        the decompressed stream).
+
+    Returns
+    -------
+    tuple of three (X, y) pairs
+        ``(train, validation, test)``; each X is float64 of shape ``(n, 784)`` with
+        values in [0, 1] (uint8 pixels divided by 255), each y int64 labels in 0..9.
+
     Raises
     ------
     DatasetError
         Naming the file: not gzip/pickle data, something other than arrays, a
-        size beyond ``max_bytes``, or not ``((X, y), (X, y), (X, y))``.
+        size beyond ``max_bytes``, or not ``((X, y), (X, y), (X, y))`` with 784-pixel
+        images, one integer label in 0..9 per image and pixels in [0, 1] or uint8.
+    ValueError
+        ``max_bytes`` is not a positive integer.
     """
     path = Path(path)
     max_bytes = check_int("max_bytes", max_bytes, minimum=1)
@@ -526,11 +552,28 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES):
     plain numeric dtypes, and at most ``max_bytes`` for the six together (default
     :data:`MAX_BYTES`).  See :mod:`satsim.data._npz`.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` archive.
+    max_bytes : int, default :data:`MAX_BYTES`
+        The most bytes the arrays read may declare together.
+
+    Returns
+    -------
+    tuple
+        ``(train, validation, test)``, each an ``(X, y)`` pair — X float64 of shape
+        ``(n, 784)`` in [0, 1], y int64 labels in 0..9 — and ``validation`` None when
+        the archive has no ``x_val``/``y_val``.
+
     Raises
     ------
     DatasetError
-        Naming the file: not a readable .npz, missing arrays, a declared size
-        beyond ``max_bytes``, or arrays that are not MNIST-format images and labels.
+        Naming the file: not a readable .npz, missing arrays, ``x_val`` without
+        ``y_val`` (or the reverse), a declared size beyond ``max_bytes``, or arrays
+        that are not MNIST-format images and labels.
+    ValueError
+        ``max_bytes`` is not a positive integer.
     """
     path = Path(path)
     max_bytes = check_int("max_bytes", max_bytes, minimum=1)

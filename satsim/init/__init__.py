@@ -188,6 +188,29 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
 
     ``param`` is only meaningful for ``leaky_relu``; passing it for another
     nonlinearity raises ``ValueError`` (PyTorch silently ignores it).
+
+    Parameters
+    ----------
+    nonlinearity : str
+        One of ``"linear"``, ``"identity"``, ``"conv1d"``, ``"conv2d"``, ``"conv3d"``,
+        ``"conv_transpose1d"``, ``"conv_transpose2d"``, ``"conv_transpose3d"``,
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"selu"``.
+    param : float, optional
+        The negative slope s of ``"leaky_relu"`` (default 0.01).
+
+    Returns
+    -------
+    float
+        The gain g; a ``VarianceScaling`` with ``scale = g**2`` and fan-in mode gives
+        :math:`\mathrm{Var}\,w = g^2/\text{fan\_in}`.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``nonlinearity`` (the valid ones are listed), ``param`` given for
+        a nonlinearity other than ``"leaky_relu"``, or a non-finite ``param``.
+    TypeError
+        ``param`` is not a real number.
     """
     check_choice("nonlinearity", nonlinearity, _GAINS)
     if param is not None and nonlinearity != "leaky_relu":
@@ -326,6 +349,23 @@ def from_function(
         False if ``fn`` couples the entries of one layer (rows of independent neurons
         are then taken from independently drawn layers).
 
+    Returns
+    -------
+    Initializer
+        A ``FunctionInitializer`` that samples with ``fn`` and reports the declared
+        moments as exact, the others as Monte Carlo estimates.
+
+    Raises
+    ------
+    TypeError
+        ``fn`` is not callable, ``variance``/``mean`` is neither a number nor a
+        function, ``elementwise`` is not a bool, or the probe call raised TypeError.
+    ValueError
+        A declared moment is not finite (or a negative variance), or the probe call on
+        ``shape=(3, 2)`` fails or returns a wrong shape or non-finite values.
+
+    Notes
+    -----
     Anywhere an initializer is accepted, a plain function is wrapped this way
     (``Network(sizes, init=my_init)``); use :func:`from_function` to declare the
     variance or a name, and :func:`register` to use it by name.
@@ -347,6 +387,15 @@ def register(name: str, factory: Any, *, overwrite: bool = False) -> None:
         ``get(name, **params)`` calls ``factory(**params)``.  To register a sampling
         function ``f(shape, rng)`` wrap it first: ``register("mine", from_function(f))``.
     overwrite : bool, default False
+        Replace an existing registration of ``name`` instead of raising.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not identifier-like, or is taken and ``overwrite`` is False.
+    TypeError
+        ``factory`` is neither an initializer nor callable, needs arguments, or does not
+        return an :class:`Initializer`; ``overwrite`` is not a bool.
 
     Notes
     -----
@@ -361,12 +410,30 @@ def register(name: str, factory: Any, *, overwrite: bool = False) -> None:
 
 
 def unregister(name: str) -> None:
-    """Remove a name added by :func:`register` (built-ins cannot be removed)."""
+    """Remove a name added by :func:`register` (built-ins cannot be removed).
+
+    Parameters
+    ----------
+    name : str
+        A name registered by the user in this process.
+
+    Raises
+    ------
+    ValueError
+        ``name`` was not registered by the user (the message lists those that were).
+    """
     _INITIALIZERS.unregister(name)
 
 
 def names() -> tuple[str, ...]:
-    """Names of the built-in presets, then the user's registrations, in order."""
+    """Names of the built-in presets, then the user's registrations, in order.
+
+    Returns
+    -------
+    tuple of str
+        Every name :func:`get` and :func:`as_initializer` accept without an entry point
+        or ``"module:attr"``.
+    """
     return _INITIALIZERS.names()
 
 
@@ -382,6 +449,12 @@ def get(name: str, **params: Any) -> Initializer:
         Parameters of the preset (e.g. ``gain`` for ``"orthogonal"``,
         ``distribution="truncated_normal"`` for the ``*_normal`` presets).
 
+    Returns
+    -------
+    Initializer
+        The preset built with ``params``; a user registration carries the name it was
+        registered under.
+
     Raises
     ------
     ValueError
@@ -395,5 +468,30 @@ def get(name: str, **params: Any) -> Initializer:
 def as_initializer(value: Any, *, param: str = "weights") -> Initializer:
     """Resolve anything accepted as an initializer: an :class:`Initializer`, a subclass,
     a registered name, ``"module:attr"`` or a plain function ``f(shape, rng)``
-    (wrapped by :func:`from_function`)."""
+    (wrapped by :func:`from_function`).
+
+    Parameters
+    ----------
+    value : Initializer, str, Initializer subclass or callable
+        An instance (returned unchanged), a registered name or an entry point's name,
+        ``"module:attr"``, a subclass (built without arguments) or a sampling function
+        ``f(shape, rng)``.
+    param : str, default "weights"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    Initializer
+        The resolved initializer.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the registered ones), a ``"module:attr"``
+        that cannot be imported, or a function rejected by :func:`from_function`.
+    TypeError
+        Any other type (an activation included), a subclass that needs parameters, or a
+        ``"module:attr"`` pointing at something that is neither an initializer nor a
+        function written in Python.
+    """
     return _INITIALIZERS.resolve(value, param)

@@ -17,7 +17,15 @@ _KINDS: dict[type[Activation], str] = {Tanh: "tanh", ReLU: "relu", Sigmoid: "sig
 
 def supported_activations() -> tuple[str, ...]:
     """Names of the hidden/output activations :func:`train_stack` and the torch
-    backend implement (``softmax`` is also accepted as an output)."""
+    backend implement (``softmax`` is also accepted as an output).
+
+    Returns
+    -------
+    tuple of str
+        ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"linear"``, ``"leaky_relu"``: the
+        activations the stacked and torch engines compute (any other is a
+        ``ValueError`` there; :class:`~satsim.nn.network.Network` trains it in NumPy).
+    """
     return tuple(_KINDS.values())
 
 

@@ -37,6 +37,42 @@ def _dataset(name: str) -> Dataset:
 
 
 def train_cell(params: dict, rng: np.random.Generator) -> dict:
+    """Train one :class:`~satsim.nn.network.Network` on a registered dataset (a sweep cell).
+
+    The network is built with ``rng``'s first spawned stream and trained by
+    :meth:`~satsim.nn.network.Network.fit` with the second, so a cell's result depends
+    on its seed alone.
+
+    Parameters
+    ----------
+    params : dict
+        JSON values.  Required: ``sizes`` (layer widths, input first), ``epochs``,
+        ``eta``.  Optional, with their defaults: ``activation`` ("sigmoid"), ``output``
+        ("sigmoid"), ``cost`` ("cross_entropy"), ``init`` ("nielsen"), ``bias_init``
+        ("standard_normal"), ``dataset`` ("fashion-mnist", loaded by
+        :func:`satsim.data.load`), ``train_size`` (all rows: the first ``train_size``
+        training rows otherwise), ``batch_size`` (10), ``lmbda`` (0),
+        ``regularization`` ("l2"), ``validate_on`` ("validation", or "test"; the test
+        set when the dataset has no validation part), ``telemetry`` (True),
+        ``monitor_training`` (False), ``probe_size`` (1000).
+    rng : numpy.random.Generator
+        The cell's generator (from :mod:`satsim.sweep`).
+
+    Returns
+    -------
+    dict
+        ``history`` (one record per epoch: ``epoch``, ``eta``, costs and accuracies),
+        ``layers`` (one record per epoch and layer of telemetry), ``test_accuracy``
+        (float, on the dataset's test part) and ``source`` (where the data came from).
+
+    Raises
+    ------
+    KeyError
+        ``params`` lacks ``sizes``, ``epochs`` or ``eta``.
+    ValueError
+        As :class:`~satsim.nn.network.Network` and its ``fit`` for invalid values, or
+        :func:`satsim.data.load` for an unknown dataset.
+    """
     from satsim.nn.network import Network
 
     ds = _dataset(params.get("dataset", "fashion-mnist"))

@@ -61,7 +61,26 @@ def _register(cls: type) -> None:
 
 
 def save(net: Network, path: str | os.PathLike) -> None:
-    """Write ``net`` to ``path`` (``.npz`` with JSON metadata), atomically."""
+    """Write ``net`` to ``path`` (``.npz`` with JSON metadata), atomically.
+
+    Parameters
+    ----------
+    net : Network
+        The network; its weights and biases are stored as ``W0, b0, W1, b1, …`` and its
+        architecture, initializers and dtype as JSON (format version 1, or 2 with one
+        activation per hidden layer; see the module docstring).
+    path : str or os.PathLike
+        The file to write (replaced if it exists; written as given, no ``.npz`` suffix
+        is added).
+
+    Raises
+    ------
+    TypeError
+        An activation's parameters are not JSON values (a ``from_function``
+        activation holds its function: register it and save a network built by name).
+    OSError
+        The file cannot be written.
+    """
     from satsim.activations import Activation
     from satsim.activations import get as get_activation
 
@@ -187,12 +206,27 @@ def load(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Network:
     decompressed, in chunks.  The parameters together may take at most
     ``max_bytes`` (default :data:`MAX_BYTES`).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save` (format version 1 or 2).
+    max_bytes : int, default :data:`MAX_BYTES`
+        The most bytes the parameters may take together.
+
+    Returns
+    -------
+    Network
+        The network with the file's weights, biases, activations, output, cost and
+        dtype; ``init``/``bias_init`` are restored when they are registered names,
+        ``init_report`` when the file has one, and ``metadata`` holds the file's JSON.
+
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
     ValueError
-        ``"cannot load network from '<path>': <what is wrong>"``.
+        ``"cannot load network from '<path>': <what is wrong>"``; also ``max_bytes``
+        not a positive integer.
     """
     from satsim.activations import get as get_activation
 

@@ -11,7 +11,24 @@ __all__ = ["fmt", "pct"]
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    """Round for display (the only place numbers are rounded)."""
+    """Round for display (the only place numbers are rounded).
+
+    Parameters
+    ----------
+    value : Any
+        A bool, integer, float, None or anything else.
+    digits : int, default 4
+        Significant digits of a float.
+
+    Returns
+    -------
+    str
+        ``"yes"``/``"no"`` for a bool; an integer in full; a float to ``digits``
+        significant digits (``format(value, ".4g")``), in scientific notation with
+        ``digits − 1`` decimals when ``|value| ≥ 1e5`` or ``< 1e-3`` (``"1.235e6"``,
+        ``"2.000e-4"``), ``"0"`` for zero, ``"∞"``/``"−∞"``, and ``"–"`` for NaN or None;
+        ``str(value)`` for anything else.
+    """
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):

@@ -48,7 +48,19 @@ class Interactive:
 
 
 def resources() -> str:
-    """The inline ``<script>`` blocks (BokehJS and its widgets) the explorers need."""
+    """The inline ``<script>`` blocks (BokehJS and its widgets) the explorers need.
+
+    Returns
+    -------
+    str
+        HTML ``<script>`` elements holding BokehJS and its widgets library inline (no
+        CDN), to be written once in the page's head.
+
+    Raises
+    ------
+    ImportError
+        Bokeh is not installed.
+    """
     from bokeh.resources import Resources
 
     return Resources(mode="inline", components=["bokeh", "bokeh-widgets"]).render_js()
@@ -285,7 +297,30 @@ readout.text = "<b>σ<sub>w</sub><sup>2</sup> = " + fmt(xs[best], 4) +
 
 def phase_table(*, bias_variance: float = 0.05, lo: float = 0.5, hi: float = 4.0,
                 step: float = 0.01) -> pd.DataFrame:
-    """q*, χ1 and 6ξ_c of tanh on a grid of σ_w² (the phase explorer's data)."""
+    """q*, χ1 and 6ξ_c of tanh on a grid of σ_w² (the phase explorer's data).
+
+    Parameters
+    ----------
+    bias_variance : float, default 0.05
+        σ_b², fixed along the grid (≥ 0).
+    lo, hi : float, default 0.5, 4.0
+        The grid's first and last σ_w² (> 0).
+    step : float, default 0.01
+        Spacing of the grid (values rounded to 10 decimals).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per σ_w²: ``sigma_w2``, ``q_star`` (:func:`satsim.meanfield.fixed_point`
+        from q0 = 1), ``chi1`` (:func:`satsim.meanfield.chi1`) and ``six_xi_c``
+        (6 ξ_c from :func:`satsim.meanfield.depth_scales`, inf at criticality χ1 = 1).
+
+    Raises
+    ------
+    ValueError
+        From :mod:`satsim.meanfield`: a negative ``bias_variance`` or a grid value
+        σ_w² ≤ 0.
+    """
     from satsim import meanfield
 
     sw = np.round(np.arange(lo, hi + step / 2, step), 10)

@@ -226,7 +226,26 @@ def _width_px(header: str, values: list[str], numeric: bool) -> float:
 def table_blocks(name: str, frame: pd.DataFrame, *,
                  width_px: float = TABLE_WIDTH_PX) -> list[TableBlock]:
     """Blocks of one table as the report shows it (constant columns said once, split
-    into column groups that repeat the key columns only when it does not fit)."""
+    into column groups that repeat the key columns only when it does not fit).
+
+    Parameters
+    ----------
+    name : str
+        The table's title.
+    frame : pandas.DataFrame
+        The table; at most ``MAX_ROWS`` (40) rows are shown.
+    width_px : float, default ``TABLE_WIDTH_PX`` (740)
+        The width a part may take, compared with each column's estimated width.
+
+    Returns
+    -------
+    list of TableBlock
+        One block per column group (one when the table fits), each with the key
+        columns (the shortest prefix of leading non-float columns that tells rows
+        apart, at most ``MAX_KEY_COLUMNS`` = 3) first and its cells formatted by
+        :func:`fmt`; the first block lists the constant columns (of a table with more
+        than one row) once, and every block counts the rows left out.
+    """
     shown = frame.head(MAX_ROWS)
     truncated = max(0, len(frame) - MAX_ROWS)
     constant: list[tuple[str, str]] = []
@@ -428,7 +447,30 @@ def _phase_static() -> Any:
 def build_document(results: Sequence, *, title: str = "satsim report",
                    question: str | None = None,
                    key_numbers: Sequence[KeyNumber] | None = None) -> Document:
-    """Build the document model from StudyResults (figures drawn here, from tables)."""
+    """Build the document model from StudyResults (figures drawn here, from tables).
+
+    Parameters
+    ----------
+    results : sequence of StudyResult
+        The studies, in the order their sections appear.
+    title : str, default "satsim report"
+        The document's title.
+    question : str, optional
+        The question the report opens with.  Default: satsim's own question (saturation
+        with N(0, 1) weights), followed by the three lessons of
+        :mod:`satsim.report.teaching` built from the studies they need; when a question
+        is given there are no lessons.
+    key_numbers : sequence of KeyNumber, optional
+        The key numbers shown after the lessons; default those read from the studies'
+        tables.
+
+    Returns
+    -------
+    Document
+        One section per result (findings, figures, tables listed in its ``display``,
+        notes and the provenance that differs from the report's environment), the
+        lessons, the key numbers, the hero figure and the generation time (UTC).
+    """
     by_name = {r.name: r for r in results}
     sections = []
     hero = None

@@ -129,7 +129,26 @@ def rst_to_html(text: str, *, math: str = "mathml") -> str:
 
 def inline(text: str, *, math: str = "mathml") -> str:
     """Like :func:`rst_to_html` for one short paragraph (a table cell): the enclosing
-    ``<p>`` is dropped."""
+    ``<p>`` is dropped.
+
+    Parameters
+    ----------
+    text : str
+        reStructuredText of one paragraph (any other value is converted with ``str``).
+    math : {"mathml", "svg"}, default "mathml"
+        How mathematics is written, as in :func:`rst_to_html`.
+
+    Returns
+    -------
+    str
+        The paragraph's HTML without its ``<p>`` element; the full fragment when the
+        text renders as more than one paragraph or block.
+
+    Raises
+    ------
+    ValueError
+        ``math`` is not one of :data:`MATH_TARGETS`.
+    """
     out = rst_to_html(str(text), math=math).strip()
     m = re.fullmatch(r"<p>(.*)</p>", out, flags=re.S)
     return m.group(1) if m and "<p>" not in m.group(1) else out
@@ -140,7 +159,19 @@ _SPECIAL = re.compile(r"([\\`*|_<>\[\]])")
 
 def escape(text: str) -> str:
     """``text`` as literal reStructuredText: its markup characters backslash-escaped
-    (for values such as a case name or a finding's observed text put into prose)."""
+    (for values such as a case name or a finding's observed text put into prose).
+
+    Parameters
+    ----------
+    text : str
+        Any text (any other value is converted with ``str``).
+
+    Returns
+    -------
+    str
+        ``text`` with a backslash before each of ``\\ ` * | _ < > [ ]``, so that
+        docutils shows it as written.
+    """
     return _SPECIAL.sub(r"\\\1", str(text))
 
 
@@ -150,7 +181,19 @@ _MATH_KEY = re.compile(r'id="(m[0-9a-f]{10})-')
 
 def unique_math_ids(html: str) -> str:
     """Number the ids inside each SVG formula of a page, so that a formula written
-    twice does not define its glyphs' ids twice (SVG references stay inside it)."""
+    twice does not define its glyphs' ids twice (SVG references stay inside it).
+
+    Parameters
+    ----------
+    html : str
+        A page or fragment holding formulas drawn by :func:`latex_to_svg`.
+
+    Returns
+    -------
+    str
+        ``html`` with the k-th formula's id prefix ``m<hash>-`` renamed
+        ``m<hash><k>-``; everything else unchanged.
+    """
     count = 0
 
     def one(m: re.Match) -> str:
@@ -166,7 +209,19 @@ def unique_math_ids(html: str) -> str:
 
 
 def problems(text: str) -> list[str]:
-    """docutils' warnings for ``text`` (a malformed docstring, an unknown role)."""
+    """docutils' warnings for ``text`` (a malformed docstring, an unknown role).
+
+    Parameters
+    ----------
+    text : str
+        reStructuredText, parsed as :func:`rst_to_html` parses it.
+
+    Returns
+    -------
+    list of str
+        docutils' system messages (level warning and above), one line each; empty when
+        the text is valid.
+    """
     return _publish(text, "MathML")[1]
 
 

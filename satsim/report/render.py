@@ -61,9 +61,20 @@ def render_html(doc: Document, *, target: str = "screen") -> str:
     ----------
     doc : Document
         The document model (:func:`satsim.report.build_document`).
-    target : {"screen", "print"}
+    target : {"screen", "print"}, default "screen"
         ``"screen"``: MathML and the interactive figures; ``"print"``: mathematics as
         SVG and static figures, for :func:`render_pdf`.
+
+    Returns
+    -------
+    str
+        The complete HTML document; it loads nothing from the network (BokehJS, when
+        the page has explorers, is inlined).
+
+    Raises
+    ------
+    ValueError
+        ``target`` is not ``"screen"`` or ``"print"``.
     """
     if target not in TARGETS:
         raise ValueError(f"`target` must be one of {TARGETS}; got target={target!r}")
@@ -80,7 +91,25 @@ def render_html(doc: Document, *, target: str = "screen") -> str:
 
 def render_pdf(html: str, path: str | os.PathLike) -> Path:
     """HTML through WeasyPrint (its @page/print CSS): page numbers, running header,
-    figures kept whole.  Give it ``render_html(doc, target="print")``."""
+    figures kept whole.  Give it ``render_html(doc, target="print")``.
+
+    Parameters
+    ----------
+    html : str
+        The page to print, normally ``render_html(doc, target="print")``.
+    path : str or os.PathLike
+        The PDF file to write (atomically; an existing file is replaced).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ImportError
+        WeasyPrint is not installed.
+    """
     import weasyprint
 
     return atomic_write(path, weasyprint.HTML(string=html).write_pdf())
@@ -97,6 +126,33 @@ def write_report(
     ``title``, ``question`` (the opening paragraph) and ``key_numbers`` replace the
     study report's (as :mod:`satsim.analyze` does); a report with its own ``question``
     has no teaching sections.
+
+    Parameters
+    ----------
+    results : sequence of StudyResult
+        The studies to report, in order.
+    out : str or os.PathLike
+        Output directory (created if needed); the files in it are replaced atomically.
+    pdf : bool, default True
+        Also print ``satsim-report.pdf`` (needs WeasyPrint).
+    title : str, default "satsim report"
+        The report's title.
+    question : str, optional
+        The opening question; default satsim's, followed by the teaching sections.
+    key_numbers : sequence of KeyNumber, optional
+        The key numbers; default those read from the studies.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``"html"``, ``"json"``, ``"csv"`` and, with ``pdf``, ``"pdf"``: the files
+        written.  ``findings.json`` holds every finding with its study's name,
+        ``findings.csv`` the studies' findings tables.
+
+    Raises
+    ------
+    ImportError
+        ``pdf=True`` without WeasyPrint, or a page with explorers without Bokeh.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

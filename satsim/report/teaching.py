@@ -348,7 +348,22 @@ def _lesson_depth(results: Mapping[str, Any]) -> Lesson | None:
 
 
 def lessons(results: Mapping[str, Any]) -> list[Lesson]:
-    """The lessons whose studies are among ``results`` (a name → StudyResult map)."""
+    """The lessons whose studies are among ``results`` (a name → StudyResult map).
+
+    Parameters
+    ----------
+    results : mapping of str to StudyResult
+        Study results by study name; the lessons read ``variance_additivity``,
+        ``z_distribution``, ``saturation`` (with ``learning_slowdown`` when present)
+        and ``deep_propagation``.
+
+    Returns
+    -------
+    list of Lesson
+        In order: why variances add, why z ~ N(0, 501), why that saturates and slows
+        learning, and the depth section — each only when its study is in ``results``
+        with the table or finding its measurement needs.
+    """
     out = []
     for build in (_lesson1, _lesson2, _lesson3, _lesson_depth):
         lesson = build(results)
