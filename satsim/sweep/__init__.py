@@ -411,6 +411,54 @@ def _check_picklable(name: str, value: Any) -> None:
                         f"{what}: {_one_line(exc)[:200]}") from None
 
 
+def _with_registrations(fn: Any) -> Any:
+    """``fn`` carrying the names registered with ``satsim.init.register`` /
+    ``satsim.activations.register`` in this process, so that they resolve in the
+    workers (fresh interpreters) too; an unpicklable registration is one TypeError."""
+    snap = _registry.snapshot()
+    if not snap:
+        return fn
+    for what, (_owner, entries) in snap.items():
+        for name, entry in entries.items():
+            try:
+                pickle.dumps(entry)
+            except Exception as exc:
+                raise TypeError(
+                    f"registered {what} {name!r} must be picklable to reach the "
+                    f"workers (register a module-level function or class, not a "
+                    f"lambda or a local function) ({_one_line(exc)})") from None
+    if isinstance(fn, Batched):
+        return dataclasses.replace(fn, fn_many=_registry.WithRegistrations(fn.fn_many, snap))
+    return _registry.WithRegistrations(fn, snap)
+
+
+def _run_serial(fn: Any, todo: list[Cell], root_seed: int, retries: int,
+                attempts: dict[str, int], finish: Callable[..., None]) -> None:
+    """Run the cells in this process, each committed (``finish``) before the next
+    starts; a :class:`Batched` function runs a batch at a time, a cell of a batch that
+    failed is retried on its own."""
+    if isinstance(fn, Batched):
+        for group in fn.groups(todo):
+            outcomes = _run_batch(fn, group, root_seed)
+            for cell, outcome in zip(group, outcomes, strict=True):
+                attempts[cell.key] += 1
+                if outcome[1] != "done" and retries:
+                    for _ in range(retries):
+                        outcome = _run_cell(fn, cell.params, root_seed, cell.key)
+                        attempts[cell.key] += 1
+                        if outcome[1] == "done":
+                            break
+                finish(*outcome)
+        return
+    for cell in todo:
+        for attempt in range(retries + 1):
+            outcome = _run_cell(fn, cell.params, root_seed, cell.key)
+            attempts[cell.key] += 1
+            if outcome[1] == "done" or attempt == retries:
+                break
+        finish(*outcome)
+
+
 def run(
     fn: Callable[[dict, np.random.Generator], Any],
     grid: Grid,
@@ -502,21 +550,7 @@ concurrent.futures.Executor, default "process"
         if worker_setup is not None:
             _check_picklable("worker_setup", worker_setup)
     if kind != "serial":
-        # names registered with satsim.init.register / satsim.activations.register in
-        # this process must resolve in the workers (fresh interpreters) too
-        snap = _registry.snapshot()
-        if snap:
-            for what, (_owner, entries) in snap.items():
-                for name, entry in entries.items():
-                    try:
-                        pickle.dumps(entry)
-                    except Exception as exc:
-                        raise TypeError(
-                            f"registered {what} {name!r} must be picklable to reach the "
-                            f"workers (register a module-level function or class, not a "
-                            f"lambda or a local function) ({_one_line(exc)})") from None
-            fn = (dataclasses.replace(fn, fn_many=_registry.WithRegistrations(fn.fn_many, snap))
-                  if isinstance(fn, Batched) else _registry.WithRegistrations(fn, snap))
+        fn = _with_registrations(fn)
     store = Store(out)
     start = time.perf_counter()
     table = None
@@ -554,28 +588,8 @@ concurrent.futures.Executor, default "process"
 
         ex, owned, ok = None, False, False
         try:
-            if kind == "serial" and isinstance(fn, Batched):
-                # batches of cells, each cell committed on its own after its batch
-                for group in fn.groups(todo):
-                    outcomes = _run_batch(fn, group, root_seed)
-                    for cell, outcome in zip(group, outcomes, strict=True):
-                        attempts[cell.key] += 1
-                        if outcome[1] != "done" and retries:
-                            for _ in range(retries):
-                                outcome = _run_cell(fn, cell.params, root_seed, cell.key)
-                                attempts[cell.key] += 1
-                                if outcome[1] == "done":
-                                    break
-                        finish(*outcome)
-            elif kind == "serial":
-                # one cell at a time, each committed before the next starts
-                for cell in todo:
-                    for attempt in range(retries + 1):
-                        outcome = _run_cell(fn, cell.params, root_seed, cell.key)
-                        attempts[cell.key] += 1
-                        if outcome[1] == "done" or attempt == retries:
-                            break
-                    finish(*outcome)
+            if kind == "serial":
+                _run_serial(fn, todo, root_seed, retries, attempts, finish)
             elif kind == "process":
                 if todo:
                     _run_processes(todo, fn=fn, root_seed=root_seed, retries=retries,
