@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -340,6 +340,55 @@ def _check_thresholds(thresholds: Any) -> np.ndarray:
 
 
 @fill
+class _Accumulator:
+    """The merged summaries of the tasks: streaming moments, histogram counts,
+    threshold exceedances, under/overflow and the kept draws."""
+
+    def __init__(self, bins: int, n_thresholds: int) -> None:
+        self.total = StreamingMoments()
+        self.counts = np.zeros(bins, dtype=np.int64)
+        self.exceed = np.zeros(n_thresholds, dtype=np.int64)
+        self.under = self.over = 0
+        self.kept: list[np.ndarray] = []
+
+    def fold(self, summaries: list[tuple]) -> None:
+        for moments, c, u, o, e, k in summaries:
+            self.total.merge(moments)
+            self.counts += c
+            self.exceed += e
+            self.under += u
+            self.over += o
+            if k is not None:
+                self.kept.append(k)
+
+
+def _execute(job: _Job, tasks: Iterator[tuple[int, int]], workers: int, acc: _Accumulator,
+             bar: Any) -> None:
+    """Run the tasks and fold their results into ``acc`` strictly in task order (so
+    the merge order, hence every rounding error, is the same for any ``workers``);
+    with several workers a bounded window of tasks is in flight, so memory stays
+    bounded."""
+    if workers == 1:
+        for first, last in tasks:
+            acc.fold(job.run(first, last))
+            if bar is not None:
+                bar.update()
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for first, last in tasks:
+            pending.append(pool.submit(job.run, first, last))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            acc.fold(pending.popleft().result())
+            if bar is not None:
+                bar.update()
+            nxt = next(tasks, None)
+            if nxt is not None:
+                pending.append(pool.submit(job.run, *nxt))
+
+
 def simulate(
     weights: Any,
     inputs: Any,
@@ -431,57 +480,21 @@ def simulate(
     n_blocks = -(-n_samples // block_size)
     n_tasks = -(-n_blocks // blocks_per_chunk)
     # a lazy sequence of (first, last) block ranges: nothing here grows with n_samples
-    tasks = ((s, min(s + blocks_per_chunk, n_blocks))
-             for s in range(0, n_blocks, blocks_per_chunk))
+    tasks = iter((s, min(s + blocks_per_chunk, n_blocks))
+                 for s in range(0, n_blocks, blocks_per_chunk))
 
-    total = StreamingMoments()
-    counts = np.zeros(bins, dtype=np.int64)
-    exceed = np.zeros(thresholds.shape[0], dtype=np.int64)
-    under = over = 0
-    kept: list[np.ndarray] = []
-
-    def fold(summaries: list[tuple]) -> None:
-        nonlocal under, over
-        for moments, c, u, o, e, k in summaries:
-            total.merge(moments)
-            counts.__iadd__(c)
-            exceed.__iadd__(e)
-            under += u
-            over += o
-            if k is not None:
-                kept.append(k)
-
+    acc = _Accumulator(bins, thresholds.shape[0])
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_tasks, unit="task", desc="simulate")
     with threadpool_limits(limits=1):
-        if workers == 1:
-            for first, last in tasks:
-                fold(job.run(first, last))
-                if bar is not None:
-                    bar.update()
-        else:
-            # Submit a bounded window of tasks and fold their results strictly in task
-            # order: memory stays bounded and the merge order (hence every rounding
-            # error) is the same as with one worker.
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                pending: deque = deque()
-                task_iter = iter(tasks)
-                for first, last in task_iter:
-                    pending.append(pool.submit(job.run, first, last))
-                    if len(pending) >= 2 * workers:
-                        break
-                while pending:
-                    fold(pending.popleft().result())
-                    if bar is not None:
-                        bar.update()
-                    nxt = next(task_iter, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(job.run, *nxt))
+        _execute(job, tasks, workers, acc, bar)
     if bar is not None:
         bar.close()
+    total, counts, exceed, under, over = acc.total, acc.counts, acc.exceed, acc.under, acc.over
+    kept = acc.kept
 
     var = total.var(ddof=1)
     if var == 0.0:
