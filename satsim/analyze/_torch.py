@@ -275,6 +275,67 @@ def _findings(training: pd.DataFrame, n_classes: int) -> list:
 
 
 # --------------------------------------------------------------------------- analysis
+def _at_init(fn: Any, schemes: dict, probe: np.ndarray, shape: tuple[int, ...], dev: Any,
+             probe_rng: np.random.Generator, confidence_level: float, layer_kw: dict
+             ) -> pd.DataFrame:
+    """Every scheme's model built, initialized and measured on the probe rows
+    (:func:`satsim.torch.layer_statistics`), with ``scheme`` and ``layer_index``."""
+    import satsim.torch as st
+
+    frames = []
+    for label, scheme in schemes.items():
+        model = fn()
+        if scheme is not None:
+            st.init_(model, scheme, rng=probe_rng)
+        model.to(dev)
+        x = st._as_batch(probe.reshape(-1, *shape), model)
+        frame = st.layer_statistics(model, x, confidence_level=confidence_level,
+                                    **layer_kw).to_frame()
+        frames.append(frame.assign(scheme=label, layer_index=np.arange(1, len(frame) + 1)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _train_runs(ds: Any, build: Any, fn: Any, model_name: str, schemes: dict,
+                probe: np.ndarray, probe_y: np.ndarray, shape: tuple[int, ...], dev: Any,
+                work: dict, layer_kw: dict, train_rng: np.random.Generator, *, scale: str,
+                out: Any, executor: Any, workers: Any, progress: Any) -> pd.DataFrame:
+    """Every scheme × seed trained as one cell of a resumable sweep: the per-seed
+    records (accuracy per epoch; saturation and gradient norm per layer and epoch)."""
+    from satsim import sweep
+    from satsim.analyze._common import store_name
+
+    Xtr, ytr = ds.train
+    Xv, yv = ds.validation if ds.validation is not None else ds.test
+    payload = {"X": np.asarray(Xtr[: work["n_train"]], dtype=np.float32),
+               "y": np.asarray(ytr[: work["n_train"]]),
+               "Xv": np.asarray(Xv[: work["n_validation"]], dtype=np.float32),
+               "yv": np.asarray(yv[: work["n_validation"]]),
+               "probe": probe, "probe_y": probe_y}
+    root = int(train_rng.integers(2**63))
+    cell = functools.partial(_train_cell, build=build, schemes=schemes, data=payload,
+                             device=str(dev), layer_kw=layer_kw)
+    grid = sweep.product(
+        fixed={"input_shape": list(shape), "epochs": work["epochs"],
+               "batch_size": work["batch_size"], "eta": work["eta"]},
+        scheme=list(schemes), seed=list(range(work["seeds"])))
+    # the cells' seeds come from the root seed and the grid; the store is named by
+    # everything that defines a run, so a rerun finds it and a changed configuration
+    # gets its own (a lambda has no such name: only then is `out` refused)
+    store = None if out is None else Path(out) / "sweeps" / "torch-{}-{}".format(
+        scale, store_name({"model": build if isinstance(build, str) else fn,
+                           "input_shape": list(shape), "data": ds.source,
+                           "work": work, "device": str(dev), "layer_kw": layer_kw,
+                           "root": root, "schemes": schemes},
+                          {"build": {model_name: fn}, "inits": schemes}))
+    table = sweep.run(cell, grid, out=store, root_seed=root, executor=executor,
+                      workers=workers, progress=progress).to_frame()
+    failed = table[table.status != "done"]
+    if len(failed):
+        raise RuntimeError(f"{len(failed)} training run(s) failed: {failed.error.iloc[0]}")
+    return pd.DataFrame([dict(r, scheme=t.scheme, seed=t.seed)
+                         for t in table.itertuples() for r in t.rows])
+
+
 def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
                   data: Any = "fashion-mnist", scale: str = "quick", epochs: int | None = None,
                   seeds: int | None = None, n_probe: int | None = None, activation: Any = None,
@@ -324,14 +385,12 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
     TorchAnalysisResult
     """
     from satsim import data as datasets
-    from satsim import sweep
     from satsim.analyze._common import (
         SCALES,
         _check_input_shape,
         check_budget,
         check_storable,
         input_bytes,
-        store_name,
         torch_estimate,
     )
     from satsim.nn import _torch
@@ -386,58 +445,18 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
                                  device=dev), force=force)
     layer_kw = {"activation": activation, "criterion": criterion, "epsilon": epsilon}
 
-    # -- at initialization -----------------------------------------------------------
-    import satsim.torch as st
-
-    frames = []
-    for label, scheme in schemes.items():
-        model = fn()
-        if scheme is not None:
-            st.init_(model, scheme, rng=probe_rng)
-        model.to(dev)
-        x = st._as_batch(probe.reshape(-1, *shape), model)
-        frame = st.layer_statistics(model, x, confidence_level=confidence_level,
-                                    **layer_kw).to_frame()
-        frames.append(frame.assign(scheme=label, layer_index=np.arange(1, len(frame) + 1)))
-    layers = pd.concat(frames, ignore_index=True)
-
-    # -- in training -------------------------------------------------------------------
+    layers = _at_init(fn, schemes, probe, shape, dev, probe_rng, confidence_level, layer_kw)
     training = training_layers = runs = pd.DataFrame()
     n_classes = 10
     if ds is not None and work["epochs"] > 0:
-        Xtr, ytr = ds.train
-        Xv, yv = ds.validation if ds.validation is not None else ds.test
-        n_classes = int(np.max(ytr)) + 1
-        payload = {"X": np.asarray(Xtr[: work["n_train"]], dtype=np.float32),
-                   "y": np.asarray(ytr[: work["n_train"]]),
-                   "Xv": np.asarray(Xv[: work["n_validation"]], dtype=np.float32),
-                   "yv": np.asarray(yv[: work["n_validation"]]),
-                   "probe": probe, "probe_y": probe_y}
-        root = int(train_rng.integers(2**63))
-        cell = functools.partial(_train_cell, build=build, schemes=schemes, data=payload,
-                                 device=str(dev), layer_kw=layer_kw)
-        grid = sweep.product(
-            fixed={"input_shape": list(shape), "epochs": work["epochs"],
-                   "batch_size": work["batch_size"], "eta": work["eta"]},
-            scheme=list(schemes), seed=list(range(work["seeds"])))
-        # the cells' seeds come from the root seed and the grid; the store is named by
-        # everything that defines a run, so a rerun finds it and a changed configuration
-        # gets its own (a lambda has no such name: only then is `out` refused)
-        store = None if out is None else Path(out) / "sweeps" / "torch-{}-{}".format(
-            scale, store_name({"model": build if isinstance(build, str) else fn,
-                               "input_shape": list(shape), "data": ds.source,
-                               "work": work, "device": str(dev), "layer_kw": layer_kw,
-                               "root": root, "schemes": schemes},
-                              {"build": {model_name: fn}, "inits": schemes}))
-        table = sweep.run(cell, grid, out=store, root_seed=root, executor=executor,
-                          workers=workers, progress=progress).to_frame()
-        failed = table[table.status != "done"]
-        if len(failed):
-            raise RuntimeError(f"{len(failed)} training run(s) failed: {failed.error.iloc[0]}")
-        index = dict(zip(frames[0].layer, frames[0].layer_index, strict=True))
-        runs = pd.DataFrame([dict(r, scheme=t.scheme, seed=t.seed)
-                             for t in table.itertuples() for r in t.rows])
-        runs["layer_index"] = runs.layer.map(index)
+        n_classes = int(np.max(ds.train[1])) + 1
+        runs = _train_runs(
+            ds, build, fn, model_name, schemes, probe, probe_y, shape, dev, work, layer_kw,
+            train_rng, scale=scale, out=out, executor=executor, workers=workers,
+            progress=progress)
+        first = layers[layers.scheme == next(iter(schemes))]
+        runs["layer_index"] = runs.layer.map(dict(zip(first.layer, first.layer_index,
+                                                      strict=True)))
         training, training_layers = _summaries(runs, confidence_level)
 
     findings = _findings(training, n_classes)
