@@ -17,7 +17,7 @@ same directions u, in one run, taking turns (best of ``--repeats`` each):
 * ``before``  — the per-example loop ``gradient_moments`` used until issue 19: one
   forward pass for the targets, then ``Network._backprop`` on a batch of one row per
   example and the norms of the gradient matrices (copied here to measure the speedup);
-* ``now``     — ``satsim.gradients._per_example_norms``, the call ``gradient_moments``
+* ``now``     — ``satsim.gradients._signal._per_example_norms``, the call ``gradient_moments``
   makes per network: one batched forward and backward pass over the probe rows;
 * ``torch``   — PyTorch CPU (``torch==2.13.0``; skipped if absent), ``nn.Linear`` +
   ``nn.Tanh`` with the same weights, float64: forward on the whole batch and
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from satsim import gradients as gr
+from satsim.gradients import _signal as gr  # the private parts timed below
 from satsim.nn import Network
 
 

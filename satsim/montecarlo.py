@@ -339,7 +339,6 @@ def _check_thresholds(thresholds: Any) -> np.ndarray:
     return t
 
 
-@fill
 class _Accumulator:
     """The merged summaries of the tasks: streaming moments, histogram counts,
     threshold exceedances, under/overflow and the kept draws."""
@@ -389,6 +388,7 @@ def _execute(job: _Job, tasks: Iterator[tuple[int, int]], workers: int, acc: _Ac
                 pending.append(pool.submit(job.run, *nxt))
 
 
+@fill
 def simulate(
     weights: Any,
     inputs: Any,

@@ -21,6 +21,7 @@ from scipy import stats
 
 from satsim import gradients as gr
 from satsim import meanfield
+from satsim.gradients import _signal as grs
 from satsim.init import VarianceScaling, get
 from satsim.nn import Network
 
@@ -115,7 +116,7 @@ def test_batched_backward_sums_to_the_networks_own_backprop(activation, output, 
     Y = np.eye(5)[rng.integers(0, 5, 11)]
     gw, gb = net._backprop(X, Y)
     seen = set()
-    for i, delta, a in gr._backward(net, X, lambda z, a: net._output_delta(z, a, Y)):
+    for i, delta, a in grs._backward(net, X, lambda z, a: net._output_delta(z, a, Y)):
         seen.add(i)
         # the same products summed in another order (11 rows): rounding only
         np.testing.assert_allclose(np.einsum("rj,rk->jk", delta, a), gw[i],
@@ -136,7 +137,7 @@ def test_per_example_gradient_norms_match_torch_autograd(cost):
     Y = np.eye(4)[rng.integers(0, 4, 9)]  # quadratic: C_r = ½‖σ(z^L_r) − y_r‖²
     top = (_direction(U) if cost == "direction"
            else lambda z, a, rows: net._output_delta(z, a, Y[rows]))
-    d_sq, w_sq = gr._per_example_norms(net, X, top)
+    d_sq, w_sq = grs._per_example_norms(net, X, top)
     assert d_sq.shape == w_sq.shape == (9, 3)
     Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
     bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
@@ -161,9 +162,9 @@ def test_per_example_norms_do_not_depend_on_the_chunk(monkeypatch):
                   rng=41)
     rng = np.random.default_rng(42)
     X, U = rng.standard_normal((150, 7)), rng.standard_normal((150, 3))
-    whole = gr._per_example_norms(net, X, _direction(U))
-    monkeypatch.setattr(gr, "_CHUNK_BYTES", 1)  # the smallest chunk: 64 rows, 64 + 64 + 22
-    chunked = gr._per_example_norms(net, X, _direction(U))
+    whole = grs._per_example_norms(net, X, _direction(U))
+    monkeypatch.setattr(grs, "_CHUNK_BYTES", 1)  # the smallest chunk: 64 rows, 64 + 64 + 22
+    chunked = grs._per_example_norms(net, X, _direction(U))
     for w, c in zip(whole, chunked, strict=True):
         # rows never mix; only BLAS's blocking may differ with the row count: rounding
         np.testing.assert_allclose(c, w, rtol=1e-13)

@@ -82,7 +82,7 @@ def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
 
 def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
     """Mean and Student-t interval over i.i.d. values (seeds): satsim.gradients' rule."""
-    from satsim.gradients import _t_interval as t_interval
+    from satsim.gradients._signal import _t_interval as t_interval
 
     mean, lo, hi = t_interval(np.asarray(values, dtype=np.float64), level)
     return float(mean), float(lo), float(hi)

@@ -228,7 +228,6 @@ def _deterministic(
     return ratio, ratio, p_value, eq_p
 
 
-@fill
 def _warn_approximation(method: str, n: int, degenerate: bool, skew: float) -> None:
     """The warnings of a test used where its approximation is poor (stacklevel: the
     caller of :func:`check_sum_variance`)."""
@@ -305,6 +304,7 @@ def _decide(method: str, X: np.ndarray, m: Any, ratio: float, log_r: float, se: 
             math.nan)
 
 
+@fill
 def check_sum_variance(
     components: Any,
     *,
