@@ -611,7 +611,8 @@ def layer_statistics(
     conv_init = _init.as_initializer(convention, param="convention")
 
     by_layer: dict[str, list[_Call]] = {}
-    for name, call in _run(module, xt, batchnorm):
+    norms: list[Any] = []
+    for name, call in _run(module, xt, batchnorm, norms):
         by_layer.setdefault(name, []).append(call)  # a layer called twice: more positions
     if not by_layer:
         raise ValueError("no Linear or Conv layer of `module` ran in module(x); got layers "
@@ -637,7 +638,7 @@ def layer_statistics(
         rows.append(row)
         per_input.append(frame)
     extra = _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
-                                  delta=delta)
+                                  delta=delta, norms=norms)
     for frame, more in zip(per_input, extra, strict=True):
         for col, values in more.items():
             frame[col] = values
