@@ -226,7 +226,10 @@ def _act_moments(act: Activation, gamma: np.ndarray, beta: np.ndarray,
     if np.all(beta == 0) and np.all(gamma == gamma[0]):
         q = gamma[0] ** 2 * f
         return expect(act.fn, q), np.asarray(kernel(act).moment2(q))
+    # realised (γ_j, β_j) that differ: one integral per distinct pair, at the examples'
+    # mean factor f̄ (the factors differ from 1, and from each other, by ε/v only)
     pairs, counts = np.unique(np.stack([gamma, beta], axis=1), axis=0, return_counts=True)
+    fbar = float(np.mean(f))
     m1 = np.zeros(f.shape)
     m2 = np.zeros(f.shape)
     for (g, b), c in zip(pairs, counts, strict=True):
@@ -236,8 +239,8 @@ def _act_moments(act: Activation, gamma: np.ndarray, beta: np.ndarray,
         def phi2(v: np.ndarray, g: float = float(g), b: float = float(b)) -> np.ndarray:
             return np.asarray(act.fn(b + g * v)) ** 2
 
-        m1 += c * expect(phi, f)
-        m2 += c * expect(phi2, f)
+        m1 += c * float(expect(phi, fbar))
+        m2 += c * float(expect(phi2, fbar))
     return m1 / counts.sum(), m2 / counts.sum()
 
 
