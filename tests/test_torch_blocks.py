@@ -281,3 +281,43 @@ def test_norm_then_activation_against_monte_carlo(act, norm, affine, seed):
         assert lab.startswith(f"predicted: after {kind}") and lab.endswith(f"and {act}"), lab
     ok, p, d, d_se = _agrees_paired(mc, pred)
     assert ok.all(), np.c_[p, d, d_se][~ok]
+
+
+class _Branches(nn.Module):
+    """A Linear→φ branch added to the stream (Yang & Schoenholz's cross term
+    m1(A)·m1(B) ≠ 0 for ReLU), then a scaled sum h + 0.5·f(h), which is not recognised."""
+
+    def __init__(self, width=8):
+        super().__init__()
+        self.inp, self.fc, self.act = nn.Linear(6, width), nn.Linear(width, width), nn.ReLU()
+        self.mid, self.head = nn.Linear(width, width), nn.Linear(width, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        h = h + self.act(self.fc(h))
+        h = h + 0.5 * self.mid(h)
+        return self.head(h)
+
+
+def test_branch_ending_in_an_activation_and_an_unrecognised_sum():
+    net = _Branches().double()
+    X = np.random.default_rng(3).standard_normal((16, 6))
+    t = st.layer_statistics(net, X, activation={"inp": "relu"}).table
+    labels = dict(zip(t.layer, t.prediction, strict=True))
+    assert labels["fc"] == "carried"
+    assert labels["mid"].startswith("predicted: a residual sum h1 = relu(inp.z) + relu(fc.z)")
+    assert labels["head"].startswith("not predicted: its input is not the previous layer's")
+    # mid's q by the stated recursion, written out: the stream a = relu(z_inp) has
+    # m1 = E relu = √(q/2π), m2 = q/2 per input; the branch b = relu(z_fc) likewise at
+    # q_fc = σ_w² m2(a) + σ_b²; m2(a + b) = m2(a) + m2(b) + 2 m1(a) m1(b)
+    def sig(layer):
+        w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+        return w.shape[1] * w.var(), b.var()
+    s0, b0 = sig(net.inp)
+    s1, b1 = sig(net.fc)
+    s2, b2 = sig(net.mid)
+    q0 = s0 * (X**2).sum(1) / 6 + b0
+    q1 = s1 * q0 / 2 + b1
+    m2 = q0 / 2 + q1 / 2 + 2 * np.sqrt(q0 / (2 * np.pi)) * np.sqrt(q1 / (2 * np.pi))
+    # closed forms against satsim's closed-form ReLU kernel: rounding only
+    assert t.q_meanfield[2] == pytest.approx(np.mean(s2 * m2 + b2), rel=1e-10)

@@ -33,12 +33,17 @@ measurement.  ``q_meanfield`` is the mixture mean :math:`\frac1n\sum_i q^l(i)`,
 the local slope at the carried q rather than at q*.
 
 ``prediction`` says per layer which of these holds: "from the input" (the layer's
-input is x), "carried" (the length map from the layer before), or "not predicted:
-<reason>" — after a normalization layer (LayerNorm, BatchNorm …; named), an
-attention output (softmax-weighted mixture of value vectors), an input that is not
-the previous layer's activation (a residual sum or another functional operation in
-``forward``), an activation satsim does not model, or a layer called more than once.
-There the chain restarts from the layer's measured input, as at the first layer.
+input is x), "carried" (the length map from the layer before), "predicted: <how>"
+(the input is another tensor whose per-example moments the view knows —
+:mod:`satsim.torch._blocks`: after a LayerNorm or a train-mode BatchNorm, which reset
+q, and the activation module after one; a residual sum A + B, whose second moments
+add (Yang & Schoenholz 2017); an earlier layer's output), or "not predicted:
+<reason>" — after another normalization layer (GroupNorm, RMSNorm, an eval-mode
+BatchNorm …; named), an attention output (softmax-weighted mixture of value
+vectors), an input that is none of these (a scaled residual sum, an activation
+applied to a sum, another functional operation in ``forward``), an activation
+satsim does not model, or a layer called more than once.  There the chain restarts
+from the layer's measured input, as at the first layer.
 """
 
 from __future__ import annotations
