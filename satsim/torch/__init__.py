@@ -70,8 +70,10 @@ mean, ``z_std_predicted`` the square root of its second central moment
 These one-layer-back predictions cannot disagree much with the measurement: they
 condition on the layer's actual input.  The mean-field columns
 (:mod:`satsim.torch._meanfield`) carry q through depth from the module's input
-instead, label each layer "from the input", "carried" or "not predicted: <reason>"
-(normalization, attention output, residual sum, shared layer, unmodelled
+instead, label each layer "from the input", "carried", "predicted: <how>" (after a
+LayerNorm or train-mode BatchNorm, which reset q; a residual sum, whose second
+moments add — :mod:`satsim.torch._blocks`) or "not predicted: <reason>" (another
+normalization, attention output, an unrecognised sum, shared layer, unmodelled
 activation), and give the realised σ_w², σ_b², χ1, phase and the σ_w² on the
 critical line.
 
@@ -563,8 +565,9 @@ def layer_statistics(
         ``*_predicted``, and ``saturated_method``.  Saturation columns are NaN for a
         layer without an activation.  The mean-field view
         (:mod:`satsim.torch._meanfield`): ``prediction`` ("from the input",
-        "carried", or "not predicted: <reason>" after a normalization layer, an
-        attention output, a residual sum …), ``sigma_w2``, ``sigma_b2``,
+        "carried", "predicted: <how>" after a LayerNorm, a train-mode BatchNorm or a
+        residual sum, or "not predicted: <reason>" after another normalization
+        layer, an attention output, an unrecognised sum …), ``sigma_w2``, ``sigma_b2``,
         ``q_meanfield``, ``z_std_meanfield`` and ``saturated_meanfield`` (carried
         through depth by the length map, not from the layer's measured input),
         ``chi1_at_q``, ``chi1``, ``phase``, ``critical_sigma_w2`` and
@@ -611,7 +614,8 @@ def layer_statistics(
     conv_init = _init.as_initializer(convention, param="convention")
 
     by_layer: dict[str, list[_Call]] = {}
-    for name, call in _run(module, xt, batchnorm):
+    norms: list[Any] = []
+    for name, call in _run(module, xt, batchnorm, norms):
         by_layer.setdefault(name, []).append(call)  # a layer called twice: more positions
     if not by_layer:
         raise ValueError("no Linear or Conv layer of `module` ran in module(x); got layers "
@@ -637,7 +641,7 @@ def layer_statistics(
         rows.append(row)
         per_input.append(frame)
     extra = _torch_meanfield.view(rows, list(by_layer.values()), acts, xt, epsilon=epsilon,
-                                  delta=delta)
+                                  delta=delta, norms=norms)
     for frame, more in zip(per_input, extra, strict=True):
         for col, values in more.items():
             frame[col] = values

@@ -155,6 +155,27 @@ class _Call:
     inp: torch.Tensor | None = None
     #: types of the other modules called since the previous layer (norms, dropout …)
     between: tuple[str, ...] = ()
+    #: order among the recorded layer and normalization calls
+    seq: int = -1
+
+
+#: normalization layers whose output the mean-field view predicts
+_PREDICTED_NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm)
+
+
+@dataclass
+class _NormCall:
+    """One forward call of a ``LayerNorm`` or ``BatchNorm*``: its input and output
+    (``z``, detached copies, original layout), whether it normalized by the batch's
+    statistics (``training``), and the activation module applied to its output."""
+
+    module: nn.Module
+    inp: torch.Tensor
+    z: torch.Tensor
+    training: bool
+    name: str
+    act_module: nn.Module | None = None
+    seq: int = -1
 
 
 def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -190,8 +211,14 @@ def _patch_sums(mod: Any, x: torch.Tensor, z: torch.Tensor) -> tuple[np.ndarray,
 class _Recorder:
     batch: int
     calls: list[tuple[str, _Call]] = field(default_factory=list)
-    pending: _Call | None = None
+    pending: _Call | _NormCall | None = None
     seen: list[str] = field(default_factory=list)
+    norms: list[_NormCall] = field(default_factory=list)
+    n_events: int = 0
+
+    def _next(self) -> int:
+        self.n_events += 1
+        return self.n_events
 
     def other_hook(self, mod: nn.Module, args: tuple) -> None:
         """Forward pre-hook on every other leaf module: what ran between two layers."""
@@ -199,6 +226,7 @@ class _Recorder:
 
     def _record(self, name: str, call: _Call, inp: torch.Tensor) -> None:
         call.inp = inp.detach().clone()
+        call.seq = self._next()
         call.between = tuple(self.seen)
         self.seen = []
         self.calls.append((name, call))
@@ -249,6 +277,21 @@ class _Recorder:
             self._check_batch(name, a, z)
             call = _Call(mod.out_proj, z, *_patch_sums(mod.out_proj, a, z), attention=True)
             self._record(f"{name}.out_proj" if name else "out_proj", call, a)
+            self.pending = call
+
+        return hook
+
+    def norm_hook(self, name: str) -> Callable[..., None]:
+        """Forward hook on a LayerNorm/BatchNorm: its input and output, for the
+        mean-field view; the activation applied to the output is looked for next."""
+        def hook(mod: nn.Module, args: tuple, out: Any) -> None:
+            self.pending = None
+            if not (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)
+                    and args[0].ndim >= 1 and args[0].shape[0] == self.batch):
+                return  # not on the batch: the view simply finds no prediction after it
+            call = _NormCall(mod, args[0].detach().clone(), out.detach().clone(),
+                             bool(mod.training), name, seq=self._next())
+            self.norms.append(call)
             self.pending = call
 
         return hook
@@ -341,9 +384,10 @@ def forward_modes(module: nn.Module, batchnorm: str,
             m.train(flag)
 
 
-def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
-         ) -> list[tuple[str, _Call]]:
-    """Forward x once (no grad) with hooks, in :func:`forward_modes`."""
+def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train",
+         norms: list[_NormCall] | None = None) -> list[tuple[str, _Call]]:
+    """Forward x once (no grad) with hooks, in :func:`forward_modes`; the calls of
+    LayerNorm/BatchNorm layers are appended to ``norms`` when it is given."""
     rec = _Recorder(int(x.shape[0]))
     handles: list[Any] = []
     with forward_modes(module, batchnorm, handles):
@@ -355,10 +399,14 @@ def _run(module: nn.Module, x: torch.Tensor, batchnorm: str = "train"
                 handles.append(m.register_forward_hook(rec.layer_hook(name or type(m).__name__)))
             elif _is_activation_module(m):
                 handles.append(m.register_forward_pre_hook(rec.activation_hook))
+            elif norms is not None and isinstance(m, _PREDICTED_NORMS):
+                handles.append(m.register_forward_hook(rec.norm_hook(name)))
             if not isinstance(m, _LAYERS) and not any(True for _ in m.children()):
                 handles.append(m.register_forward_pre_hook(rec.other_hook))
         with torch.no_grad():
             out = module(x)
         _mark_outputs(rec.calls, out)
         _transformer_activations(module, rec.calls)
+    if norms is not None:
+        norms.extend(rec.norms)
     return rec.calls

@@ -60,7 +60,13 @@ carried down (predicted, not re-measured, so it can disagree), then
 with the measured input norm.  It is claimed ("carried") only where the layer above
 is a dense layer whose input is this layer's activation (the forward label
 "carried"), both applied once per example; elsewhere the row says "not predicted"
-with the reason, and the recursion restarts from the measured δ ("anchor").
+with the reason, and the recursion restarts from the measured δ ("anchor").  Across
+a train-mode BatchNorm the reason is its own: the batch statistics couple the
+examples' gradients, and Yang et al. (2019, "A mean field theory of batch
+normalization") show the gradients then explode with depth at initialization — a
+growth this recursion does not model, so the layer below a BatchNorm is not predicted
+even where the forward view predicts q after it.  Residual sums and LayerNorm
+(forward: :mod:`satsim.torch._blocks`) are not followed backward either.
 """
 
 from __future__ import annotations
@@ -212,7 +218,8 @@ def _forward_view(module: nn.Module, x: torch.Tensor, batchnorm: str
     """The forward mean-field view (:mod:`satsim.torch._meanfield`) with the detected
     activations: its rows (forward order) and per-input q and E φ'²."""
     by_layer: dict[str, list[Any]] = {}
-    for name, call in _run(module, x, batchnorm):
+    norms: list[Any] = []
+    for name, call in _run(module, x, batchnorm, norms):
         by_layer.setdefault(name, []).append(call)
     rows, acts = [], []
     for name, calls in by_layer.items():
@@ -228,7 +235,8 @@ def _forward_view(module: nn.Module, x: torch.Tensor, batchnorm: str
                      "dense": isinstance(layer, nn.Linear) and calls[0].z.ndim == 2
                      and len(calls) == 1})
         acts.append(act)
-    per_input = view(rows, list(by_layer.values()), acts, x, epsilon=0.01, delta=0.01)
+    per_input = view(rows, list(by_layer.values()), acts, x, epsilon=0.01, delta=0.01,
+                     norms=norms)
     return rows, per_input
 
 
@@ -256,6 +264,9 @@ def backward_view(table: pd.DataFrame, per: pd.DataFrame, module: nn.Module, x: 
         reason = None
         if running is None or above is None:
             reason = "anchor: the measured δ (the recursion starts here)"
+        elif "BatchNorm" in above["prediction"]:
+            reason = ("not predicted: BatchNorm's gradient explosion at init (Yang et al. "
+                      "2019) grows with depth; not modelled")
         elif above["prediction"] != "carried":
             reason = ("not predicted: the layer above does not take this layer's activation "
                       f"as its input ({above['prediction']})")
