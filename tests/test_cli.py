@@ -353,3 +353,18 @@ def test_demo_saturation_is_satsim_saturation_fraction_on_the_same_draws():
     # P(|z| > ln 99) = 2 Φ(−ln 99 / √51) ≈ 0.519 (closed form)
     assert table.loc["standard_normal"].saturated_if_normal == pytest.approx(
         2 * 0.5 * math.erfc(math.log(99) / math.sqrt(51) / math.sqrt(2)), rel=1e-9)
+
+
+def test_a_full_disk_is_said_as_such(monkeypatch, capsys):
+    """ENOSPC anywhere under a command is "the disk is full", one line, exit 2 (it was
+    reported as whatever the write's caller made of it, e.g. a corrupted file)."""
+    import errno
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/index.html")
+
+    monkeypatch.setattr(cli, "_dispatch", full)
+    assert cli.main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("satsim: error: the disk is full writing /data/out/index.html;")
