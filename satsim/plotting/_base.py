@@ -162,7 +162,7 @@ def figure_from_dict(d: Mapping[str, Any]) -> Plot:
     ----------
     d : Mapping[str, Any]
         The figure's fields plus its ``"kind"`` (one of :data:`KINDS`), as written by
-        :meth:`Plot.to_dict` (possibly after a JSON round trip: lists given for the
+        ``Plot.to_dict()`` (possibly after a JSON round trip: lists given for the
         tuple fields ``size``, ``band``, ``errors`` and ``interval`` become tuples).
         It is not modified.
 

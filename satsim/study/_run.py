@@ -317,7 +317,7 @@ def environment() -> dict:
     -------
     dict
         ``"satsim"``, ``"numpy"``, ``"scipy"``, ``"pandas"`` and ``"python"`` (version
-        strings), ``"machine"`` and ``"platform"`` (from :mod:`platform`), ``"cpus"``
+        strings), ``"machine"`` and ``"platform"`` (from the ``platform`` module), ``"cpus"``
         (:func:`os.cpu_count`, an int or None) and ``"git_revision"`` (the commit of
         satsim's git checkout, or None for an installed copy or when git cannot say).
     """
