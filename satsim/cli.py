@@ -63,6 +63,44 @@ def demo_table(
     interval; ``saturated_if_normal`` is :func:`satsim.saturation.predicted_fraction`
     for z ~ N(theory mean, theory std²).  Each initializer gets an independent stream
     spawned from ``rng``.
+
+    The neuron is :math:`z = \\sum_j w_j x_j + b` with the inputs of
+    :func:`satsim.inputs.nielsen` (``active`` of the ``n_in`` inputs equal to 1, the rest
+    0), weights from the initializer at ``fan_in = fan_out = n_in`` and :math:`b \\sim
+    N(0, 1)`, simulated by :func:`satsim.montecarlo.simulate`.
+
+    Parameters
+    ----------
+    n_samples : int, default 50_000
+        Neurons simulated per initializer (at least 2).
+    n_in : int, default 1000
+        Number of inputs (the fan-in), at least 1.
+    active : int, default 500
+        Number of inputs equal to 1, between 0 and ``n_in``.
+    rng : None, int, SeedSequence, BitGenerator or Generator, optional
+        Source of randomness (normalised with :func:`numpy.random.default_rng`; a legacy
+        ``RandomState`` is refused).  ``None`` (the default) seeds from the OS.
+    workers : int, default 1
+        Threads for each simulation; the table does not depend on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per registered initializer (in :func:`satsim.init.names` order) with the
+        columns ``initializer``; ``weight_var`` (the weights' variance at
+        ``fan_in = fan_out = n_in``); ``predicted_std`` and ``simulated_std`` (of z, the
+        theory and the simulation) with ``std_ci_low``/``std_ci_high`` (95% interval);
+        ``saturated`` with ``saturated_ci_low``/``saturated_ci_high``; and
+        ``saturated_if_normal``.
+
+    Raises
+    ------
+    TypeError
+        If ``n_samples``, ``n_in``, ``active`` or ``workers`` is not an integer, or
+        ``rng`` is not one of the accepted kinds.
+    ValueError
+        If ``n_samples < 2``, ``n_in < 1``, ``workers < 1``, or ``active`` is negative or
+        larger than ``n_in``.
     """
     import pandas as pd
 
@@ -98,7 +136,23 @@ def demo_table(
 
 
 def demo_setting(*, n_in: int = 1000, active: int = 500) -> str:
-    """The demo's header: inputs, bias, activation and saturation criterion."""
+    """The demo's header: inputs, bias, activation and saturation criterion.
+
+    Parameters
+    ----------
+    n_in : int, default 1000
+        Number of inputs, as given to :func:`demo_table`.
+    active : int, default 500
+        Number of inputs equal to 1, as given to :func:`demo_table`.
+
+    Returns
+    -------
+    str
+        One line describing the setting of :func:`demo_table`: the inputs, the
+        :math:`N(0, 1)` bias, the activation (sigmoid) and its saturation criterion
+        (:math:`\\sigma(z) < 0.01` or :math:`> 0.99`, i.e. :math:`|z| > \\ln 99`).  The
+        arguments are written as given, not validated.
+    """
     from satsim import activations
 
     _lo, hi = activations.get(DEMO_ACTIVATION).saturation_bounds(epsilon=DEMO_EPSILON)
@@ -482,7 +536,25 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``satsim`` command; returns the exit status (0, 2 on errors, 130 on Ctrl-C,
-    143 on SIGTERM: one line each)."""
+    143 on SIGTERM: one line each).
+
+    While it runs (in the main thread), SIGTERM raises
+    :class:`satsim.study.Terminated`, so that a run stops as after Ctrl-C; the previous
+    handler is restored on return.  Errors are reported on stderr, not raised.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default None
+        The arguments after the program name (``["report", "-o", "out"]``); ``None``
+        reads ``sys.argv[1:]``.  Without a command (``[]``), ``satsim demo`` runs with its defaults.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 2 for a usage error or any error (one line on
+        stderr; ``--debug`` adds the traceback; a full disk says so); 130 after Ctrl-C;
+        143 after SIGTERM.
+    """
     import signal
     import threading
 

@@ -364,8 +364,24 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
         Work sizes (:data:`satsim.analyze.SCALES`: probe rows, training and validation
         rows, epochs, seeds, batch size, learning rate); ``epochs``, ``seeds`` and
         ``n_probe`` override theirs.
-    activation, criterion, epsilon
-        Passed to :func:`satsim.torch.layer_statistics`.
+    epochs : int, optional
+        Training epochs (at least 0; 0 measures at initialization only).  Default: the
+        scale's.
+    seeds : int, optional
+        Training runs per scheme, each from its own seed (at least 1); the intervals
+        are over them.  Default: the scale's.
+    n_probe : int, optional
+        Probe rows the layers are measured on (at least 2; capped at the dataset's
+        training rows).  Default: the scale's.
+    activation : str, Activation, dict or list, optional
+        The activation of layers whose forward pass does not show one, passed to
+        :func:`satsim.torch.layer_statistics` (see there).
+    criterion : str, optional
+        Saturation criterion, passed to :func:`satsim.torch.layer_statistics`; default
+        each activation's own.
+    epsilon : float, default 0.01
+        Parameter of the ``"output"`` criterion, passed to
+        :func:`satsim.torch.layer_statistics`.
     confidence_level : float, default 0.95
         Of the t intervals over seeds.
     device : str, optional
@@ -376,13 +392,38 @@ def analyze_torch(build: Any, input_shape: Any, inits: Any = (), *,
         is above :data:`satsim.analyze.MEMORY_LIMIT` or :data:`satsim.analyze.TIME_LIMIT`.
     out : path, optional
         Where the training cells are stored (rerunning with the same ``out`` resumes).
-    executor, workers, progress
-        As in :func:`satsim.sweep.run`.
-    rng : seed or numpy.random.Generator, optional
+    executor : str, distributed.Client or concurrent.futures.Executor, default "serial"
+        Where the training runs execute, as in :func:`satsim.sweep.run`.
+    workers : int, optional
+        Worker processes of the process executor, as in :func:`satsim.sweep.run`.
+    progress : bool or callable, default False
+        Progress of the training runs, as in :func:`satsim.sweep.run` (``True``: a bar;
+        a callable: ``progress(finished, total)``).
+    rng : None, int, SeedSequence, BitGenerator or numpy.random.Generator, optional
+        Source of randomness: two independent streams are spawned from it, one for the
+        probe rows and the initializations measured, one for the training runs' root
+        seed.  ``None`` (the default) seeds from the OS.
 
     Returns
     -------
     TorchAnalysisResult
+        The per-layer statistics at initialization for every scheme, the validation
+        accuracy and per-layer saturation and gradient norms over training (empty
+        tables when nothing is trained), the findings, an overview and the run's
+        parameters and provenance.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is unknown, ``input_shape`` is not positive integers or does not
+        hold one data row, ``epochs``/``seeds``/``n_probe`` is out of range, or
+        (without ``force``) the estimated memory or time is above the limits.
+    TypeError
+        If ``build`` is not callable (nor names a callable), an integer argument is not
+        an integer, ``rng`` is of an unaccepted kind, or (with ``out``) a scheme cannot
+        name a stored run.
+    RuntimeError
+        If a training run fails.
     """
     from satsim import data as datasets
     from satsim.analyze._common import (

@@ -156,7 +156,29 @@ def _kind(cls: type[Plot]) -> type[Plot]:
 
 def figure_from_dict(d: Mapping[str, Any]) -> Plot:
     """Rebuild a figure from ``Plot.to_dict()`` (unknown kinds and fields name
-    themselves and the valid ones)."""
+    themselves and the valid ones).
+
+    Parameters
+    ----------
+    d : Mapping[str, Any]
+        The figure's fields plus its ``"kind"`` (one of :data:`KINDS`), as written by
+        ``Plot.to_dict()`` (possibly after a JSON round trip: lists given for the
+        tuple fields ``size``, ``band``, ``errors`` and ``interval`` become tuples).
+        It is not modified.
+
+    Returns
+    -------
+    Plot
+        A new figure of the class registered for ``d["kind"]``, built from the other
+        entries (and validated by that class).
+
+    Raises
+    ------
+    ValueError
+        If ``d["kind"]`` is missing or is not a known kind; the message lists the kinds.
+    TypeError
+        If ``d`` has a field the kind does not have; the message lists the valid fields.
+    """
     d = dict(d)
     kind = d.pop("kind", None)
     if kind not in _KINDS:

@@ -304,7 +304,38 @@ _RESULT_PLOTS = {
 
 def plot_result(res: Any, ax: Any = None, **kwargs: Any) -> Any:
     """Draw a result (what its ``.plot(ax=None, **kwargs)`` does; the keywords are the
-    result's own, validated by its ``plot``); returns the Axes."""
+    result's own, validated by its ``plot``); returns the Axes.
+
+    The drawing is done inside :func:`style` and its tick labels are thinned so that
+    none touch.
+
+    Parameters
+    ----------
+    res : object
+        The result to draw: a ``LayerStatisticsResult``, ``PreactivationResult``,
+        ``SumVarianceResult``, ``ProportionResult``, ``DeepPropagationResult``,
+        ``LayerMomentsResult``, ``PhaseDiagramResult``, ``History``,
+        ``GradientMomentsResult``, ``JacobianSpectrumResult`` or ``LayerJacobianResult``
+        (chosen by its class name).
+    ax : matplotlib.axes.Axes or sequence of Axes, optional
+        Where to draw; ``None`` (the default) draws on a new matplotlib ``Figure`` (not
+        pyplot). A ``History`` takes up to three Axes (accuracy, cost, saturated
+        fraction); one Axes gets the accuracy panel only.
+    **kwargs
+        Passed to the result's drawing function; only ``LayerStatisticsResult`` takes
+        one, ``value`` (the column drawn, default ``"saturated"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes or list of Axes
+        The Axes drawn on; a list of them for a ``History`` drawn on more than one.
+
+    Raises
+    ------
+    TypeError
+        If ``res`` is of a class that has nothing to plot (the message lists those that
+        have), or if ``kwargs`` holds a keyword its drawing function does not take.
+    """
     draw = _RESULT_PLOTS.get(type(res).__name__)
     if draw is None:
         raise TypeError(f"{type(res).__name__} has nothing to plot; plottable results: "

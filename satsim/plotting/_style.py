@@ -31,6 +31,23 @@ def color_for(label: Any, fallback: int = 0) -> str:
 
     A label that is, or contains as a word, a registered initializer's name gets
     that initializer's colour; any other label gets the ``fallback``-th colour.
+
+    Parameters
+    ----------
+    label : object
+        The series' label (an initializer name, or text containing one as a word, such
+        as ``"he_normal, tanh"``); it is converted with ``str``.
+    fallback : int, default 0
+        Index into the palette used when ``label`` names no registered initializer
+        (typically the series' position); taken modulo the palette's length.
+
+    Returns
+    -------
+    str
+        A hex colour (``"#rrggbb"``): the colour of the first registered initializer
+        that ``label`` names (by its position in :func:`satsim.init.names`), otherwise the
+        ``fallback``-th colour of the palette (seaborn's ten "colorblind" colours,
+        then six darker ones).
     """
     names = _initializer_names()
     palette = _CB + _EXTRA

@@ -166,7 +166,32 @@ def _add_common_options(parser: argparse.ArgumentParser, *, out_default: str) ->
 
 def build_parser(modules: Sequence[types.ModuleType], *, prog: str = "satsim run",
                  names: bool = True) -> argparse.ArgumentParser:
-    """The command line of ``satsim run NAME…`` (and of ``python studies/NAME.py``)."""
+    """The command line of ``satsim run NAME…`` (and of ``python studies/NAME.py``).
+
+    Options: ``--seed``, ``--scale``, ``-o/--out`` (default ``reports/studies``),
+    ``--jobs``, ``--executor``, ``--studies``, ``--quiet``, ``--debug``, and one option
+    per field of the studies' ``Params`` (``--field-name``, or ``--param-field-name``
+    for a field named like one of those options), whose parsed value is stored under
+    ``"param:FIELD"`` and defaults to ``None`` (not given).  A usage error prints one
+    line and exits with status 2.
+
+    Parameters
+    ----------
+    modules : sequence of types.ModuleType
+        The study modules whose ``Params`` become options (a field shared by several
+        becomes one option, typed by the first); with exactly one, its ``TITLE`` is the
+        description.
+    prog : str, default "satsim run"
+        The program name shown in usage and error messages.
+    names : bool, default True
+        Whether the parser takes the positional study names (``NAME …``, one or more,
+        stored as ``names``); ``False`` for a single study's own command line.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser (not yet run on any arguments).
+    """
     title = modules[0].TITLE if len(modules) == 1 else "Run studies and save their results."
     parser = _Parser(prog=prog, description=title)
     if names:
@@ -293,7 +318,31 @@ def _study_name(study: str) -> tuple[str, list[str] | None]:
 def main(study: str, argv: Sequence[str] | None = None) -> int:
     """Command line of one study (``study`` is its name or its file, ``__file__``):
     the same parser as ``satsim run NAME``.  Errors: one line on stderr, exit 2;
-    Ctrl-C: one line, exit 130."""
+    Ctrl-C: one line, exit 130.
+
+    The study is run (its requirements reused when saved under ``--out``), saved, and
+    one line per study printed: its findings and whether they pass.  Errors are
+    reported, not raised: use it as ``raise SystemExit(satsim.study.main(__file__))``.
+
+    Parameters
+    ----------
+    study : str
+        The study's name, its module's dotted name (``satsim.studies.NAME``), or the path
+        of its ``.py`` file; a file outside the built-in studies' folder makes that
+        folder a study folder (as ``--studies``).
+    argv : sequence of str or None, default None
+        The command-line arguments (without the program name); ``None`` reads
+        ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the study ran (even if some of its findings failed:
+        the printed line says so) or for ``--help``; 2 for an unknown or broken study,
+        a usage error or an error while running; 130 after Ctrl-C; 143 when stopped by
+        :class:`Terminated` (SIGTERM, once a handler raising it is installed, as
+        ``satsim``'s own command line does).
+    """
     name, folders = _study_name(study)
     try:
         module = load_study(name, studies=folders)

@@ -148,12 +148,56 @@ def discover(studies: str | os.PathLike | Sequence[str | os.PathLike] | None = N
     """Study name → :class:`StudyInfo`, in report order (built-ins, installed
     packages' ``satsim.studies`` entry points, then the folders in ``studies`` and
     ``$SATSIM_STUDIES``).  Studies that fail to import are left out; see
-    :func:`discover_errors`."""
+    :func:`discover_errors`.
+
+    Every candidate module is imported (once per process).
+
+    Parameters
+    ----------
+    studies : str, os.PathLike, sequence of them, or None, default None
+        Folder(s) of the user's own studies, searched after the built-in studies and
+        those of installed packages (entry-point group ``satsim.studies``) and before
+        the folders in ``$SATSIM_STUDIES`` (``os.pathsep``-separated).
+
+    Returns
+    -------
+    dict[str, StudyInfo]
+        Each study that imported and defines what a study must, by name, ordered by
+        its ``ORDER`` (default: last) and then by name.
+
+    Raises
+    ------
+    StudyError
+        If a folder in ``studies`` or ``$SATSIM_STUDIES`` is not a directory, or two
+        studies have the same name.
+    """
     return _find(studies).studies
 
 
 def discover_errors(studies=None) -> dict[str, str]:
-    """Study name → one-line reason, for studies that were found but failed to import."""
+    """Study name → one-line reason, for studies that were found but failed to import.
+
+    Parameters
+    ----------
+    studies : str, os.PathLike, sequence of them, or None, default None
+        Folder(s) of the user's own studies, searched after the built-in studies and
+        those of installed packages (entry-point group ``satsim.studies``) and before
+        the folders in ``$SATSIM_STUDIES`` (``os.pathsep``-separated).
+
+    Returns
+    -------
+    dict[str, str]
+        For each candidate whose import raised (any exception, or ``SystemExit``), or
+        that was built in or installed but does not define what a study must (a module
+        in a user's folder that does not is a helper, skipped), a one-line message naming the
+        study, where it was found and why it failed; empty when all is well.
+
+    Raises
+    ------
+    StudyError
+        If a folder in ``studies`` or ``$SATSIM_STUDIES`` is not a directory, or two
+        studies have the same name.
+    """
     return _find(studies).errors
 
 
@@ -165,7 +209,29 @@ def _find(studies) -> _discovery.Discovery:
 
 
 def load_study(name: str, *, studies=None) -> types.ModuleType:
-    """Import a study module by name (see :func:`discover` for where it looks)."""
+    """Import a study module by name (see :func:`discover` for where it looks).
+
+    Parameters
+    ----------
+    name : str
+        The study's name (its module's name without the package, e.g. ``"variance"``).
+    studies : str, os.PathLike, sequence of them, or None, default None
+        Folder(s) of the user's own studies, searched after the built-in studies and
+        those of installed packages (entry-point group ``satsim.studies``) and before
+        the folders in ``$SATSIM_STUDIES`` (``os.pathsep``-separated).
+
+    Returns
+    -------
+    types.ModuleType
+        The imported study module.
+
+    Raises
+    ------
+    StudyError
+        If ``name`` is not a study found (the message lists those found), if it failed to
+        import or lacks what a study must define (the reason from
+        :func:`discover_errors`), or for the errors of :func:`discover`.
+    """
     found = _find(studies)
     if name in found.errors:
         raise StudyError(found.errors[name])
@@ -178,7 +244,34 @@ def load_study(name: str, *, studies=None) -> types.ModuleType:
 def study_params(module: types.ModuleType, scale: str = "quick",
                  overrides: Mapping[str, Any] | None = None):
     """The study's ``Params`` at ``scale`` with ``overrides`` (a mapping: a parameter
-    may be called ``scale``) applied."""
+    may be called ``scale``) applied.
+
+    The values are, in increasing precedence: the defaults of ``module.Params`` (the
+    quick scale), ``module.FULL`` (at ``scale="full"``) or ``module.TEST`` (at
+    ``scale="test"``), then ``overrides``.
+
+    Parameters
+    ----------
+    module : types.ModuleType
+        A study module (see :func:`load_study`), defining ``Params`` and ``TITLE``.
+    scale : {"test", "quick", "full"}, default "quick"
+        Which scale's values to start from.
+    overrides : Mapping[str, Any] or None, default None
+        Parameter name → value, applied last; entries whose value is ``None`` are
+        ignored (an option not given on the command line).
+
+    Returns
+    -------
+    Params
+        An instance of ``module.Params`` holding those values.
+
+    Raises
+    ------
+    StudyError
+        If ``scale`` is not one of the scales, or a name in ``overrides`` (or in
+        ``FULL``/``TEST``) is not a field of ``module.Params`` (the message lists the
+        fields).
+    """
     if scale not in SCALES:
         raise StudyError(f"`scale` must be one of {', '.join(map(repr, SCALES))}; got {scale!r}")
     values: dict[str, Any] = {}
@@ -218,7 +311,16 @@ def _provenance(name, params, overrides, seed, scale, wall) -> dict:
 
 
 def environment() -> dict:
-    """Versions and machine facts recorded with every run (the report's environment)."""
+    """Versions and machine facts recorded with every run (the report's environment).
+
+    Returns
+    -------
+    dict
+        ``"satsim"``, ``"numpy"``, ``"scipy"``, ``"pandas"`` and ``"python"`` (version
+        strings), ``"machine"`` and ``"platform"`` (from the ``platform`` module), ``"cpus"``
+        (:func:`os.cpu_count`, an int or None) and ``"git_revision"`` (the commit of
+        satsim's git checkout, or None for an installed copy or when git cannot say).
+    """
     import scipy
 
     import satsim
@@ -278,6 +380,55 @@ def run_study(name: str, *, scale: str = "quick", seed: int = 0,
     instead (a missing or damaged one is run again).  Grids keep their sweep stores
     under ``out/NAME/sweeps/``: rerunning an interrupted study resumes it.
     ``studies`` names extra study folders (see :func:`discover`).
+
+    The study's random stream comes from ``SeedSequence(seed, spawn_key=(key,))`` with
+    ``key`` a hash of ``name``, so it does not depend on which studies ran before.
+    Each study in its ``REQUIRES`` is run first, by this function, at the same
+    ``scale``, ``seed``, ``out``, executor and ``studies``, with ``reuse=True`` and its
+    own default parameters (``overrides`` apply to this study only).
+
+    Parameters
+    ----------
+    name : str
+        The study to run (see :func:`load_study`).
+    scale : {"test", "quick", "full"}, default "quick"
+        The parameters' scale (see :func:`study_params`).
+    seed : int, default 0
+        Root seed of the run.
+    out : str, os.PathLike or None, default None
+        Output directory: the result is saved to ``out/NAME/result/`` and the sweep
+        stores kept under ``out/NAME/sweeps/``.  ``None`` saves nothing and keeps sweeps
+        in memory.
+    reuse : bool, default False
+        Load a result saved under ``out`` with the same seed, scale and parameters
+        instead of running the study (ignored when ``out`` is ``None``).
+    overrides : dict or None, default None
+        Parameter name → value for this study (see :func:`study_params`).
+    executor : str or object, default "serial"
+        Where grid cells run: any executor :func:`satsim.sweep.run` accepts.
+    workers : int or None, default None
+        Number of workers for ``executor`` (``None``: its default).
+    progress : callable or None, default None
+        ``progress(study, grid, finished, total)``, called after every grid cell.
+    studies : str, os.PathLike, sequence of them, or None, default None
+        Extra study folders (see :func:`discover`).
+    _stack : tuple of str, default ()
+        Internal: the studies whose requirements are being run, to detect cycles.
+
+    Returns
+    -------
+    StudyResult
+        The study's result, its ``params`` the parameters used and its ``provenance``
+        the run's name, scale, seed, parameters, overrides, :func:`environment`, wall
+        time and finishing time (or the saved result, when reused).
+
+    Raises
+    ------
+    StudyError
+        If the study (or one it requires) is unknown or fails to import, ``scale`` or
+        a name in ``overrides`` is invalid, the requirements are circular, a grid cell
+        fails, or the study's ``run`` does not return a :class:`StudyResult` exporting
+        exactly its declared ``EXPORTS``.
     """
     module = load_study(name, studies=studies)
     params = study_params(module, scale, overrides)
