@@ -56,11 +56,11 @@ def _check_fans(fan_in: Any, fan_out: Any) -> tuple[int, int]:
 class Initializer(abc.ABC):
     """Base class: a distribution for the entries of a weight (or bias) array.
 
-    Writing your own
-    ----------------
-    Subclass and implement the public hook :meth:`draw`; everything else (sampling
-    with validation, the rows of independent neurons, conv fans, the moments) comes
-    from the base class::
+    Notes
+    -----
+    **Writing your own.** Subclass and implement the public hook :meth:`draw`;
+    everything else (sampling with validation, the rows of independent neurons, conv
+    fans, the moments) comes from the base class::
 
         class Laplace(satsim.init.Initializer):
             def __init__(self, scale=1.0):
