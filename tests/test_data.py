@@ -19,6 +19,7 @@ import pytest
 
 from satsim import cli, data
 from satsim.data import DatasetError
+from satsim.data import _fetch as data_fetch
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -353,7 +354,7 @@ def test_fetch_read_timeout_on_a_stalled_mirror(tmp_path, faulty_mirror):
     target = tmp_path / FNAME
     with pytest.raises(DatasetError, match=rf"stall/{FNAME}: no data for 0.3 s after "
                                            rf"{len(PAYLOAD) // 2} bytes \(read timeout\)"):
-        data._download(faulty_mirror + "stall/" + FNAME, target,
+        data_fetch._download(faulty_mirror + "stall/" + FNAME, target,
                        hashlib.sha256(PAYLOAD).hexdigest(), False, timeout=None,
                        read_timeout=0.3)
     assert os.listdir(tmp_path) == []
@@ -419,7 +420,7 @@ def test_fetch_turns_sigterm_into_keyboardinterrupt_and_restores_the_handler(
         seen.append(handler)
         handler(signal.SIGTERM, None)  # what the interpreter does when SIGTERM arrives
 
-    monkeypatch.setattr(data, "_download", fake_download)
+    monkeypatch.setattr(data_fetch, "_download", fake_download)
     with pytest.raises(KeyboardInterrupt, match="terminated"):
         data.fetch(one_file_entry, dest=tmp_path, mirrors=["http://127.0.0.1:9/"],
                    progress=False)
@@ -433,7 +434,7 @@ def test_signals_held_while_the_temp_file_is_created_arrive_afterwards():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached = False
     try:
-        with pytest.raises(KeyboardInterrupt), data._signals_held():
+        with pytest.raises(KeyboardInterrupt), data_fetch._signals_held():
             signal.raise_signal(signal.SIGINT)
             reached = True
         assert reached

@@ -57,27 +57,33 @@ to the subset.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
-import http.client
 import json
-import logging
-import math
 import os
-import signal
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from satsim._atomic import atomic_writer
 from satsim._namespace import public_dir
-from satsim._validation import check_int, check_real
+from satsim._validation import check_int
+from satsim.data._catalog import (
+    _REGISTRY,
+    BUNDLED,
+    DEBIAN_FASHION,
+    FILES,
+    SUBSET_SEED,
+    _cache_dir,
+    _Entry,
+    _entry,
+    _file_sha256,
+    names,
+    register,
+)
+from satsim.data._fetch import (
+    fetch,
+)
 from satsim.data._readers import (
     MAX_BYTES,
     MAX_PICKLE_OPS,
@@ -109,140 +115,6 @@ __all__ = [
 
 __dir__ = public_dir(globals())
 
-FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-BUNDLED = Path(__file__).parents[1] / "_data" / "fashion-mnist-subset.npz"
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-SUBSET_SEED = 20261126
-DEFAULT_TIMEOUT = 900.0  # s per file: the largest file (26 MB) still completes at ~30 kB/s
-READ_TIMEOUT = 60.0  # s a single connect or read may wait for the server
-_CHUNK = 1 << 16
-_log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    files: dict[str, str]  # file name → SHA-256 of the .gz as distributed
-    content: dict[str, str]  # file name → SHA-256 of the decompressed payload
-    mirrors: tuple[str, ...]
-    classes: tuple[str, ...]
-    licence: str
-
-
-_REGISTRY: dict[str, _Entry] = {
-    "mnist": _Entry(
-        # SHA-256 of the canonical files, as published by the mirrors' users
-        files={
-            "train-images-idx3-ubyte.gz":
-                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "train-labels-idx1-ubyte.gz":
-                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "t10k-images-idx3-ubyte.gz":
-                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "t10k-labels-idx1-ubyte.gz":
-                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        },
-        content={},
-        mirrors=("https://storage.googleapis.com/cvdf-datasets/mnist/",
-                 "https://ossci-datasets.s3.amazonaws.com/mnist/"),
-        classes=tuple(str(d) for d in range(10)),
-        licence="MNIST: Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0",
-    ),
-    "fashion-mnist": _Entry(
-        # upstream .gz SHA-256 (their MD5s match Zalando's README)
-        files={
-            "train-images-idx3-ubyte.gz":
-                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            "train-labels-idx1-ubyte.gz":
-                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            "t10k-images-idx3-ubyte.gz":
-                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            "t10k-labels-idx1-ubyte.gz":
-                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-        },
-        # decompressed payloads, computed from the Debian package's files (Debian
-        # recompresses the .gz; the IDX content is what both distributions share)
-        content={
-            "train-images-idx3-ubyte.gz":
-                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "train-labels-idx1-ubyte.gz":
-                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "t10k-images-idx3-ubyte.gz":
-                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "t10k-labels-idx1-ubyte.gz":
-                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-        },
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-                 "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                 "Sneaker", "Bag", "Ankle boot"),
-        licence="Fashion-MNIST © Zalando SE, MIT licence",
-    ),
-}
-
-
-def names() -> tuple[str, ...]:
-    """Registered dataset names.
-
-    Returns
-    -------
-    tuple of str
-        The names :func:`load` and :func:`fetch` accept, built-ins (``"mnist"``,
-        ``"fashion-mnist"``) first, then those added with :func:`register`.
-    """
-    return tuple(_REGISTRY)
-
-
-def register(name: str, *, files: dict[str, str], mirrors: Sequence[str],
-             content: dict[str, str] | None = None, classes: Sequence[str] | None = None,
-             licence: str = "") -> None:
-    """Register an MNIST-format dataset (e.g. EMNIST) with its files' SHA-256 sums.
-
-    A name already registered is replaced.
-
-    Parameters
-    ----------
-    name : str
-        The dataset's name (non-empty), also its directory under ``$SATSIM_DATA`` and
-        the cache directory.
-    files : dict of str to str
-        File name → SHA-256 hex digest of the ``.gz`` file as distributed; :func:`load`
-        looks for the four IDX files ``train-images-idx3-ubyte.gz``,
-        ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz`` and
-        ``t10k-labels-idx1-ubyte.gz``.
-    mirrors : sequence of str
-        Base URLs :func:`fetch` tries in order.
-    content : dict of str to str, optional
-        File name → SHA-256 of the decompressed payload, which lets a recompressed copy
-        verify.
-    classes : sequence of str, optional
-        Class names, one per label; default ``"0"`` … ``"9"``.
-    licence : str, default ""
-        The data's licence, for the record.
-
-    Raises
-    ------
-    TypeError
-        ``name`` is not a non-empty string.
-    ValueError
-        A value of ``files`` is not a 64-character hex digest.
-    """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"`name` must be a non-empty string; got name={name!r}")
-    for fname, digest in files.items():
-        if not (isinstance(digest, str) and len(digest) == 64):
-            raise ValueError(f"`files[{fname!r}]` must be a SHA-256 hex digest; got {digest!r}")
-    _REGISTRY[name] = _Entry(files=dict(files), content=dict(content or {}),
-                             mirrors=tuple(mirrors),
-                             classes=tuple(classes or (str(i) for i in range(10))),
-                             licence=licence)
-
-
-def _entry(name: str) -> _Entry:
-    if name not in _REGISTRY:
-        raise ValueError(f"`name` must be one of {', '.join(map(repr, _REGISTRY))}; "
-                         f"got name={name!r}")
-    return _REGISTRY[name]
 
 
 # --------------------------------------------------------------------------- load
@@ -266,9 +138,6 @@ class Dataset:
         return f"Dataset(name={self.name!r}, {sizes}, source={self.source!r})"
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "satsim"
 
 
 def _candidates(name: str) -> list[Path]:
@@ -454,265 +323,8 @@ def load(name: str, *, source: str | os.PathLike | None = None, split: str = "ni
                        f"{name}` or set $SATSIM_DATA")
 
 
-# --------------------------------------------------------------------------- fetch
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _content_length(resp) -> int | None:
-    try:
-        n = int(resp.headers.get("Content-Length", ""))
-    except ValueError:  # absent (chunked or read-to-close) or malformed: unknown length
-        return None
-    return n if n >= 0 else None
-
-
-def _network_reason(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)  # str(URLError) wraps it in "<urlopen error ...>"
-    return str(exc) or type(exc).__name__
-
-
-def _download(url: str, target: Path, digest: str, progress: bool, *,
-              timeout: float | None = DEFAULT_TIMEOUT,
-              read_timeout: float = READ_TIMEOUT) -> None:
-    """Stream ``url`` into ``target``, verifying its length and SHA-256 on the way.
-
-    The file is written through :func:`satsim._atomic.atomic_writer`: every check
-    runs inside the writer's block, so a failed check (or ``KeyboardInterrupt``)
-    removes the temporary file and ``target`` is never replaced by a bad download.
-    (The helper fits streaming: the body is written chunk by chunk into its file.)
-
-    Parameters
-    ----------
-    url : str
-    target : Path
-    digest : str
-        Registered SHA-256 of the file, hex.
-    progress : bool
-        Show a tqdm progress bar.
-    timeout : float or None
-        Overall deadline in seconds for this file, counted from the connect;
-        ``None`` for none.  It is checked between reads of the body and each socket
-        operation waits at most ``min(read_timeout, timeout)``, so the body is
-        overrun by at most that much.  (The response headers are read by
-        ``http.client``, bounded per read only.)
-    read_timeout : float
-        How long a single connect or socket read may wait.
-
-    Raises
-    ------
-    DatasetError
-        ``"<url>: <reason>"`` for anything this mirror got wrong: unreachable, an
-        HTTP error, a stalled or too slow transfer, fewer bytes than the
-        Content-Length, or a SHA-256 mismatch.  Local errors (e.g. a full disk)
-        propagate unchanged: another mirror would not help.
-    """
-    deadline = math.inf if timeout is None else time.monotonic() + timeout
-    # without the cap, a tight deadline could be overrun by a whole read_timeout
-    per_read = read_timeout if timeout is None else min(read_timeout, timeout)
-
-    def too_slow(received: int, total: int | None) -> DatasetError:
-        of = f" of {total}" if total is not None else ""
-        return DatasetError(f"{url}: not complete within the {timeout:g} s deadline "
-                            f"({received}{of} bytes received); partial file discarded")
-
-    try:
-        resp = urllib.request.urlopen(url, timeout=per_read)
-    except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError are OSErrors
-        if isinstance(exc, urllib.error.HTTPError):
-            exc.close()  # it holds the error response open
-        if time.monotonic() >= deadline:
-            raise too_slow(0, None) from None
-        raise DatasetError(f"{url}: {_network_reason(exc)}") from None
-    with resp, contextlib.ExitStack() as cleanup:
-        with _signals_held():
-            out = cleanup.enter_context(atomic_writer(target))
-        # a signal held above is raised here, inside the ExitStack: the writer removes
-        # its temporary file
-        total = _content_length(resp)
-        h = hashlib.sha256()
-        received = 0
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc=target.name)
-        try:
-            while True:
-                if time.monotonic() >= deadline:
-                    raise too_slow(received, total)
-                try:
-                    # read1, not read: read(n) blocks until n bytes arrive, so a server
-                    # dripping bytes would never give the deadline check a turn
-                    chunk = resp.read1(_CHUNK)
-                except TimeoutError:
-                    if time.monotonic() >= deadline:
-                        raise too_slow(received, total) from None
-                    raise DatasetError(f"{url}: no data for {per_read:g} s after {received} "
-                                       "bytes (read timeout); partial file discarded") from None
-                except (OSError, http.client.HTTPException) as exc:
-                    raise DatasetError(f"{url}: connection lost after {received} bytes "
-                                       f"({_network_reason(exc)}); partial file "
-                                       "discarded") from None
-                if not chunk:
-                    break
-                out.write(chunk)
-                h.update(chunk)
-                received += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-        # http.client's read1 does not raise on a short body: a server closing early
-        # just looks like the end of the file, so compare with what it announced
-        if total is not None and received != total:
-            raise DatasetError(f"{url}: truncated transfer, {received} of {total} bytes "
-                               "(Content-Length); partial file discarded")
-        if h.hexdigest() != digest:
-            ctype = resp.headers.get("Content-Type", "")
-            hint = (f"; the server sent {ctype.split(';')[0]}, an error page?"
-                    if ctype.startswith("text/") else "")
-            raise DatasetError(f"{url}: SHA-256 {h.hexdigest()} of {received} bytes does "
-                               f"not match the registered {digest}{hint}; file discarded")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Make SIGTERM raise ``KeyboardInterrupt("terminated")`` in the block.
-
-    SIGTERM's default action kills the process without unwinding the stack, which
-    would leave the temporary download behind; as an exception it runs the same
-    cleanup as Ctrl-C, and the CLI reports it in one line.  Only the main thread may
-    set signal handlers, so elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt("terminated")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        # None: the previous handler was not set from Python; the default is the
-        # closest thing signal.signal can restore
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM in the block, then deliver them to the usual handlers.
-
-    Between ``mkstemp`` returning and ``atomic_writer`` recording the temporary file's
-    name there is a (tiny) window in which an interrupt would leave the file behind;
-    the CLI test hit such a window under load.  Handlers only, not
-    ``signal.pthread_sigmask``: the mask is per thread, and a signal delivered to
-    another thread (tqdm's monitor) would still reach Python at once.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread gets Python signal handlers in the first place
-        return
-    held: list[int] = []
-    saved = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            saved[signum] = signal.signal(signum, lambda s, frame: held.append(s))
-        yield
-    finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
-        for sig in held:  # also if the block failed: an interrupt outranks its error
-            signal.raise_signal(sig)  # the restored handler raises, ignores or exits
-
-
-def fetch(name: str, *, dest: str | os.PathLike | None = None,
-          mirrors: Sequence[str] | None = None, progress: bool = True,
-          timeout: float | None = DEFAULT_TIMEOUT) -> Path:
-    """Download a registered dataset's files, verifying SHA-256; return the directory.
-
-    Files already present with the right checksum are kept.  For each missing file
-    the mirrors are tried in turn: a mirror that is unreachable, answers an HTTP
-    error, stalls, exceeds the deadline, sends fewer bytes than its Content-Length
-    or sends bytes with the wrong SHA-256 (an HTML error page served with status 200,
-    say) is logged as a warning on the ``satsim.data`` logger with its URL and the
-    reason, and the next mirror is tried.  A download is only moved into place once
-    its checksum matches, so a bad or partial file is never kept.
-
-    Parameters
-    ----------
-    name : str
-        A registered dataset (see :func:`names`).
-    dest : path, optional
-        Target directory, created if needed.  Default: ``$SATSIM_DATA/<name>`` or
-        the user cache directory (see the module docstring).
-    mirrors : sequence of str, optional
-        Base URLs to try in order, each joined with the file name.  Default: the
-        registered mirrors.
-    progress : bool, default True
-        Show a progress bar per file.
-    timeout : float or None, default 900
-        Overall deadline in seconds per file and mirror, on top of the 60 s
-        (``READ_TIMEOUT``) a single connect or read may wait: a server that
-        drips bytes cannot hold a download for longer (it may overrun by one read,
-        at most ``min(60, timeout)`` s).  The default lets the largest registered
-        file (26 MB) finish at about 30 kB/s.  ``None``: no deadline.
-
-    Returns
-    -------
-    Path
-        The directory holding the verified files.
-
-    Raises
-    ------
-    DatasetError
-        If every mirror fails for some file; the message lists each mirror's URL
-        and reason.
-    KeyboardInterrupt
-        On Ctrl-C, or on SIGTERM while downloading in the main thread (raised as
-        ``KeyboardInterrupt("terminated")``; the previous SIGTERM handler is
-        restored afterwards).  The temporary file is removed either way.
-    """
-    entry = _entry(name)
-    if timeout is not None:
-        timeout = check_real("timeout", timeout, low=0, low_inclusive=False)
-    if isinstance(mirrors, str | bytes):
-        # a lone string would be iterated character by character
-        raise TypeError(f"`mirrors` must be a sequence of base URLs, not a string; "
-                        f"got mirrors={mirrors!r}")
-    mirrors = tuple(mirrors) if mirrors is not None else entry.mirrors
-    if not mirrors:
-        raise ValueError(f"`mirrors` must not be empty; got mirrors={mirrors!r}")
-    if dest is None:
-        root = Path(os.environ["SATSIM_DATA"]) if os.environ.get("SATSIM_DATA") else _cache_dir()
-        dest = root / name
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    with _sigterm_as_interrupt():
-        for fname, digest in entry.files.items():
-            target = dest / fname
-            if target.is_file() and _file_sha256(target) == digest:
-                continue
-            failures = []
-            for i, base in enumerate(mirrors):
-                try:
-                    _download(base.rstrip("/") + "/" + fname, target, digest, progress,
-                              timeout=timeout)
-                    break
-                except DatasetError as exc:
-                    failures.append(str(exc))
-                    if i + 1 < len(mirrors):
-                        _log.warning("%s; trying the next mirror", exc)
-            else:
-                raise DatasetError(f"could not download {fname} from any of {len(mirrors)} "
-                                   "mirror(s): " + "; ".join(failures))
-    return dest
 
 
 # --------------------------------------------------------------------------- subset
