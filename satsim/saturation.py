@@ -46,6 +46,7 @@ cluster-robust inference. *Journal of Human Resources* 50(2), 317–372.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -55,6 +56,7 @@ import pandas as pd
 from scipy import stats
 
 from satsim._docstrings import fill
+from satsim._moments import t_quantile
 from satsim._namespace import public_dir
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
@@ -137,7 +139,11 @@ def _level(confidence_level: Any) -> float:
                       low_inclusive=False, high_inclusive=False)
 
 
+@functools.lru_cache(maxsize=1024)
 def _binomial(count: int, n: int, level: float, method: str) -> tuple[float, float]:
+    # cached: a pure function of its four numbers, and training telemetry asks for the
+    # same ones every epoch (count 0 of the same n, typically); one statsmodels call
+    # costs ~0.2 ms, more than the rest of a layer's record
     from statsmodels.stats.proportion import proportion_confint
 
     try:
@@ -353,7 +359,7 @@ def _layer_fraction(
         n_probes = n_rows
         sd = float(per_unit.std(ddof=1))
         if sd > 0:
-            half = stats.t.ppf(0.5 + level / 2, units - 1) * sd / math.sqrt(units)
+            half = t_quantile(level, units - 1) * sd / math.sqrt(units)
             lo, hi = max(0.0, float(est - half)), min(1.0, float(est + half))
             method = "cluster_t"
         else:
@@ -373,7 +379,7 @@ def _layer_fraction(
         var = max(v_probe + v_unit - v_both, v_probe, v_unit)
         clusters = min(n_probes, units)
         if var > 0:
-            half = stats.t.ppf(0.5 + level / 2, clusters - 1) * math.sqrt(var)
+            half = t_quantile(level, clusters - 1) * math.sqrt(var)
             lo, hi = max(0.0, float(est - half)), min(1.0, float(est + half))
             method = "two_way_cluster_t"
         else:

@@ -68,6 +68,30 @@ def test_softmax_log_likelihood_delta_equals_sigmoid_cross_entropy_form():
     np.testing.assert_allclose(sg._output_delta(z, a_sg, y), a_sg - y, rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_likelihood_cost_is_minus_log_softmax_of_the_label(dtype):
+    # Independent: −Σ_i log softmax(z_i)[y_i] from scipy.special.log_softmax, over rows
+    # with logits up to ±1e4 (a naive exp overflows there).  float64: rounding only;
+    # float32: a few ulps of the summed magnitude (~1e4·7 rows) → rel 1e-5.
+    from scipy import special
+
+    from satsim.nn.costs import LogLikelihoodCost
+
+    rng = np.random.default_rng(5)
+    z = np.concatenate([rng.standard_normal((4, 10)), 1e4 * rng.standard_normal((3, 10))])
+    labels = rng.integers(0, 10, 7)
+    y = np.eye(10)[labels]
+    want = -special.log_softmax(z, axis=1)[np.arange(7), labels].sum()
+    got = LogLikelihoodCost().fn(z.astype(dtype), None, y.astype(dtype))
+    assert got == pytest.approx(want, rel=1e-12 if dtype is np.float64 else 1e-5)
+    # a diverged network's logits give a non-finite cost (the divergence check's signal)
+    bad = z.copy()
+    bad[0, 3] = np.inf
+    assert not np.isfinite(LogLikelihoodCost().fn(bad, None, y))
+    bad[0, 3] = np.nan
+    assert not np.isfinite(LogLikelihoodCost().fn(bad, None, y))
+
+
 def test_learns_xor_like_data():
     rng = np.random.default_rng(3)
     X = rng.uniform(-1, 1, (800, 2))

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from satsim._moments import t_quantile
 from satsim._validation import check_int
 from satsim.sweep._store import canonical, config_digest
 
@@ -75,7 +75,7 @@ def _rms_interval(z: np.ndarray, level: float) -> tuple[float, float, float]:
     mean = float(sq.mean())
     v_probe, v_unit, v_both = _two_way_variance(sq, np.arange(n_rows), n_rows)
     var = max(v_probe + v_unit - v_both, v_probe, v_unit)
-    t = float(stats.t.ppf(0.5 + level / 2, min(n_rows, m) - 1))
+    t = t_quantile(level, min(n_rows, m) - 1)
     half = t * math.sqrt(var)
     return math.sqrt(mean), math.sqrt(max(mean - half, 0.0)), math.sqrt(mean + half)
 

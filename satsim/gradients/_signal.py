@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from satsim._moments import t_quantile
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_array, check_choice, check_int, check_real, check_rng
 from satsim.activations import Activation, as_activation
@@ -32,7 +32,7 @@ def _t_interval(per_network: np.ndarray, level: float) -> tuple[np.ndarray, np.n
     if n < 2:
         nan = np.full(mean.shape, np.nan)
         return mean, nan, nan
-    half = (stats.t.ppf(0.5 + level / 2, n - 1) * per_network.std(axis=0, ddof=1)
+    half = (t_quantile(level, n - 1) * per_network.std(axis=0, ddof=1)
             / math.sqrt(n))
     return mean, mean - half, mean + half
 

@@ -43,6 +43,14 @@ def _fans_from_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+def _matrix_fans(shape: int | tuple[int, ...]) -> tuple[int, int]:
+    """Fans of the ``(out, in·k)`` matrix a coupled preset draws for ``shape``."""
+    shape = check_shape("shape", shape, ndim=range(1, 6))
+    if len(shape) < 2:
+        return _fans_from_shape(shape)
+    return math.prod(shape[1:]), shape[0]
+
+
 def _snake(name: str) -> str:
     import re
 
@@ -308,6 +316,40 @@ class Initializer(abc.ABC):
             excess_kurtosis=self.excess_kurtosis(fan_in, fan_out), exact=exact,
             n_layers=0 if est is None else int(est["n_layers"]),
             n_draws=0 if est is None else int(est["n_draws"]))
+
+    def moment_fans(self, shape: int | tuple[int, ...]) -> tuple[int, int]:
+        r"""The ``(fan_in, fan_out)`` at which the moment methods describe an entry of a
+        weight of ``shape``.
+
+        The moment methods take fans, but for a scheme that couples the entries of a
+        layer the law of one entry follows the matrix that is drawn, not the fans it is
+        scaled by.  A convolution kernel ``(out, in, *kernel)`` has PyTorch's fans
+        (in·k, out·k), k = ∏ kernel; :class:`Orthogonal` and :class:`Sparse` draw it, as
+        PyTorch's ``orthogonal_`` does, as one ``(out, in·k)`` matrix, so their moments
+        are those of that matrix, fans (in·k, out).  By default (every elementwise
+        scheme, and every dense layer) these are :func:`satsim.init.fans` of ``shape``;
+        override it in a coupled user scheme whose law follows the shape in another way.
+
+        Parameters
+        ----------
+        shape : int or tuple of int
+            The weight's shape, ``(fan_out, fan_in)`` or ``(out, in, *kernel)``.
+
+        Returns
+        -------
+        (int, int)
+            ``(fan_in, fan_out)`` to pass to :meth:`~Initializer.variance`,
+            :meth:`~Initializer.moments` and the other moment methods.
+
+        Examples
+        --------
+        >>> from satsim import init
+        >>> init.get("orthogonal").moment_fans((16, 3, 3, 3))   # drawn as a 16 × 27 matrix
+        (27, 16)
+        >>> init.fans((16, 3, 3, 3))
+        (27, 144)
+        """
+        return _fans_from_shape(check_shape("shape", shape, ndim=range(1, 6)))
 
     def std(self, fan_in: int, fan_out: int) -> float:
         """Standard deviation of one weight."""
@@ -609,6 +651,10 @@ class Orthogonal(Initializer):
 
         E w = 0, \quad \operatorname{Var} w = \frac{\text{gain}^2}{d}, \quad
         \gamma_2 = -\frac{6}{d + 2}, \quad |w| \le \text{gain}.
+
+    A convolution kernel ``(out, in, *kernel)`` is drawn as one ``(out, in·k)``
+    matrix, so d = max(out, in·k), not the larger of PyTorch's fans: evaluate the
+    moments at :meth:`~Initializer.moment_fans` of the kernel's shape.
     """
 
     gain: float = 1.0
@@ -659,6 +705,9 @@ class Orthogonal(Initializer):
     def variance(self, fan_in: int, fan_out: int) -> float:
         return self.gain**2 / max(_check_fans(fan_in, fan_out))
 
+    def moment_fans(self, shape: int | tuple[int, ...]) -> tuple[int, int]:
+        return _matrix_fans(shape)
+
     def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         return -6.0 / (max(_check_fans(fan_in, fan_out)) + 2.0)
 
@@ -679,6 +728,10 @@ class Sparse(Initializer):
     .. math::
 
         \operatorname{Var} w = p\,\text{std}^2, \qquad \gamma_2 = 3/p - 3.
+
+    A convolution kernel ``(out, in, *kernel)`` is drawn as one ``(out, in·k)`` matrix
+    (k zeros per column of ``out`` rows), so the moments of its entries are those at
+    :meth:`~Initializer.moment_fans` of the kernel's shape, fan_out = out.
     """
 
     sparsity: float = 0.1
@@ -731,6 +784,9 @@ class Sparse(Initializer):
     def variance(self, fan_in: int, fan_out: int) -> float:
         _, fan_out = _check_fans(fan_in, fan_out)
         return (1.0 - self._zero_fraction(fan_out)) * self.scale**2
+
+    def moment_fans(self, shape: int | tuple[int, ...]) -> tuple[int, int]:
+        return _matrix_fans(shape)
 
     def excess_kurtosis(self, fan_in: int, fan_out: int) -> float:
         _, fan_out = _check_fans(fan_in, fan_out)

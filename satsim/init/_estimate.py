@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from satsim._moments import t_quantile
 from satsim._results import Result, result
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def estimate_moments(init: Initializer, fan_in: int, fan_out: int) -> dict[str, 
     u = sums[:, 1] - 2 * a * sums[:, 0] + a * a  # each layer's mean square about mu
     total = n * reps
     var = float(u.mean()) * total / (total - 1)
-    half = float(stats.t.ppf(0.5 + _CONFIDENCE / 2, reps - 1) * u.std(ddof=1) / math.sqrt(reps))
+    half = t_quantile(_CONFIDENCE, reps - 1) * float(u.std(ddof=1)) / math.sqrt(reps)
     c2 = m2 - a * a
     if var > 0 and c2 > 0:
         c3 = m3 - 3 * a * m2 + 2 * a**3

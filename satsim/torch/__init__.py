@@ -117,10 +117,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from satsim import init as _init
 from satsim._docstrings import fill
+from satsim._moments import t_quantile
 from satsim._namespace import public_dir
 from satsim._results import Plottable, Result, result
 from satsim._validation import check_choice, check_real
@@ -148,6 +148,7 @@ from satsim.torch._initialize import (
     InitResult,
     init_,
     init_report,
+    scheme_variance,
 )
 
 _ESTIMANDS = ("model", "population")
@@ -283,7 +284,7 @@ def _clustered_mean(v: np.ndarray, estimand: str) -> tuple[float, float, int]:
 def _half_width(se: float, df: int, level: float) -> float:
     if df < 1 or not math.isfinite(se):
         return math.nan
-    return float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return t_quantile(level, df) * se
 
 
 def _proportion_interval(sat: np.ndarray, estimand: str, level: float
@@ -320,13 +321,6 @@ def _moments(t: torch.Tensor | None) -> tuple[float, float]:
     return float(a.mean()), float(a.var())
 
 
-def _convention_variance(init: Any, fan_in: int, fan_out: int) -> float:
-    try:
-        return float(init.variance(fan_in, fan_out))
-    except (NotImplementedError, ValueError, TypeError):
-        return math.nan
-
-
 def _layer_rows(name: str, calls: list[_Call], act: Activation | None, act_module: str | None,
                 crit: str | None, convention: Any, estimand: str, level: float,
                 epsilon: float, delta: float) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -360,10 +354,10 @@ def _layer_rows(name: str, calls: list[_Call], act: Activation | None, act_modul
         "fan_in": fan_in, "fan_out": fan_out,
         "weight_shape": shape, "convention": w_conv.name,
         "weight_mean": m_w, "weight_var": v_w,
-        "weight_var_convention": _convention_variance(w_conv, fan_in, fan_out),
+        "weight_var_convention": scheme_variance(w_conv, (fan_in, fan_out), shape),
         "bias_mean": m_b, "bias_var": v_b,
         "bias_var_convention": (math.nan if layer.bias is None
-                                else _convention_variance(b_conv, fan_in, fan_out)),
+                                else scheme_variance(b_conv, (fan_in, fan_out))),
         "activation": None if act is None else act.name, "activation_module": act_module,
         "criterion": crit, "n_inputs": n, "n_units": units, "n_positions": positions,
         "z_mean": z_mean, "z_mean_ci_low": z_mean - h, "z_mean_ci_high": z_mean + h,

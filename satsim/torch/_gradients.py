@@ -79,11 +79,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy import stats
 from torch import nn
 
 from satsim import init as _init
 from satsim._docstrings import fill
+from satsim._moments import t_quantile
 from satsim._results import Result, result
 from satsim._validation import check_choice, check_real, check_rng
 from satsim.torch._capture import (
@@ -161,7 +161,7 @@ def _per_example_weight_grad_sq(layer: Any, calls: list[dict[str, Any]]) -> np.n
 
 def _t_interval(v: np.ndarray, level: float) -> tuple[float, float, float]:
     est = float(v.mean())
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1)) * float(v.std(ddof=1)) / math.sqrt(
+    half = t_quantile(level, len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(
         len(v))
     return est, est - half, est + half
 

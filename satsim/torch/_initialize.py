@@ -134,14 +134,15 @@ def draw(module: nn.Module, w_init: Any, b_init: Any, keep: bool,
             draws.append((piece, w, b))
             covered.setdefault(id(piece.weight), piece.label)
             rows.append(_row(piece.label, m, piece.shape, fan_in, fan_out, w_init.name,
-                             _variance(w_init, fan_in, fan_out), "initialized",
+                             scheme_variance(w_init, (fan_in, fan_out), piece.shape),
+                             "initialized",
                              "PyTorch's fans of this matrix"))
             if piece.bias is not None:
                 covered.setdefault(id(piece.bias), piece.bias_label or "")
                 rows.append(_row(piece.bias_label, m, (n_b,), fan_in, fan_out,
                                  b_name, math.nan if keep else
-                                 (0.0 if b_init is None else _variance(b_init, fan_in,
-                                                                       fan_out)),
+                                 (0.0 if b_init is None
+                                  else scheme_variance(b_init, (fan_in, fan_out))),
                                  "kept" if keep else "initialized",
                                  "bias='keep'" if keep else "the fans of its weight"))
         if isinstance(m, nn.Embedding) and m.padding_idx is not None:
@@ -156,9 +157,14 @@ def draw(module: nn.Module, w_init: Any, b_init: Any, keep: bool,
     return draws, pd.DataFrame(rows)
 
 
-def _variance(ini: Any, fan_in: int, fan_out: int) -> float:
+def scheme_variance(ini: Any, fans: tuple[int, int], shape: tuple[int, ...] | None = None
+                    ) -> float:
+    """The variance ``ini`` gives one entry: of a weight of ``shape`` (at the scheme's
+    :meth:`~satsim.init.Initializer.moment_fans`, so an orthogonal conv kernel is the
+    matrix it is drawn as), or of a bias scaled by its layer's ``fans``; NaN when the
+    scheme has none."""
     try:
-        return float(ini.variance(fan_in, fan_out))
+        return float(ini.variance(*(fans if shape is None else ini.moment_fans(shape))))
     except (NotImplementedError, ValueError, TypeError):
         return math.nan
 
