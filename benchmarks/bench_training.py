@@ -7,6 +7,12 @@ Run::
     python benchmarks/bench_training.py --deep     # deep narrow tanh networks (issue 14)
     python benchmarks/bench_training.py --deep --quick
     python benchmarks/bench_training.py --monitoring   # cost of fit's defaults (issue 19)
+    python benchmarks/bench_training.py --blas-scaling # one BLAS thread vs all cores
+
+BLAS-scaling mode: the unmonitored ``Network.fit`` of 784-H-H-10 tanh (float32, one
+epoch on the first 5,000 Fashion-MNIST rows) under one OpenBLAS thread and under as
+many as the machine has cores, taking turns, for H = 100–2000 and batch 16/64/256:
+the ratio all-cores/one says when a user should limit BLAS to one thread (README).
 
 Monitoring mode (issue 19 §5): what ``Network.fit``'s defaults (telemetry, training-set
 monitoring and the divergence check, with their ``"auto"`` sizes) cost against the
@@ -59,6 +65,8 @@ epochs; peak memory is the tracemalloc peak of the NumPy contenders' epoch.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import time
 import tracemalloc
 
@@ -242,9 +250,13 @@ def main(argv=None) -> int:
                         help="BLAS threads of the NumPy contenders (default: the library's)")
     parser.add_argument("--monitoring", action="store_true",
                         help="cost of fit's default monitoring vs unmonitored and torch")
+    parser.add_argument("--blas-scaling", action="store_true",
+                        help="unmonitored fit under 1 BLAS thread vs all cores")
     parser.add_argument("--threads", type=int, default=1,
                         help="--monitoring: threads of every contender (default 1)")
     args = parser.parse_args(argv)
+    if args.blas_scaling:
+        return main_blas_scaling(args)
     if args.monitoring:
         return main_monitoring(args)
     if args.deep:
@@ -567,6 +579,33 @@ def main_monitoring(args) -> int:
     print("\nSummary")
     for label, value, target, ok in checks:
         print(f"  {label:58}{value:8.2f}  target {target:7} {'PASS' if ok else 'FAIL'}")
+    return 0
+
+
+def main_blas_scaling(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    X, y = data.load("fashion-mnist").train
+    X, y = X[:MON_ROWS].astype(np.float32), y[:MON_ROWS]
+    cores = os.cpu_count() or 1
+    print(f"unmonitored fit, 784-H-H-10 tanh, float32, 1 epoch of {MON_ROWS} rows; "
+          f"1 vs {cores} BLAS threads, best of {args.repeats}, taking turns")
+
+    def fit_under(threads, width, batch):
+        net = deep_network(2, width, np.float32)
+        with threadpool_limits(threads):
+            t = time.perf_counter()
+            net.fit(X, y, epochs=1, batch_size=batch, eta=DEEP_ETA, rng=1,
+                    telemetry=False, monitor_training=False)
+            return time.perf_counter() - t
+
+    print(f"{'batch':>6}{'H':>6}{'1 thread s':>12}{f'{cores} threads s':>14}{'ratio':>8}")
+    for batch in (16, 64, 256):
+        for width in (100, 300, 500, 1000, 2000):
+            t = round_robin({k: functools.partial(fit_under, k, width, batch)
+                             for k in dict.fromkeys((1, cores))}, args.repeats)
+            print(f"{batch:6d}{width:6d}{t[1]:12.3f}{t[cores]:14.3f}"
+                  f"{t[cores] / t[1]:8.2f}", flush=True)
     return 0
 
 
