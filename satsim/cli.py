@@ -400,7 +400,7 @@ def _check_device(device: str | None) -> None:
 def _report(args) -> int:
     from satsim.report import write_report
     from satsim.study import StudyProgress
-    from satsim.study._cli import _run_command
+    from satsim.study._cli import _run_command, findings_status
 
     if args.studies_names:
         names = _check_names(args.studies_names, args.studies)
@@ -423,7 +423,7 @@ def _report(args) -> int:
     extra = f" ({undecided} undecided)" if undecided else ""
     print(f"{passed} of {n} findings passed{extra}; wrote "
           f"{', '.join(str(p) for p in paths.values())}")
-    return 0
+    return findings_status([f for r in results for f in r.findings], args)
 
 
 def _none(value: str | None) -> str | None:
@@ -460,7 +460,7 @@ def _analyze(args) -> int:
     import pandas as pd
 
     from satsim.analyze import analyze, analyze_torch
-    from satsim.study._cli import _cell_executor
+    from satsim.study._cli import _cell_executor, findings_status
 
     if args.torch and args.sizes:
         raise CLIError("--torch and --sizes: give one (--torch analyzes your PyTorch model, "
@@ -506,7 +506,7 @@ def _analyze(args) -> int:
     print(res.overview)
     print(f"{passed} of {len(res.findings)} findings passed; wrote "
           f"{', '.join(str(p) for p in paths.values())}")
-    return 0
+    return findings_status(res.findings, args)
 
 
 def _dispatch(args) -> int:

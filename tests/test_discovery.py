@@ -294,3 +294,62 @@ def test_the_readme_study_runs_as_written(tmp_path):
              "out", "--scale", "test", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "noise" in r.stdout and "all findings pass" in r.stdout
+
+
+GATE_STUDY = '''"""A study whose one finding fails for n > 4 and is undecided for n = 4."""
+import dataclasses
+
+import satsim.study
+from satsim.study import Finding, StudyResult
+
+TITLE = "Gate"
+ORDER = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    n: int = 6
+
+
+def run(params, ctx):
+    passed = None if params.n == 4 else params.n < 4
+    return StudyResult(name=ctx.name, title=TITLE, description=__doc__,
+                       params=dataclasses.asdict(params), tables={}, figures=[],
+                       findings=[Finding(id="small", claim="n is below 4", expected=4,
+                                         observed=params.n, method="comparison",
+                                         passed=passed)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(satsim.study.main(__file__))
+'''
+
+
+def test_strict_exits_1_when_a_finding_fails(tmp_path):
+    # A failed finding is a result: exit 0 by default (the line says FAILED); --strict
+    # makes it exit status 1 for `satsim run`, `satsim report` and the study's own
+    # script, while undecided findings and passing ones keep 0.
+    d = tmp_path / "gates"
+    d.mkdir()
+    (d / "gate.py").write_text(GATE_STUDY)
+    out = str(tmp_path / "out")
+
+    def run(*extra):
+        return _cli("run", "gate", "--studies", str(d), "--quiet", "-o", out, *extra,
+                    cwd=tmp_path)
+
+    r = run()
+    assert r.returncode == 0 and "FAILED: small" in r.stdout, (r.stdout, r.stderr)
+    r = run("--strict")
+    assert r.returncode == 1 and "FAILED: small" in r.stdout, (r.stdout, r.stderr)
+    assert r.stderr == ""
+    assert run("--strict", "--n", "2").returncode == 0
+    r = run("--strict", "--n", "4")
+    assert r.returncode == 0 and "undecided: small" in r.stdout
+    rep = _cli("report", "gate", "--studies", str(d), "--quiet", "--no-pdf", "--strict",
+               "-o", str(tmp_path / "rep"), cwd=tmp_path)
+    assert rep.returncode == 1 and "0 of 1 findings passed" in rep.stdout, rep.stderr
+    script = subprocess.run([sys.executable, str(d / "gate.py"), "--quiet", "--strict",
+                             "-o", out], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120)
+    assert script.returncode == 1 and "FAILED: small" in script.stdout, script.stderr

@@ -114,8 +114,9 @@ threads are left as the caller set them: for the small products of mini-batch tr
 on a machine with few cores one thread (``threadpoolctl.threadpool_limits(1)``) is often
 faster (on 2 cores, two OpenBLAS threads took 1.7–3.7× as long as one at width 100,
 1.0–1.5× at width 300 and 0.56–0.89× from width 1000 on:
-``benchmarks/bench_training.py --blas-scaling``).  The thread count changes the rounding of BLAS sums,
-so results agree across thread counts to rounding, not bit for bit.
+``benchmarks/bench_training.py --blas-scaling``).  The thread count changes the
+rounding of BLAS sums, so results agree across thread counts to rounding, not bit for
+bit.
 
 Backends.  ``backend="torch"`` (optional extra ``satsim[torch]``; ``device="cpu"``,
 ``"cuda"`` …) runs the mini-batch loop of :meth:`Network.fit` on PyTorch — the engine

@@ -161,6 +161,10 @@ def _add_common_options(parser: argparse.ArgumentParser, *, out_default: str) ->
                         help="no progress: neither the line printed as each study "
                              "finishes nor the bars (drawn only when stderr is a "
                              "terminal)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit status 1 when a finding fails (undecided ones do not); "
+                             "by default the status is 0 once everything ran, since a "
+                             "failed finding is a result, not an error")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -338,7 +342,8 @@ def main(study: str, argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit status: 0 when the study ran (even if some of its findings failed:
-        the printed line says so) or for ``--help``; 2 for an unknown or broken study,
+        the printed line says so; 1 then under ``--strict``) or for ``--help``; 2 for
+        an unknown or broken study,
         a usage error or an error while running; 130 after Ctrl-C; 143 when stopped by
         :class:`Terminated` (SIGTERM, once a handler raising it is installed, as
         ``satsim``'s own command line does).
@@ -382,4 +387,11 @@ def _report_run(names: Sequence[str], args: argparse.Namespace) -> int:
         if undecided:
             status += f"; undecided: {', '.join(undecided)}"
         print(f"{res.name:28} {len(res.findings)} findings, {status} -> {out / res.name}")
-    return 0
+    return findings_status([f for r in results for f in r.findings], args)
+
+
+def findings_status(findings: Sequence[Any], args: argparse.Namespace) -> int:
+    """The exit status once everything ran: 1 under ``--strict`` when a finding failed
+    (``passed is False``; undecided ones do not count), else 0."""
+    failed = any(f.passed is False for f in findings)
+    return 1 if failed and getattr(args, "strict", False) else 0
