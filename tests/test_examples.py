@@ -127,6 +127,22 @@ def test_notebook_shows_the_key_numbers(executed):
 
 
 @pytest.mark.slow
+def test_each_figure_shows_once_and_no_object_reprs_leak(executed):
+    # .plot() figures show through the notebook's inline backend: a cell must not show
+    # the same figure twice (once as the open figure, once as a returned Figure), nor
+    # the text repr of a matplotlib object ("<Axes: …>", "Text(0.5, 0.98, …)")
+    for cell in executed[0].cells:
+        outs = _outputs(cell)
+        images = [o for o in outs if "image/png" in o.get("data", {})]
+        assert len(images) <= 1, (cell.source[:60], len(images))
+        for o in outs:
+            plain = o.get("data", {}).get("text/plain", "")
+            if "image/png" not in o.get("data", {}):
+                assert not re.match(r"(<Axes|<Figure|Text\(|\[<Axes)", plain), \
+                    (cell.source[:60], plain[:80])
+
+
+@pytest.mark.slow
 def test_every_question_has_a_figure_and_a_rich_result(executed):
     questions = _questions(executed[0])
     assert sorted(questions) == ["1", "2", "3"]

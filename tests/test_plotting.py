@@ -34,6 +34,36 @@ def test_import_touches_no_matplotlib_state():
     assert out == ["False", "svg", "7.5"]  # lazy import; the user's backend and rc kept
 
 
+def test_plot_outside_ipython_touches_no_pyplot_state():
+    # A script (or the report, or a worker): a bare Figure each time, none registered
+    # with pyplot, so a loop of plots cannot pile up figures there.
+    code = ("import numpy as np, matplotlib; matplotlib.use('Agg'); "
+            "from satsim import saturation; "
+            "res = saturation.fraction(np.random.default_rng(0).normal(0, 3, (50, 20)), "
+            "activation='tanh'); axes = [res.plot() for _ in range(25)]; "
+            "import matplotlib.pyplot as plt; "
+            "print(plt.get_fignums(), type(axes[0].figure).__name__)")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    assert out == ["[]", "Figure"]
+
+
+def test_plot_displays_in_a_notebook_without_asking(tmp_path):
+    # A real kernel: `res.plot()` as a cell's last line leaves one PNG in the outputs
+    # (the inline backend shows pyplot figures), with no `%matplotlib` magic.
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom satsim import saturation\n"
+        "res = saturation.fraction(np.random.default_rng(0).normal(0, 3, (50, 20)), "
+        "activation='tanh')\nres.plot();")]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"]
+    assert "image/png" in outputs[0].data
+
+
 @pytest.mark.parametrize("field, value, error, message", [
     ("id", "", TypeError, "`id` must be a non-empty string"),
     ("x", 3, TypeError, "`x` must be a non-empty string; got x=3"),

@@ -30,12 +30,29 @@ from satsim.plotting._ticks import (
 
 
 # --------------------------------------------------------------------------- results
+def new_figure(size: tuple[float, float]) -> Any:
+    """A new figure for ``.plot()`` with no Axes given.
+
+    Inside IPython (a Jupyter notebook, an IPython shell) through pyplot, so the figure
+    shows the way pandas' and seaborn's do (the inline backend displays it at the end
+    of the cell); anywhere else a bare matplotlib ``Figure``, which touches no global
+    state (the report, worker processes, scripts: save it with ``ax.figure.savefig``)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=size, layout="constrained")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, layout="constrained")
+
+
 def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 3.6)) -> Axes:
     if ax is not None:
         return ax
-    from matplotlib.figure import Figure as MplFigure
-
-    return MplFigure(figsize=size, layout="constrained").subplots()
+    return new_figure(size).subplots()
 
 
 def _plot_preactivation(res: Any, ax: Axes | None) -> Axes:
@@ -176,9 +193,7 @@ def _plot_history(res: Any, ax: Any) -> Any:
     """Accuracy, cost and saturation per epoch (three panels; one given Axes: accuracy)."""
     e = res.epochs_frame()
     if ax is None:
-        from matplotlib.figure import Figure as MplFigure
-
-        axes = MplFigure(figsize=(9.0, 2.8), layout="constrained").subplots(1, 3)
+        axes = new_figure((9.0, 2.8)).subplots(1, 3)
     elif isinstance(ax, Sequence | np.ndarray):
         axes = list(ax)
     else:
@@ -270,9 +285,7 @@ def _plot_layer_statistics(res: Any, ax: Axes | None, value: str = "saturated") 
     if value == "saturated":
         frame = frame[frame["activation"].notna()]
     if ax is None:
-        from matplotlib.figure import Figure
-
-        ax = Figure(figsize=(6.0, 1.2 + 0.4 * len(frame)), layout="constrained").subplots()
+        ax = new_figure((6.0, 1.2 + 0.4 * len(frame))).subplots()
     pos = np.arange(len(frame))[::-1]
     v = frame[value].to_numpy(float)
     err = [v - frame[f"{value}_ci_low"].to_numpy(float),
@@ -318,9 +331,10 @@ def plot_result(res: Any, ax: Any = None, **kwargs: Any) -> Any:
         ``GradientMomentsResult``, ``JacobianSpectrumResult`` or ``LayerJacobianResult``
         (chosen by its class name).
     ax : matplotlib.axes.Axes or sequence of Axes, optional
-        Where to draw; ``None`` (the default) draws on a new matplotlib ``Figure`` (not
-        pyplot). A ``History`` takes up to three Axes (accuracy, cost, saturated
-        fraction); one Axes gets the accuracy panel only.
+        Where to draw; ``None`` (the default) draws on a new figure: inside IPython
+        (a notebook) a pyplot figure, so it shows at the end of the cell; elsewhere a
+        bare matplotlib ``Figure`` (no global state).  A ``History`` takes up to three
+        Axes (accuracy, cost, saturated fraction); one Axes gets the accuracy panel only.
     **kwargs
         Passed to the result's drawing function; only ``LayerStatisticsResult`` takes
         one, ``value`` (the column drawn, default ``"saturated"``).
