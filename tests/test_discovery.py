@@ -353,3 +353,17 @@ def test_strict_exits_1_when_a_finding_fails(tmp_path):
                              "-o", out], capture_output=True, text=True, cwd=tmp_path,
                             timeout=120)
     assert script.returncode == 1 and "FAILED: small" in script.stdout, script.stderr
+
+
+def test_an_edited_cell_is_refused_on_resume_with_one_line(user_dir, tmp_path):
+    # the sweep store remembers the cell function's code: after an edit of the cell's
+    # body, rerunning into the same -o is one line, exit 2 (not stale results)
+    d, _ = user_dir
+    out = str(tmp_path / "out")
+    first = _cli("run", "my_study", "--studies", str(d), "--quiet", "-o", out, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    src = (d / "my_study.py").read_text()
+    (d / "my_study.py").write_text(src.replace('* params["scale"]', '* params["scale"] * 2'))
+    again = _cli("run", "my_study", "--studies", str(d), "--quiet", "-o", out, cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "its code changed" in again.stderr, again.stderr

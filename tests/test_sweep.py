@@ -937,3 +937,88 @@ def test_futures_executors_run_batches_too(tmp_path):
         res = sweep.run(sweep.batched(cells.many_cells, by=["g"]), bad, out=tmp_path / "f",
                         executor=ex, retries=1)
     assert res.counts["done"] == 2 and res.counts["failed"] == 1
+
+
+# --------------------------------------------------------------------------- cell code
+_CELL_MODULE = '''"""cells for the code-fingerprint tests"""
+
+
+def cell(params, rng):
+    """{doc}"""
+    return {{"y": params["i"] * {factor} + float(rng.random())}}  # {comment}
+'''
+
+
+def _load_cell(path, factor, doc="first", comment="one"):
+    # write the module and import it under a fresh name (as a rerun in a new process
+    # would), so inspect.getsource reads what is on disk now
+    import importlib.util
+
+    path.write_text(_CELL_MODULE.format(factor=factor, doc=doc, comment=comment))
+    name = f"cellmod_{abs(hash((str(path), factor, doc, comment, time.time_ns())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.cell
+
+
+def test_a_changed_cell_function_is_refused_not_mixed(tmp_path):
+    # Edited code under the same grid and seed used to resume silently with the old
+    # results; now the store remembers the code and refuses another version (one line
+    # naming the function).  Comments, docstrings and formatting are not code: an edit
+    # of those resumes (every cell skipped).
+    src, out = tmp_path / "cellmod.py", tmp_path / "out"
+    grid = sweep.product(i=[1, 2, 3])
+    first = sweep.run(_load_cell(src, 10), grid, out=out, executor="serial")
+    assert first.ran == 3
+    again = sweep.run(_load_cell(src, 10, doc="reworded", comment="two"), grid, out=out,
+                      executor="serial")
+    assert again.ran == 0 and again.skipped == 3
+    with pytest.raises(SweepError, match=r"another version of the cell function cell "
+                                         r"\(its code changed"):
+        sweep.run(_load_cell(src, 20), grid, out=out, executor="serial")
+    assert sweep.results(out)["y"].max() < 40  # nothing of the new code was stored
+
+
+def test_code_fingerprint_is_the_same_in_every_interpreter(tmp_path):
+    # the digest is read from the source's syntax tree, not from bytecode or reprs:
+    # two processes with different hash seeds agree
+    src = tmp_path / "fpmod.py"
+    src.write_text("def cell(params, rng):\n    s = {'a', 'b', 'c'}\n"
+                   "    return {'n': len(s) + params['i']}\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import fpmod; "
+            "from satsim.sweep._grid import code_fingerprint; "
+            "print(code_fingerprint(fpmod.cell))")
+    digests = {subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True,
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+               for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and len(next(iter(digests))) == 16
+
+
+def test_code_fingerprint_of_wrapped_cells():
+    from satsim.sweep._grid import code_fingerprint
+
+    fp = code_fingerprint(cells.cell)
+    assert fp is not None and fp != code_fingerprint(cells.noop_cell)
+    # a partial adds its arguments; a batched function its grouping
+    assert code_fingerprint(functools.partial(cells.cell)) not in (None, fp)
+    assert code_fingerprint(functools.partial(cells.cell, {"n": 1})) != \
+        code_fingerprint(functools.partial(cells.cell, {"n": 2}))
+    assert code_fingerprint(sweep.batched(cells.many_cells, by=["x"])) != \
+        code_fingerprint(sweep.batched(cells.many_cells, by=["y"]))
+
+
+def test_a_store_written_before_fingerprints_resumes_and_learns_the_code(tmp_path):
+    out = tmp_path / "old"
+    grid = sweep.product(n=[3], a=[1, 2])
+    sweep.run(cells.cell, grid, out=out, executor="serial")
+    con = sqlite3.connect(out / _store.DB_NAME)
+    with con:
+        con.execute("DELETE FROM meta WHERE key = 'cell_code'")  # as older satsim wrote it
+    con.close()
+    again = sweep.run(cells.cell, grid, out=out, executor="serial")
+    assert again.skipped == 2
+    con = sqlite3.connect(out / _store.DB_NAME)
+    assert con.execute("SELECT value FROM meta WHERE key = 'cell_code'").fetchone()
+    con.close()

@@ -43,10 +43,15 @@ ends, however it ends, so a lock is never stale.  (The lock is ``flock``; it is 
 taken on platforms without :mod:`fcntl`.)  ``out=None`` keeps the store in memory:
 nothing is written to disk and nothing resumes.
 
-A store binds what makes its cells comparable: the root seed, the satsim version and
-the grid (the set of cell keys) of the first run.  Running another grid in the same
-directory is refused unless ``extend=True``, which adds the new cells to the bound
-grid.
+A store binds what makes its cells comparable: the root seed, the satsim version, the
+cell function's code and the grid (the set of cell keys) of the first run.  Running
+another grid in the same directory is refused unless ``extend=True``, which adds the
+new cells to the bound grid.  The code is a digest of the cell function's source read
+as a syntax tree (comments, docstrings and formatting do not count; a partial's
+arguments and a batched function's grouping do): after an edit of the function's body
+a rerun into the same directory is refused rather than mixing results of two versions
+of the code.  Helpers the function calls are not read, and a function whose source
+cannot be read (one typed at an interactive prompt) is not checked.
 
 Batched cells.  Cells that can share one computation (networks of one architecture
 trained together, say) are run by a *batched* function: ``batched(fn_many, by=…)``
@@ -99,7 +104,9 @@ from satsim.sweep._executors import (
 from satsim.sweep._grid import (
     Batched,
     Grid,
+    _name,
     batched,
+    code_fingerprint,
     product,
     random_design,
     zipped,
@@ -301,8 +308,9 @@ concurrent.futures.Executor, default "process"
     SweepError
         The directory is in use by another run (the message names its PID), is not
         writable, holds a foreign or corrupted database, or a sweep with another root
-        seed, satsim version or grid; a cell could not be committed (disk full: every
-        earlier cell is saved); process workers cannot start.
+        seed, satsim version, cell-function code or grid; a cell could not be
+        committed (disk full: every earlier cell is saved); process workers cannot
+        start.
     KeyboardInterrupt
         Propagated after the workers are stopped; committed cells stay saved.
     """
@@ -321,6 +329,7 @@ concurrent.futures.Executor, default "process"
     if not isinstance(extend, bool):
         raise TypeError(f"`extend` must be True or False; got extend={extend!r}")
     kind = _executor_kind(executor)
+    fingerprint = code_fingerprint(fn)  # of the user's function, before any wrapping
     if kind == "process":
         _check_picklable("fn", fn)
         if worker_setup is not None:
@@ -332,6 +341,7 @@ concurrent.futures.Executor, default "process"
     table = None
     try:
         store.bind_seed(root_seed)
+        store.bind_code(fingerprint, _name(fn))
         store.register(grid, extend=extend)
         done = store.finished()
         todo = [c for c in grid if done.get(c.key) != "done"]

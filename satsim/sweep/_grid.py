@@ -3,11 +3,16 @@ parameters, and cell functions that run many cells at once (see :mod:`satsim.swe
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import hashlib
+import inspect
 import itertools
 import json
 import math
+import textwrap
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -38,6 +43,65 @@ def _canonical(value: Any) -> Any:
 def _key(params: Mapping[str, Any]) -> str:
     text = json.dumps(_canonical(dict(params)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def code_fingerprint(fn: Any) -> str | None:
+    """A digest of the code a cell function runs, so that a store can tell when the
+    function changed under it (``None`` when the code cannot be read).
+
+    The function's name and source, parsed and dumped without its docstrings (so comments,
+    docstrings and formatting do not count, and the digest is the same in every
+    interpreter); a :class:`Batched` function by its ``fn_many``, ``by`` and
+    ``max_size``; a :func:`functools.partial` by its function and arguments; a callable
+    object by its class's ``__call__`` and its attributes.  Only the function's own
+    body is read: a change in a helper it calls is not seen.
+    """
+    h = hashlib.sha256()
+    try:
+        _fingerprint_into(h, fn, depth=0)
+    except (OSError, TypeError, ValueError, SyntaxError, RecursionError):
+        return None
+    return h.hexdigest()[:16]
+
+
+def _fingerprint_into(h: Any, fn: Any, depth: int) -> None:
+    if depth > 8:
+        raise RecursionError("cell function wrapped too deeply")
+    if isinstance(fn, Batched):
+        h.update(f"batched:{fn.by!r}:{fn.max_size!r}".encode())
+        _fingerprint_into(h, fn.fn_many, depth + 1)
+        return
+    if isinstance(fn, functools.partial):
+        from satsim.sweep._store import canonical
+
+        h.update(json.dumps(canonical({"args": list(fn.args), "keywords": fn.keywords}),
+                            sort_keys=True).encode())
+        _fingerprint_into(h, fn.func, depth + 1)
+        return
+    fn = inspect.unwrap(fn)
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType | types.BuiltinFunctionType):
+        from satsim.sweep._store import canonical
+
+        state = dict(vars(fn)) if hasattr(fn, "__dict__") else {}
+        h.update(f"{type(fn).__module__}.{type(fn).__qualname__}".encode())
+        h.update(json.dumps(canonical(state), sort_keys=True).encode())
+        _fingerprint_into(h, type(fn).__call__, depth + 1)
+        return
+    if isinstance(fn, types.BuiltinFunctionType):
+        h.update(f"builtin:{fn.__module__}.{fn.__qualname__}".encode())
+        return
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    for node in ast.walk(tree):  # docstrings are not code
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    h.update(f"{fn.__qualname__}:".encode())  # not the module: one file, two import names
+    h.update(ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +140,9 @@ class Batched:
 
 
 def _name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
+    if isinstance(fn, Batched):
+        return f"batched({_name(fn.fn_many)})"
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
 
 
 def batched(fn_many: Callable[[list[dict], list[np.random.Generator]], list[Any]], *,

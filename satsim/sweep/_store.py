@@ -338,6 +338,24 @@ class Store:
                              f"{meta['satsim_version']}; this is {satsim.__version__} "
                              "(use another directory)")
 
+    def bind_code(self, fingerprint: str | None, name: str) -> None:
+        """Record the cell function's code fingerprint on first use (``None``: its code
+        could not be read, nothing is checked); refuse another one later: results of
+        the old code would be mixed with the new code's as if they were one sweep."""
+        if fingerprint is None:
+            return
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        stored = meta.get("cell_code")
+        if stored is None:  # a new store, or one written before satsim recorded it
+            with self._tx():
+                self.conn.execute("INSERT INTO meta VALUES ('cell_code', ?)", (fingerprint,))
+            return
+        if stored != fingerprint:
+            raise SweepError(f"{self._where} holds cells computed by another version of the "
+                             f"cell function {name} (its code changed since they were "
+                             "stored); resuming would mix old and new results: use another "
+                             "directory, or delete this one to recompute")
+
     def register(self, grid: Grid, *, extend: bool = False) -> None:
         """Bind ``grid`` to the store on first use; later grids must have the same cell
         keys, or ``extend=True`` adds their new cells to the bound grid."""
