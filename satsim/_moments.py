@@ -27,7 +27,7 @@ __all__ = ["StreamingMoments", "t_quantile"]
 
 @functools.lru_cache(maxsize=1024)
 def t_quantile(level: float, df: int) -> float:
-    """Two-sided critical value :math:`t_{df}^{-1}(1/2 + \text{level}/2)` of a
+    r"""Two-sided critical value :math:`t_{df}^{-1}(1/2 + \text{level}/2)` of a
     ``level`` interval (``scipy.stats.t.ppf``, cached: per-layer intervals recorded
     every epoch ask for the same few values, and one ppf call costs more than the
     interval's arithmetic)."""

@@ -206,14 +206,14 @@ def fit_distribution(
     r"""Fit candidate distributions to ``z`` by maximum likelihood and rank them.
 
     Each candidate gets its maximum-likelihood parameters (``scipy.stats``' ``fit``) and
-    :math:`	ext{AIC} = 2k - 2\ell` or :math:`	ext{BIC} = k\ln n - 2\ell` (k
+    :math:`\text{AIC} = 2k - 2\ell` or :math:`\text{BIC} = k\ln n - 2\ell` (k
     parameters, ℓ the maximised log-likelihood).  Candidates whose criterion is within
     ``tolerance`` of the lowest, :math:`\Delta \le 2` by default, are equally supported
     by the data (Burnham & Anderson 2002, §2.6), and ``best`` is the one with the
     fewest parameters among them; among equally simple ones, the earlier in
     ``candidates`` (so list your hypothesis first: the default starts with the normal,
-    the central limit theorem's prediction).  This matters because
-    the defaults nest: Student's t (ν → ∞) and the generalised normal (β = 2) contain
+    the central limit theorem's prediction).  This matters because the defaults nest:
+    Student's t (ν → ∞) and the generalised normal (β = 2) contain
     the normal, so on normal data the larger model's extra parameter buys a
     log-likelihood gain of about χ²₁/2, which puts its AIC below the normal's with
     probability P(χ²₁ > 2) ≈ 0.16 — a plain argmin would then call normal data
@@ -274,10 +274,9 @@ def fit_distribution(
     crit = np.where(np.isfinite(aic if criterion == "aic" else bic),
                     aic if criterion == "aic" else bic, np.inf)
     # the simplest candidate within `tolerance` of the lowest (ties: the earlier one);
-    # all NaN (every fit failed): the first candidate, as argmin of inf would give
+    # every fit failed (all inf): all are "supported", so the first of the fewest
+    # parameters is named, as before
     supported = np.flatnonzero(crit <= np.min(crit) + tolerance)
-    if not supported.size:
-        supported = np.array([0])
     best = candidates[int(min(supported, key=lambda i: (k[i], i)))]
     levels = _hazen(min(n, _QQ_POINTS))
     quantiles = np.quantile(x, levels)

@@ -343,8 +343,8 @@ def main(study: str, argv: Sequence[str] | None = None) -> int:
     int
         The exit status: 0 when the study ran (even if some of its findings failed:
         the printed line says so; 1 then under ``--strict``) or for ``--help``; 2 for
-        an unknown or broken study,
-        a usage error or an error while running; 130 after Ctrl-C; 143 when stopped by
+        an unknown or broken study, a usage error or an error while running; 130
+        after Ctrl-C; 143 when stopped by
         :class:`Terminated` (SIGTERM, once a handler raising it is installed, as
         ``satsim``'s own command line does).
     """
